@@ -1,0 +1,1 @@
+"""Syncline's shared platform: settings, logging, errors, Kafka, PostgreSQL, inbox/outbox, migrations."""

@@ -1,0 +1,112 @@
+"""Consumer middleware: binds the log context, exposes the envelope, retries, and dead-letters poison messages.
+
+Retryable errors are tried again with backoff in place (the partition waits, so order holds); terminal errors
+are logged and the offset committed (the service has already recorded the failure); messages that cannot be
+decoded, and anything that keeps failing, go to `<topic>.dlq` with the error in headers.
+"""
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from pydantic import ValidationError
+
+from syncline_contracts.envelope import Envelope
+from syncline_platform.errors import RetryableError, TerminalError
+from syncline_platform.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+_ENVELOPE: contextvars.ContextVar[Envelope] = contextvars.ContextVar("syncline_envelope")
+
+
+def current_envelope() -> Envelope:
+    """The envelope of the message being handled."""
+    return _ENVELOPE.get()
+
+
+class _Poison(Exception):  # noqa: N818 - a signal, not an error we raise to callers
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _headers(msg: StreamMessage[Any]) -> dict[str, str]:
+    return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in msg.headers.items()}
+
+
+class ConsumerPolicy:
+    """Builds the per-message middleware for one service's broker."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self.broker: KafkaBroker | None = None
+
+    def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
+        return _PolicyMiddleware(msg, context=context, policy=self)
+
+    async def dead_letter(self, msg: StreamMessage[Any], *, reason: str) -> None:
+        """Send the raw message to its topic's DLQ with the error in headers."""
+        raw = msg.raw_message
+        topic = getattr(raw, "topic", "unknown")
+        headers = _headers(msg) | {
+            "x-dlq-reason": reason[:2000],
+            "x-dlq-topic": topic,
+            "x-dlq-partition": str(getattr(raw, "partition", "")),
+            "x-dlq-offset": str(getattr(raw, "offset", "")),
+        }
+        assert self.broker is not None  # noqa: S101 - set when the service wires its broker
+        await self.broker.publish(msg.body, topic=f"{topic}.dlq", key=getattr(raw, "key", None), headers=headers)
+        log.error("message.dead_lettered", reason=reason, topic=topic)
+
+
+class _PolicyMiddleware(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, policy: ConsumerPolicy) -> None:
+        super().__init__(msg, context=context)
+        self.policy = policy
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+        raw = msg.raw_message
+        with structlog.contextvars.bound_contextvars(
+            topic=getattr(raw, "topic", None),
+            partition=getattr(raw, "partition", None),
+            offset=getattr(raw, "offset", None),
+        ):
+            try:
+                envelope = Envelope.from_headers(_headers(msg))
+            except ValidationError as exc:
+                await self.policy.dead_letter(msg, reason=f"bad envelope: {exc}")
+                return None
+            token = _ENVELOPE.set(envelope)
+            try:
+                with structlog.contextvars.bound_contextvars(
+                    ce_id=envelope.ce_id, ce_type=envelope.ce_type, correlation_id=envelope.correlation_id
+                ):
+                    return await self._attempts(call_next, msg)
+            finally:
+                _ENVELOPE.reset(token)
+
+    async def _attempts(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+        settings = self.policy.settings
+        for attempt in range(1, settings.retry_attempts + 1):
+            try:
+                return await call_next(msg)
+            except ValidationError as exc:
+                await self.policy.dead_letter(msg, reason=f"undecodable: {exc}")
+                return None
+            except TerminalError as exc:
+                log.warning("message.terminal_error", error=str(exc))
+                return None
+            except (RetryableError, Exception) as exc:  # anything unknown is retried, then dead-lettered
+                if attempt == settings.retry_attempts:
+                    await self.policy.dead_letter(msg, reason=f"failed {attempt} times: {exc!r}")
+                    return None
+                delay = settings.retry_backoff_s * 2 ** (attempt - 1)
+                log.warning("message.retry", attempt=attempt, delay_s=delay, error=repr(exc))
+                await asyncio.sleep(delay)
+        return None

@@ -1,0 +1,106 @@
+"""The outbox: events are written in the transaction that produced them and published by a relay.
+
+One relay per schema publishes at a time (a session advisory lock), in `seq` order, so a key's events keep
+their order; a crash between publish and delete re-sends, and consumers dedupe on `ce_id`.
+"""
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+
+from syncline_contracts.base import Message
+from syncline_contracts.envelope import Envelope
+from syncline_contracts.topics import Topic
+from syncline_platform.db import Conn
+
+log = structlog.get_logger(__name__)
+
+BATCH = 500
+
+
+async def enqueue(conn: Conn, *, topic: Topic, message: Message, envelope: Envelope) -> None:
+    """Write an event to the outbox; call inside the transaction whose effect it announces."""
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, headers, payload) VALUES ($1, $2, $3, $4)",
+        topic.name,
+        message.key,
+        envelope.to_headers(),
+        message.model_dump(mode="json"),
+    )
+    await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox to Kafka until stopped."""
+
+    def __init__(self, *, pool: asyncpg.Pool, broker: KafkaBroker, schema: str, prefix: str = "") -> None:
+        self.pool = pool
+        self.broker = broker
+        self.schema = schema
+        self.prefix = prefix
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+
+    async def stop(self) -> None:
+        """Stop after the current batch."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a lost connection or broker hiccup: start over
+                log.warning("outbox.relay_error", error=repr(exc), schema=self.schema)
+                await asyncio.sleep(1)
+
+    async def _lead(self) -> None:
+        async with self.pool.acquire() as conn:
+            locked = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox")
+            if not locked:
+                await asyncio.sleep(1)
+                return
+            await conn.add_listener(f"{self.schema}_outbox", self._notified)
+            try:
+                while True:
+                    self._wake.clear()
+                    if await self._drain(conn) < BATCH:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            finally:
+                await conn.remove_listener(f"{self.schema}_outbox", self._notified)
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"{self.schema}.outbox")
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _drain(self, conn: Conn) -> int:
+        rows = await conn.fetch("SELECT seq, topic, key, headers, payload FROM outbox ORDER BY seq LIMIT $1", BATCH)
+        if not rows:
+            return 0
+        # enqueue one by one (keeps seq order per partition), then wait for every acknowledgement together
+        deliveries = [
+            await self.broker.publish(
+                row["payload"],
+                topic=f"{self.prefix}{row['topic']}",
+                key=row["key"].encode(),
+                headers=row["headers"],
+                no_confirm=True,
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*deliveries)
+        await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
+        log.debug("outbox.published", count=len(rows))
+        return len(rows)

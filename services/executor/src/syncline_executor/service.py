@@ -1,0 +1,189 @@
+"""Running one claimed run: read the source, write the index, check in, honour cancellation, finish.
+
+No broker imports: events go to the outbox in the transaction that changes the run.
+"""
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+
+from syncline_connectors.docstore import DocumentStore
+from syncline_connectors.postgres import PostgresSource, PostgresSourceConfig
+from syncline_contracts.base import Message
+from syncline_contracts.envelope import Envelope
+from syncline_contracts.runs import RunCanceled, RunCompleted, RunCounters, RunFailed, RunProgressed
+from syncline_contracts.status import RunStatus
+from syncline_contracts.topics import RUN_EVENTS
+from syncline_executor import repository
+from syncline_executor.errors import RunCanceledError, UnsupportedSourceError
+from syncline_executor.settings import ExecutorSettings
+from syncline_platform import outbox
+from syncline_platform.errors import InvalidError
+from syncline_platform.secrets import Sealer
+from syncline_platform.service import ServiceApp
+
+log = structlog.get_logger(__name__)
+SOURCE = "/syncline/executor"
+
+
+@dataclass
+class Tally:
+    """Counters of a run in flight."""
+
+    rows_read: int = 0
+    indexed: int = 0
+    deleted: int = 0
+    volume: int = 0
+    total: int | None = None
+    last_progress: float = field(default_factory=time.monotonic)
+
+    def counters(self) -> RunCounters:
+        """A frozen snapshot for events and check-ins."""
+        return RunCounters(
+            rows_read=self.rows_read,
+            indexed_document_count=self.indexed,
+            deleted_document_count=self.deleted,
+            indexed_document_volume_bytes=self.volume,
+            total_document_count=self.total,
+        )
+
+
+def _terminal_event(run: dict[str, Any], status: RunStatus, tally: Tally, error: str | None) -> Message:
+    ids = {"run_id": run["id"], "sync_id": run["sync_id"], "counters": tally.counters()}
+    if status is RunStatus.COMPLETED:
+        return RunCompleted(**ids)
+    if status is RunStatus.CANCELED:
+        return RunCanceled(**ids)
+    return RunFailed(**ids, error=error or "unknown error")
+
+
+class RunExecutor:
+    """Moves the data of claimed runs, each in its own task."""
+
+    def __init__(self, *, app: ServiceApp, settings: ExecutorSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.sealer = Sealer(settings.secret_key)
+        self.slots = asyncio.Semaphore(settings.max_concurrent_runs)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The service pool (once the service started)."""
+        return self.app.pool
+
+    def spawn(self, run: dict[str, Any], envelope: Envelope) -> None:
+        """Run in the background; the slot taken by the caller is released when the run ends."""
+        task = asyncio.create_task(self._execute(run, envelope), name=f"run-{run['id']}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Stop every run in flight (they stay in_progress for the sweep to re-queue)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _execute(self, run: dict[str, Any], envelope: Envelope) -> None:
+        tally = Tally()
+        with structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]):
+            try:
+                status, error = await self._supervise(run, tally, envelope)
+                await self._finish(run, status, tally, error, envelope)
+            finally:
+                self.slots.release()
+
+    async def _supervise(self, run: dict[str, Any], tally: Tally, envelope: Envelope) -> tuple[RunStatus, str | None]:
+        mover = asyncio.create_task(self._move(run, tally))
+        heartbeat = asyncio.create_task(self._heartbeat(run, tally, envelope, mover))
+        try:
+            await mover
+        except asyncio.CancelledError:
+            if heartbeat.done() and heartbeat.result():
+                return RunStatus.CANCELED, None
+            raise
+        except RunCanceledError:
+            return RunStatus.CANCELED, None
+        except Exception as exc:  # every failure of a run ends it in error with the reason
+            log.warning("run.failed", error=str(exc))
+            return RunStatus.ERROR, str(exc)
+        finally:
+            if not heartbeat.done():
+                heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        return RunStatus.COMPLETED, None
+
+    async def _heartbeat(
+        self, run: dict[str, Any], tally: Tally, envelope: Envelope, mover: asyncio.Task[None]
+    ) -> bool:
+        """Check in every interval; cancels the mover and returns True when the run became canceling."""
+        while True:
+            await asyncio.sleep(self.settings.checkin_interval_s)
+            async with self.pool.acquire() as conn, conn.transaction():
+                status = await repository.check_in(conn, run_id=run["id"], counters=tally.counters())
+                if time.monotonic() - tally.last_progress >= 1.0:
+                    tally.last_progress = time.monotonic()
+                    progress = RunProgressed(run_id=run["id"], sync_id=run["sync_id"], counters=tally.counters())
+                    await outbox.enqueue(
+                        conn,
+                        topic=RUN_EVENTS,
+                        message=progress,
+                        envelope=envelope.caused(ce_type=progress.wire_type(), ce_source=SOURCE),
+                    )
+            if status is RunStatus.CANCELING:
+                log.info("run.cancel_noticed")
+                mover.cancel()
+                return True
+
+    async def _move(self, run: dict[str, Any], tally: Tally) -> None:
+        connector = run["connector"]
+        if connector.get("service_type") != "postgresql":
+            raise UnsupportedSourceError(connector.get("service_type"))
+        if not connector.get("index_name"):
+            raise InvalidError(f"connector [{connector['id']}] has no index_name")
+        sealed = run["sealed_secrets"].get("password")
+        config = PostgresSourceConfig.from_values(
+            connector["configuration"], password=self.sealer.open(sealed) if sealed else ""
+        )
+        store = DocumentStore(dsn=self.settings.docstore_dsn(), index=connector["index_name"], run_id=run["id"])
+        async with PostgresSource(config) as source, store:
+            async for batch in source.documents(batch_size=self.settings.batch_size):
+                tally.rows_read += len(batch)
+                tally.volume += await store.write(batch)
+                tally.indexed += len(batch)
+            tally.deleted = await store.delete_unseen()
+            tally.total = await store.count()
+
+    async def _finish(
+        self, run: dict[str, Any], target: RunStatus, tally: Tally, error: str | None, envelope: Envelope
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            final = await repository.finish(
+                conn, run_id=run["id"], target=target, counters=tally.counters(), error=error
+            )
+            if final is None and target is RunStatus.COMPLETED:
+                # a cancel request arrived after the last check-in: the data is in place, the run ends canceled
+                final = await repository.finish(
+                    conn, run_id=run["id"], target=RunStatus.CANCELED, counters=tally.counters(), error=None
+                )
+            if final is None:
+                log.warning(
+                    "run.finish_refused",
+                    target=target,
+                    status=await repository.current_status(conn, run_id=run["id"]),
+                )
+                return
+            event = _terminal_event(run, final, tally, error)
+            await outbox.enqueue(
+                conn,
+                topic=RUN_EVENTS,
+                message=event,
+                envelope=envelope.caused(ce_type=event.wire_type(), ce_source=SOURCE),
+            )
+        log.info("run.finished", status=final, indexed=tally.indexed, deleted=tally.deleted)

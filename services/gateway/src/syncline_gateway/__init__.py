@@ -1,0 +1,1 @@
+"""The gateway: authenticates each dialect its own way, turns requests into commands, answers like the vendor."""

@@ -1,0 +1,69 @@
+"""`syncline-admin`: organisations and credentials.
+
+syncline-admin create-org NAME [--json]            → {"id": ...}
+syncline-admin create-key --org ORG_ID [--json]    → {"id": ..., "secret": ..., "encoded": ...}
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from typing import Any
+
+from syncline_gateway import repository
+from syncline_gateway.credentials import new_key_pair
+from syncline_gateway.service import MIGRATIONS
+from syncline_gateway.settings import GatewaySettings
+from syncline_platform.db import connect
+from syncline_platform.migrations import apply_migrations
+from syncline_platform.secrets import Sealer
+
+
+async def _create_org(settings: GatewaySettings, name: str) -> dict[str, Any]:
+    org_id = str(uuid.uuid4())
+    conn = await connect(dsn=settings.database_url.get_secret_value(), schema="gateway")
+    try:
+        await repository.create_org(conn, org_id=org_id, name=name)
+    finally:
+        await conn.close()
+    return {"id": org_id, "name": name}
+
+
+async def _create_key(settings: GatewaySettings, org_id: str) -> dict[str, Any]:
+    sealer = Sealer(settings.secret_key)
+    pair = new_key_pair()
+    conn = await connect(dsn=settings.database_url.get_secret_value(), schema="gateway")
+    try:
+        if not await repository.org_exists(conn, org_id=org_id):
+            raise SystemExit(f"organisation {org_id} does not exist")
+        await repository.create_key(conn, key_id=pair.id, org_id=org_id, sealed_secret=sealer.seal(pair.secret))
+    finally:
+        await conn.close()
+    return {"id": pair.id, "secret": pair.secret, "encoded": pair.encoded, "org_id": org_id}
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    settings = GatewaySettings()
+    await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
+    if args.command == "create-org":
+        return await _create_org(settings, args.name)
+    return await _create_key(settings, args.org)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="syncline-admin", description="Manage Syncline organisations and keys.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    org = sub.add_parser("create-org", help="create an organisation")
+    org.add_argument("name")
+    org.add_argument("--json", action="store_true", help="print JSON")
+    key = sub.add_parser("create-key", help="create a key pair for an organisation")
+    key.add_argument("--org", required=True)
+    key.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    result = asyncio.run(_main(args))
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        sys.stdout.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")

@@ -1,0 +1,190 @@
+"""The Elasticsearch connector and sync-job routes.
+
+Writes become commands (`syncline.connectors.commands.v1`, `syncline.runs.commands.v1`) answered by their
+outcome events; reads come from PostgreSQL. Every answer carries `X-Elastic-Product: Elasticsearch`.
+"""
+
+import base64
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from syncline_connectors.config import sensitive_keys
+from syncline_contracts.base import Message
+from syncline_contracts.connectors import CommandRejected, ConfigureConnector, UpsertConnector
+from syncline_contracts.runs import CancelRun, CreateSyncJob
+from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, Topic
+from syncline_gateway import repository
+from syncline_gateway.commands import CommandBus
+from syncline_gateway.credentials import Principal
+from syncline_gateway.dialects.elastic import PRODUCT_HEADER, documents
+from syncline_gateway.dialects.elastic.auth import authenticate
+from syncline_gateway.dialects.elastic.models import ConnectorConfiguration, ConnectorPut, SyncJobPost, parse
+from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
+from syncline_platform.secrets import Sealer
+
+router = APIRouter(tags=["elasticsearch"])
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
+def es_id() -> str:
+    """A 20-character URL-safe id, like Elasticsearch's `UUIDs.base64UUID()`."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes[:15]).decode()
+
+
+def answer(body: Any, status: int = 200) -> JSONResponse:
+    """A JSON answer with the product header."""
+    return JSONResponse(body, status_code=status, headers=PRODUCT_HEADER)
+
+
+async def _send(request: Request, *, topic: Topic, message: Message, caller: Principal) -> Message | None:
+    bus: CommandBus = request.app.state.commands
+    outcome = await bus.send(topic=topic, message=message, principal=caller, request_id=request.state.request_id)
+    if isinstance(outcome, CommandRejected):
+        raise RejectedError(code=outcome.code, reason=outcome.reason)
+    return outcome
+
+
+def _comma_list(value: str | None) -> list[str] | None:
+    return [v for v in value.split(",") if v] if value else None
+
+
+# Sync jobs come first: `/_connector/_sync_job` must not be taken for a connector called `_sync_job`.
+
+
+@router.post("/_connector/_sync_job")
+async def create_sync_job(request: Request, caller: Caller) -> JSONResponse:
+    body = parse(await request.body(), SyncJobPost, parser="sync_job_post_request")
+    if not body.id:
+        raise BadRequestError("Validation Failed: 1: [id] of the connector cannot be null or empty;", kind="validation")
+    run_id = es_id()
+    command = CreateSyncJob(run_id=run_id, sync_id=body.id, job_type=body.job_type, trigger_method=body.trigger_method)
+    outcome = await _send(request, topic=RUN_COMMANDS, message=command, caller=caller)
+    return answer({"id": run_id}, 201 if outcome is not None else 202)
+
+
+@router.get("/_connector/_sync_job")
+async def list_sync_jobs(
+    request: Request,
+    caller: Caller,
+    *,
+    from_: Annotated[int, Query(alias="from", ge=0)] = 0,
+    size: Annotated[int, Query(ge=0, le=10000)] = 100,
+    status: str | None = None,
+    connector_id: str | None = None,
+    job_type: str | None = None,
+) -> JSONResponse:
+    async with request.app.state.pool.acquire() as conn:
+        total, runs = await repository.list_runs(
+            conn,
+            org_id=caller.org_id,
+            offset=from_,
+            limit=size,
+            sync_id=connector_id,
+            statuses=_comma_list(status),
+            job_types=_comma_list(job_type),
+        )
+    return answer({"count": total, "results": [documents.sync_job(r) for r in runs]})
+
+
+@router.get("/_connector/_sync_job/{job_id}")
+async def get_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    async with request.app.state.pool.acquire() as conn:
+        run = await repository.get_run(conn, org_id=caller.org_id, run_id=job_id)
+    if run is None:
+        raise ResourceNotFoundError(
+            kind="sync job", resource_id=job_id, message=f"connector sync job [{job_id}] not found"
+        )
+    return answer(documents.sync_job(run))
+
+
+@router.put("/_connector/_sync_job/{job_id}/_cancel")
+async def cancel_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    await _send(request, topic=RUN_COMMANDS, message=CancelRun(run_id=job_id), caller=caller)
+    return answer({"result": "updated"})
+
+
+@router.put("/_connector/{connector_id}")
+async def put_connector(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
+    return await _upsert(request, connector_id, caller)
+
+
+@router.put("/_connector")
+@router.post("/_connector")
+async def post_connector(request: Request, caller: Caller) -> JSONResponse:
+    return await _upsert(request, es_id(), caller)
+
+
+async def _upsert(request: Request, connector_id: str, caller: Principal) -> JSONResponse:
+    body = parse(await request.body(), ConnectorPut, parser="connector_put_request")
+    command = UpsertConnector(connector_id=connector_id, **body.model_dump())
+    outcome = await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    result = getattr(outcome, "result", "created")
+    return answer({"result": result, "id": connector_id}, 201 if result == "created" else 200)
+
+
+@router.get("/_connector")
+async def list_connectors(
+    request: Request,
+    caller: Caller,
+    *,
+    from_: Annotated[int, Query(alias="from", ge=0)] = 0,
+    size: Annotated[int, Query(ge=0, le=10000)] = 100,
+    index_name: str | None = None,
+    connector_name: str | None = None,
+    service_type: str | None = None,
+    query: str | None = None,
+) -> JSONResponse:
+    filters = {
+        "index_name": _comma_list(index_name),
+        "connector_name": _comma_list(connector_name),
+        "service_type": _comma_list(service_type),
+        "query": [query] if query else None,
+    }
+    async with request.app.state.pool.acquire() as conn:
+        total, rows = await repository.list_connectors(
+            conn, org_id=caller.org_id, offset=from_, limit=size, filters=filters
+        )
+        last = await repository.last_runs(conn, org_id=caller.org_id, sync_ids=[r["id"] for r in rows])
+    return answer({"count": total, "results": [documents.connector(r, last.get(r["id"])) for r in rows]})
+
+
+@router.get("/_connector/{connector_id}")
+async def get_connector(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
+    async with request.app.state.pool.acquire() as conn:
+        row = await _connector_or_404(conn, caller, connector_id)
+        last = await repository.last_runs(conn, org_id=caller.org_id, sync_ids=[connector_id])
+    return answer(documents.connector(row, last.get(connector_id)))
+
+
+@router.put("/_connector/{connector_id}/_configuration")
+async def put_configuration(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
+    body = parse(await request.body(), ConnectorConfiguration, parser="connector_update_configuration_request")
+    if body.values is None and body.configuration is None:
+        raise BadRequestError("Validation Failed: 1: [configuration] or [values] must be provided;", kind="validation")
+    async with request.app.state.pool.acquire() as conn:
+        row = await _connector_or_404(conn, caller, connector_id)
+    values = body.flat_values()
+    sealer: Sealer = request.app.state.sealer
+    secret_keys = sensitive_keys(row["service_type"])
+    sealed = {k: sealer.seal(str(v)) for k, v in values.items() if k in secret_keys and v not in (None, "")}
+    command = ConfigureConnector(
+        connector_id=connector_id,
+        values={k: v for k, v in values.items() if k not in secret_keys},
+        sealed_secrets=sealed,
+    )
+    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    return answer({"result": "updated"})
+
+
+async def _connector_or_404(conn: Any, caller: Principal, connector_id: str) -> dict[str, Any]:
+    row = await repository.get_connector(conn, org_id=caller.org_id, connector_id=connector_id)
+    if row is None:
+        raise ResourceNotFoundError(
+            kind="connector",
+            resource_id=connector_id,
+            message=f"Connector with id '{connector_id}' does not exist.",
+        )
+    return row

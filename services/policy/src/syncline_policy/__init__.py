@@ -1,0 +1,1 @@
+"""The policy service: the configuration authority for connectors (and, later, syncs, integrations, DRS jobs)."""

@@ -1,0 +1,64 @@
+"""SQL of the policy schema."""
+
+from typing import Any
+
+from syncline_contracts.connectors import UpsertConnector
+from syncline_platform.db import Conn
+
+
+async def upsert_connector(conn: Conn, *, org_id: str, cmd: UpsertConnector, status: str) -> bool:
+    """Insert or update the descriptive fields; True when the row was created."""
+    created: bool = await conn.fetchval(
+        """
+        INSERT INTO connectors (org_id, id, name, description, index_name, service_type, language, is_native, status)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (org_id, id) DO UPDATE SET
+            name = COALESCE(EXCLUDED.name, connectors.name),
+            description = COALESCE(EXCLUDED.description, connectors.description),
+            index_name = COALESCE(EXCLUDED.index_name, connectors.index_name),
+            service_type = COALESCE(EXCLUDED.service_type, connectors.service_type),
+            language = COALESCE(EXCLUDED.language, connectors.language),
+            is_native = EXCLUDED.is_native,
+            updated_at = now()
+        RETURNING (xmax = 0)
+        """,
+        org_id,
+        cmd.connector_id,
+        cmd.name,
+        cmd.description,
+        cmd.index_name,
+        cmd.service_type,
+        cmd.language,
+        cmd.is_native,
+        status,
+    )
+    return created
+
+
+async def get_connector(conn: Conn, *, org_id: str, connector_id: str) -> dict[str, Any] | None:
+    """The connector row, locked for update, or None."""
+    row = await conn.fetchrow("SELECT * FROM connectors WHERE org_id = $1 AND id = $2 FOR UPDATE", org_id, connector_id)
+    return dict(row) if row else None
+
+
+async def set_configuration(
+    conn: Conn,
+    *,
+    org_id: str,
+    connector_id: str,
+    values: dict[str, Any],
+    sealed_secrets: dict[str, str],
+    status: str,
+) -> None:
+    """Replace the configuration and move the status."""
+    await conn.execute(
+        """
+        UPDATE connectors SET configuration = $3, sealed_secrets = $4, status = $5, updated_at = now()
+        WHERE org_id = $1 AND id = $2
+        """,
+        org_id,
+        connector_id,
+        values,
+        sealed_secrets,
+        status,
+    )

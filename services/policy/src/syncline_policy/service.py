@@ -1,0 +1,40 @@
+"""Connector rules: what a connector must look like, and how its status moves. No broker imports."""
+
+from syncline_connectors.config import validate_values
+from syncline_contracts.connectors import ConfigureConnector, ConnectorConfigured, UpsertConnector
+from syncline_contracts.status import ConnectorStatus
+from syncline_platform.db import Conn
+from syncline_policy import repository
+from syncline_policy.errors import ConnectorNotFoundError, InvalidConfigurationError
+
+
+async def upsert_connector(conn: Conn, *, org_id: str, cmd: UpsertConnector) -> ConnectorConfigured:
+    """Create the connector, or update its descriptive fields."""
+    created = await repository.upsert_connector(conn, org_id=org_id, cmd=cmd, status=ConnectorStatus.CREATED)
+    row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
+    assert row is not None  # noqa: S101 - just written in this transaction
+    return ConnectorConfigured(
+        connector_id=cmd.connector_id,
+        result="created" if created else "updated",
+        status=ConnectorStatus(row["status"]),
+    )
+
+
+async def configure_connector(conn: Conn, *, org_id: str, cmd: ConfigureConnector) -> ConnectorConfigured:
+    """Validate and store the configuration; a complete one makes the connector `configured`."""
+    row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
+    if row is None:
+        raise ConnectorNotFoundError(cmd.connector_id)
+    values, problems = validate_values(row["service_type"], cmd.values | dict.fromkeys(cmd.sealed_secrets))
+    if problems:
+        raise InvalidConfigurationError(connector_id=cmd.connector_id, problems=problems)
+    sealed = dict(row["sealed_secrets"]) | cmd.sealed_secrets
+    await repository.set_configuration(
+        conn,
+        org_id=org_id,
+        connector_id=cmd.connector_id,
+        values=values,
+        sealed_secrets=sealed,
+        status=ConnectorStatus.CONFIGURED,
+    )
+    return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus.CONFIGURED)
