@@ -20,13 +20,15 @@ log = structlog.get_logger(__name__)
 
 def build_broker(settings: KafkaSettings, *, service: str, middlewares: Sequence[Any] = ()) -> KafkaBroker:
     """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
+    logger = logging.getLogger(f"syncline.{service}.kafka")
+    logger.setLevel(logging.WARNING)  # per-message "Received/Processed" lines add nothing to our own logs
     return KafkaBroker(
         settings.bootstrap_servers,
         client_id=f"syncline-{service}",
         acks="all",
         enable_idempotence=True,
         middlewares=tuple(middlewares),
-        logger=logging.getLogger(f"syncline.{service}.kafka"),
+        logger=logger,
     )
 
 

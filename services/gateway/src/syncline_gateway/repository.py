@@ -50,7 +50,7 @@ async def list_connectors(
         filters.get("index_name"),
         filters.get("connector_name"),
         filters.get("service_type"),
-        (filters.get("query") or [None])[0],
+        next(iter(filters.get("query") or ()), None),
     ]
     total: int = await conn.fetchval(f"SELECT count(*) FROM policy.connectors WHERE {where}", *args)
     rows = await conn.fetch(

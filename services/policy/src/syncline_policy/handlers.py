@@ -63,4 +63,4 @@ def register(app: ServiceApp) -> None:
             if isinstance(event, CommandRejected):
                 log.info("command.rejected", code=event.code, reason=event.reason)
             else:
-                log.info("command.applied", event=event.wire_type(), connector_id=command.connector_id)
+                log.info("command.applied", outcome=event.wire_type(), connector_id=command.connector_id)
