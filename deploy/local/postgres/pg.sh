@@ -21,9 +21,22 @@ install() {
 
 running() { [ -f "$DATA/postmaster.pid" ] && "${RUN_AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
+# The cluster runs as 'postgres' when we are root: it must be able to reach its directory.
+reachable() {
+  [ ${#RUN_AS[@]} -eq 0 ] && return 0
+  local path="" part parts
+  IFS=/ read -ra parts <<< "${STATE#/}"
+  for part in "${parts[@]}"; do
+    path="$path/$part"
+    [ -d "$path" ] || break
+    "${RUN_AS[@]}" test -x "$path" || { echo "pg.sh: letting the postgres user traverse $path" >&2; chmod o+x "$path"; }
+  done
+}
+
 init() {
   [ -f "$DATA/PG_VERSION" ] && return 0
   mkdir -p "$STATE" "$SOCK"
+  reachable
   [ ${#RUN_AS[@]} -gt 0 ] && chown -R postgres:postgres "$STATE"
   "${RUN_AS[@]}" "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >> "$DATA/postgresql.conf" <<CONF

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Start (or stop) the four services in the background against the local infrastructure, with a demo
+# organisation and a demo source database.  Usage: run.sh start|stop|status
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="${SYNCLINE_HOME:-$ROOT/.local}"
+RUN="$STATE/run"; LOGS="$STATE/logs"
+PORT="${SYNCLINE_PORT:-8080}"
+PG_PORT="${PG_PORT:-55432}"
+SERVICES=(policy scheduler executor gateway)
+mkdir -p "$RUN" "$LOGS"
+
+secret_key() {
+  [ -s "$STATE/secret.key" ] || uv run --frozen python -c \
+    "from syncline_platform.secrets import generate_key; print(generate_key())" > "$STATE/secret.key"
+  export SYNCLINE_SECRET_KEY="${SYNCLINE_SECRET_KEY:-$(cat "$STATE/secret.key")}"
+}
+
+demo_source() {
+  [ -n "${SYNCLINE_DATABASE_URL:-}" ] && return 0   # an external server: bring your own source
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='demo_source'" \
+    | grep -q 1 || createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres demo_source
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d demo_source -q -v ON_ERROR_STOP=1 -f "$ROOT/deploy/local/demo.sql" >/dev/null
+}
+
+demo_org() {
+  [ -s "$STATE/demo.json" ] && return 0
+  local org
+  org="$(uv run --frozen syncline-admin create-org demo --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  uv run --frozen syncline-admin create-key --org "$org" --json > "$STATE/demo.json"
+}
+
+running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+start() {
+  secret_key
+  demo_source
+  demo_org
+  for s in "${SERVICES[@]}"; do
+    if running "$s"; then continue; fi
+    nohup uv run --frozen "syncline-$s" >"$LOGS/$s.log" 2>&1 &
+    echo $! > "$RUN/$s.pid"
+  done
+  for _ in $(seq 1 120); do
+    curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "gateway did not start: see $LOGS/gateway.log" >&2; exit 1; }
+}
+
+stop() {
+  for s in "${SERVICES[@]}"; do
+    if running "$s"; then kill -TERM "$(cat "$RUN/$s.pid")" 2>/dev/null || true; fi
+    rm -f "$RUN/$s.pid"
+  done
+  pkill -TERM -f "$ROOT/.venv/bin/syncline-" 2>/dev/null || true
+}
+
+status() { for s in "${SERVICES[@]}"; do if running "$s"; then echo "$s: running"; else echo "$s: stopped"; fi; done; }
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

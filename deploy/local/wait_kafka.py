@@ -1,0 +1,36 @@
+"""Block until the Kafka broker answers metadata requests.  Usage: wait_kafka.py HOST:PORT [timeout_s]"""
+
+import asyncio
+import logging
+import sys
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+async def main(bootstrap: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            info = await admin.describe_cluster()
+            if info.get("brokers"):
+                return 0
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            last = exc
+        finally:
+            try:
+                await admin.close()
+            except Exception:  # noqa: BLE001, S110
+                pass
+        await asyncio.sleep(0.3)
+    sys.stderr.write(f"kafka at {bootstrap} not ready after {timeout}s: {last!r}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 90)))

@@ -1,0 +1,28 @@
+"""Printed by `make run`: where the gateway is, the demo credentials, and one command that runs a real sync."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+state = Path(os.environ.get("SYNCLINE_HOME", Path(__file__).resolve().parents[2] / ".local"))
+demo = json.loads((state / "demo.json").read_text())
+port = os.environ.get("SYNCLINE_PORT", "8080")
+sys.stdout.write(
+    f"""
+Syncline is running.
+
+  gateway      http://127.0.0.1:{port}
+  organisation {demo["org_id"]}
+  key id       {demo["id"]}
+  key secret   {demo["secret"]}
+  API key      {demo["encoded"]}      (Authorization: ApiKey … / Bearer …)
+  logs         {state}/logs/
+
+Run a real sync (PostgreSQL table → index) through the Elasticsearch connector API and show its result:
+
+  deploy/local/demo_sync.sh
+
+Stop with `make stop` (services) or `make down` (everything).
+"""
+)
