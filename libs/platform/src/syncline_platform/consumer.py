@@ -7,6 +7,7 @@ decoded, and anything that keeps failing, go to `<topic>.dlq` with the error in 
 
 import asyncio
 import contextvars
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -96,7 +97,7 @@ class _PolicyMiddleware(BaseMiddleware):
         for attempt in range(1, settings.retry_attempts + 1):
             try:
                 return await call_next(msg)
-            except ValidationError as exc:
+            except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
                 await self.policy.dead_letter(msg, reason=f"undecodable: {exc}")
                 return None
             except TerminalError as exc:

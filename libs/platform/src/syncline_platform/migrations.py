@@ -24,11 +24,14 @@ def _apply(dsn: str, schema: str, directories: list[Path]) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     backend = get_backend(_yoyo_url(dsn, schema))
-    migrations = read_migrations(*(str(d) for d in directories))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    return len(pending)
+    try:
+        migrations = read_migrations(*(str(d) for d in directories))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return len(pending)
+    finally:
+        backend.connection.close()
 
 
 async def apply_migrations(*, dsn: SecretStr, schema: str, directory: Path | None) -> int:

@@ -1,0 +1,42 @@
+"""Fixtures shared by the integration and e2e suites: real PostgreSQL databases and a real Kafka broker."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.infra import create_database, drop_database, unique
+from tests.support.system import System, make_system
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+async def system() -> AsyncIterator[System]:
+    """The four services as processes, with their own databases, topic prefix and one organisation's key."""
+    name = unique("syncline_e2e")
+    await create_database(name)
+    await create_database(f"{name}_data")
+    sys_ = make_system(
+        database=name, docstore=f"{name}_data", prefix=f"{name}.", log_dir=ROOT / ".local" / "test-logs" / name
+    )
+    try:
+        org = sys_.admin("create-org", "e2e")
+        sys_.key = sys_.admin("create-key", "--org", org["id"])
+        sys_.start()
+        yield sys_
+    finally:
+        sys_.stop()
+        await drop_database(f"{name}_data")
+        await drop_database(name)
+
+
+@pytest.fixture
+async def source_db() -> AsyncIterator[tuple[str, str]]:
+    """A fresh source database: (name, DSN); dropped afterwards."""
+    name = unique("source")
+    dsn = await create_database(name)
+    try:
+        yield name, dsn
+    finally:
+        await drop_database(name)

@@ -1,0 +1,32 @@
+"""In-process services and platform pieces against a real broker and a real PostgreSQL database."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from syncline_platform.secrets import generate_key
+from syncline_platform.settings import KafkaSettings
+from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
+
+
+@pytest.fixture(scope="session")
+async def database() -> AsyncIterator[str]:
+    """A fresh database for the integration suite; dropped at the end."""
+    name = unique("syncline_it")
+    dsn = await create_database(name)
+    try:
+        yield dsn
+    finally:
+        await drop_database(name)
+
+
+@pytest.fixture
+def kafka() -> KafkaSettings:
+    """Broker settings with a topic prefix of this test's own."""
+    return KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=f"{unique('it')}.", retry_backoff_s=0.05)
+
+
+@pytest.fixture
+def secret_key() -> str:
+    """A fresh sealing key."""
+    return generate_key()

@@ -1,0 +1,94 @@
+"""The outbox relay and the inbox over real PostgreSQL and Kafka."""
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from syncline_contracts.connectors import UpsertConnector
+from syncline_contracts.envelope import Envelope
+from syncline_contracts.topics import CONNECTOR_COMMANDS
+from syncline_platform import inbox, outbox
+from syncline_platform.db import create_pool
+from syncline_platform.kafka import build_broker, ensure_topics
+from syncline_platform.migrations import apply_migrations
+from syncline_platform.settings import KafkaSettings
+from tests.support.infra import read_topic, unique
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migrations_apply_once(database: str) -> None:
+    schema = unique("mig")
+    assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 1
+    assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 0
+    conn = await asyncpg.connect(database)
+    try:
+        tables = {r["table_name"] for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
+        )}
+    finally:
+        await conn.close()
+    assert {"inbox", "outbox"} <= tables
+
+
+async def test_relay_publishes_committed_events_in_order_and_skips_rolled_back_ones(
+    database: str, kafka: KafkaSettings
+) -> None:
+    schema = unique("relay")
+    await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None)
+    await ensure_topics(kafka, [CONNECTOR_COMMANDS])
+    pool = await create_pool(dsn=SecretStr(database), schema=schema, application="test")
+    broker = build_broker(kafka, service="test")
+    await broker.start()
+    relay = outbox.OutboxRelay(pool=pool, broker=broker, schema=schema, prefix=kafka.topic_prefix)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for i in range(30):
+                message = UpsertConnector(connector_id=f"c{i % 2}", name=f"n{i}")
+                await outbox.enqueue(
+                    conn,
+                    topic=CONNECTOR_COMMANDS,
+                    message=message,
+                    envelope=Envelope(ce_type=message.wire_type(), ce_source="/test"),
+                )
+        with pytest.raises(RuntimeError):
+            async with pool.acquire() as conn, conn.transaction():
+                message = UpsertConnector(connector_id="c0", name="rolled back")
+                envelope = Envelope(ce_type=message.wire_type(), ce_source="/test")
+                await outbox.enqueue(conn, topic=CONNECTOR_COMMANDS, message=message, envelope=envelope)
+                raise RuntimeError("abort")
+        relay.start()
+        records = await read_topic(CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) >= 30)
+        assert len(records) == 30
+        names = {key: [json.loads(r.value)["name"] for r in records if r.key == key] for key in ("c0", "c1")}
+        assert names["c0"] == [f"n{i}" for i in range(0, 30, 2)]  # a key's events keep their order
+        assert names["c1"] == [f"n{i}" for i in range(1, 30, 2)]
+        assert all(r.headers["ce_type"] == "syncline.connector.upsert" for r in records)
+        async with asyncio.timeout(5), pool.acquire() as conn:  # published rows are deleted right after the acks
+            while await conn.fetchval("SELECT count(*) FROM outbox"):
+                await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+        await broker.stop()
+        await pool.close()
+
+
+async def test_inbox_recognises_a_redelivered_message(database: str) -> None:
+    schema = unique("inbox")
+    await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None)
+    pool = await create_pool(dsn=SecretStr(database), schema=schema, application="test")
+    try:
+        async with pool.acquire() as conn:
+            assert await inbox.claim(conn, consumer="policy", message_id="m1") is True
+            assert await inbox.claim(conn, consumer="policy", message_id="m1") is False
+            assert await inbox.claim(conn, consumer="scheduler", message_id="m1") is True
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    assert await inbox.claim(conn, consumer="policy", message_id="m2") is True
+                    raise RuntimeError("handler failed")
+            assert await inbox.claim(conn, consumer="policy", message_id="m2") is True  # the failed try left no trace
+    finally:
+        await pool.close()

@@ -1,0 +1,127 @@
+"""The whole system as separate processes: the four console scripts against real Kafka and PostgreSQL."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from syncline_platform.secrets import generate_key
+from tests.support.infra import bootstrap_servers, with_database
+
+SERVICES = ("policy", "scheduler", "executor", "gateway")
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class System:
+    """Running services plus the credentials of one organisation."""
+
+    env: dict[str, str]
+    url: str
+    database_url: str
+    docstore_url: str
+    topic_prefix: str
+    log_dir: Path
+    key: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def admin(self, *args: str) -> dict[str, str]:
+        """Run `syncline-admin … --json` and parse its output."""
+        out = subprocess.run(
+            [str(BIN / "syncline-admin"), *args, "--json"], env=self.env, check=True, capture_output=True
+        )
+        result: dict[str, str] = json.loads(out.stdout)
+        return result
+
+    def start(self, *names: str) -> None:
+        """Start services (all by default) and wait for the gateway to answer."""
+        for name in names or SERVICES:
+            log = (self.log_dir / f"{name}.log").open("ab")
+            self._logs.append(log)
+            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own console scripts
+                [str(BIN / f"syncline-{name}")], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if "gateway" in (names or SERVICES):
+            self._wait_healthy()
+
+    def _wait_healthy(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}: see {self.log_dir / name}.log")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):  # noqa: S310 - loopback
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gateway not healthy after {timeout_s}s: see {self.log_dir}/gateway.log")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service."""
+        self.processes[name].kill()
+        self.processes[name].wait()
+
+    def stop(self) -> None:
+        """SIGTERM everything, then SIGKILL stragglers."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in self._logs:
+            log.close()
+
+    def topic(self, name: str) -> str:
+        """A registry topic's name for this system."""
+        return f"{self.topic_prefix}{name}"
+
+
+def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path) -> System:
+    """A system wired to its own databases and topic prefix, not yet started."""
+    base = os.environ.get("SYNCLINE_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/syncline")
+    database_url = with_database(base, database)
+    docstore_url = with_database(base, docstore)
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SYNCLINE_") or key in ("SYNCLINE_HOME",)
+    }
+    env |= {
+        "SYNCLINE_DATABASE_URL": database_url,
+        "SYNCLINE_DOCSTORE_URL": docstore_url,
+        "SYNCLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap_servers(),
+        "SYNCLINE_KAFKA__TOPIC_PREFIX": prefix,
+        "SYNCLINE_SECRET_KEY": generate_key(),
+        "SYNCLINE_PORT": str(port),
+        "SYNCLINE_LOG__JSON_OUTPUT": "true",
+        "SYNCLINE_INSTANCE_ID": "test-worker",
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return System(
+        env=env,
+        url=f"http://127.0.0.1:{port}",
+        database_url=database_url,
+        docstore_url=docstore_url,
+        topic_prefix=prefix,
+        log_dir=log_dir,
+    )
