@@ -1,6 +1,7 @@
 """Block until the Kafka broker answers metadata requests.  Usage: wait_kafka.py HOST:PORT [timeout_s]"""
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -10,8 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
-async def main(bootstrap: str, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
+async def main(bootstrap: str, wait_s: float) -> int:
+    deadline = time.monotonic() + wait_s
     last: Exception | None = None
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
@@ -20,15 +21,13 @@ async def main(bootstrap: str, timeout: float) -> int:
             info = await admin.describe_cluster()
             if info.get("brokers"):
                 return 0
-        except Exception as exc:  # noqa: BLE001 - not up yet
+        except Exception as exc:
             last = exc
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 await admin.close()
-            except Exception:  # noqa: BLE001, S110
-                pass
         await asyncio.sleep(0.3)
-    sys.stderr.write(f"kafka at {bootstrap} not ready after {timeout}s: {last!r}\n")
+    sys.stderr.write(f"kafka at {bootstrap} not ready after {wait_s}s: {last!r}\n")
     return 1
 
 

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from elasticsearch import AuthenticationException, BadRequestError, Elasticsearch, NotFoundError
-
 from tests.support.infra import database_url, read_topic
 from tests.support.system import System
 
@@ -97,7 +96,9 @@ async def test_full_sync_indexes_rows_and_deletes_missing_ones(system: System, s
     assert job["total_document_count"] == 12
     assert job["indexed_document_volume"] == 0  # MiB, as Elasticsearch reports it
     assert job["worker_hostname"] == "test-worker"
-    assert job["started_at"] and job["completed_at"] and job["last_seen"]
+    assert job["started_at"]
+    assert job["completed_at"]
+    assert job["last_seen"]
     assert job["started_at"] <= job["completed_at"]
     assert job["connector"]["id"] == "first-path"
     assert job["trigger_method"] == "on_demand"
@@ -114,7 +115,9 @@ async def test_full_sync_indexes_rows_and_deletes_missing_ones(system: System, s
     # Change the source: 3 rows deleted, one updated. The next full sync mirrors it.
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("DELETE FROM customers WHERE id IN (8, 9, 10); UPDATE customers SET name = 'renamed' WHERE id = 1")
+        await conn.execute(
+            "DELETE FROM customers WHERE id IN (8, 9, 10); UPDATE customers SET name = 'renamed' WHERE id = 1"
+        )
     finally:
         await conn.close()
     second = await wait_for_job(es, es.connector.sync_job_post(id="first-path")["id"])
@@ -146,7 +149,9 @@ async def test_full_sync_indexes_rows_and_deletes_missing_ones(system: System, s
         assert completed.headers["org_id"] == system.key["org_id"]
         assert completed.headers["correlation_id"]  # the HTTP request that started the chain
         assert completed.headers["ce_source"] == "/syncline/executor"
-    body = json.loads(next(r for r in events if r.key == second["id"] and r.headers["ce_type"].endswith("completed")).value)
+    body = json.loads(
+        next(r for r in events if r.key == second["id"] and r.headers["ce_type"].endswith("completed")).value
+    )
     assert body["counters"]["deleted_document_count"] == 3
 
 
@@ -172,7 +177,10 @@ async def test_errors_come_in_elasticsearch_shape(system: System) -> None:
         es.connector.sync_job_post(id="no-such-connector")
     assert missing.value.meta.status == 404
     assert missing.value.body["error"]["type"] == "resource_not_found_exception"
-    assert missing.value.body["error"]["root_cause"][0]["reason"] == "Connector with id 'no-such-connector' does not exist."
+    assert (
+        missing.value.body["error"]["root_cause"][0]["reason"]
+        == "Connector with id 'no-such-connector' does not exist."
+    )
     assert missing.value.meta.headers["X-Elastic-Product"] == "Elasticsearch"
 
     with pytest.raises(BadRequestError) as unknown:

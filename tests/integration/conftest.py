@@ -3,10 +3,10 @@
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
 
 from syncline_platform.secrets import generate_key
 from syncline_platform.settings import KafkaSettings
-from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
 
 
 @pytest.fixture(scope="session")

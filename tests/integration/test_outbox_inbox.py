@@ -6,16 +6,16 @@ import json
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from tests.support.infra import read_topic, unique
 
 from syncline_contracts.connectors import UpsertConnector
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.topics import CONNECTOR_COMMANDS
 from syncline_platform import inbox, outbox
-from syncline_platform.db import create_pool
+from syncline_platform.db import Conn, create_pool
 from syncline_platform.kafka import build_broker, ensure_topics
 from syncline_platform.migrations import apply_migrations
 from syncline_platform.settings import KafkaSettings
-from tests.support.infra import read_topic, unique
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +26,12 @@ async def test_migrations_apply_once(database: str) -> None:
     assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 0
     conn = await asyncpg.connect(database)
     try:
-        tables = {r["table_name"] for r in await conn.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
-        )}
+        tables = {
+            r["table_name"]
+            for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
+            )
+        }
     finally:
         await conn.close()
     assert {"inbox", "outbox"} <= tables
@@ -55,11 +58,7 @@ async def test_relay_publishes_committed_events_in_order_and_skips_rolled_back_o
                     envelope=Envelope(ce_type=message.wire_type(), ce_source="/test"),
                 )
         with pytest.raises(RuntimeError):
-            async with pool.acquire() as conn, conn.transaction():
-                message = UpsertConnector(connector_id="c0", name="rolled back")
-                envelope = Envelope(ce_type=message.wire_type(), ce_source="/test")
-                await outbox.enqueue(conn, topic=CONNECTOR_COMMANDS, message=message, envelope=envelope)
-                raise RuntimeError("abort")
+            await _enqueue_then_fail(pool)
         relay.start()
         records = await read_topic(CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) >= 30)
         assert len(records) == 30
@@ -86,9 +85,21 @@ async def test_inbox_recognises_a_redelivered_message(database: str) -> None:
             assert await inbox.claim(conn, consumer="policy", message_id="m1") is False
             assert await inbox.claim(conn, consumer="scheduler", message_id="m1") is True
             with pytest.raises(RuntimeError):
-                async with conn.transaction():
-                    assert await inbox.claim(conn, consumer="policy", message_id="m2") is True
-                    raise RuntimeError("handler failed")
+                await _claim_then_fail(conn)
             assert await inbox.claim(conn, consumer="policy", message_id="m2") is True  # the failed try left no trace
     finally:
         await pool.close()
+
+
+async def _enqueue_then_fail(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        message = UpsertConnector(connector_id="c0", name="rolled back")
+        envelope = Envelope(ce_type=message.wire_type(), ce_source="/test")
+        await outbox.enqueue(conn, topic=CONNECTOR_COMMANDS, message=message, envelope=envelope)
+        raise RuntimeError("abort")
+
+
+async def _claim_then_fail(conn: Conn) -> None:
+    async with conn.transaction():
+        assert await inbox.claim(conn, consumer="policy", message_id="m2") is True
+        raise RuntimeError("handler failed")

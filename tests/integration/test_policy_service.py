@@ -5,6 +5,7 @@ import json
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from tests.support.infra import read_topic
 
 from syncline_contracts.connectors import ConfigureConnector, UpsertConnector
 from syncline_contracts.envelope import Envelope
@@ -13,7 +14,6 @@ from syncline_platform.kafka import build_broker, publish
 from syncline_platform.settings import KafkaSettings
 from syncline_policy.main import build_app
 from syncline_policy.settings import PolicySettings
-from tests.support.infra import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,9 @@ async def test_commands_change_state_once_and_poison_goes_to_the_dlq(
         upsert = UpsertConnector(connector_id="c1", name="first", index_name="idx", service_type="postgresql")
         envelope = Envelope(ce_type=upsert.wire_type(), ce_source="/test", org_id="org-a", correlation_id="req-1")
         for _ in range(2):  # a redelivery: the same message id twice
-            await publish(client, topic=CONNECTOR_COMMANDS, message=upsert, envelope=envelope, prefix=kafka.topic_prefix)
+            await publish(
+                client, topic=CONNECTOR_COMMANDS, message=upsert, envelope=envelope, prefix=kafka.topic_prefix
+            )
         bad_config = ConfigureConnector(connector_id="c1", values={"host": "h", "port": "not a port"})
         await publish(
             client,
@@ -47,13 +49,17 @@ async def test_commands_change_state_once_and_poison_goes_to_the_dlq(
             prefix=kafka.topic_prefix,
         )
         await client.publish(
-            b"{not json", topic=CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), key=b"c1",
+            b"{not json",
+            topic=CONNECTOR_COMMANDS.qualified(kafka.topic_prefix),
+            key=b"c1",
             headers=Envelope(ce_type="syncline.connector.upsert", ce_source="/test").to_headers(),
         )
 
         events = await read_topic(CONNECTOR_EVENTS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) >= 3)
         dlq = await read_topic(CONNECTOR_COMMANDS.dlq(kafka.topic_prefix), until=lambda rs: len(rs) >= 1)
-        extra = await read_topic(CONNECTOR_EVENTS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) > 3, timeout_s=2)
+        extra = await read_topic(
+            CONNECTOR_EVENTS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) > 3, timeout_s=2
+        )
     finally:
         await client.stop()
         await app.stop()

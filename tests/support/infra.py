@@ -2,8 +2,8 @@
 
 import asyncio
 import os
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -89,4 +89,3 @@ async def read_topic(topic: str, *, until: Callable[[list[Record]], bool], timeo
     finally:
         await consumer.stop()
     return records
-

@@ -53,7 +53,7 @@ class System:
         for name in names or SERVICES:
             log = (self.log_dir / f"{name}.log").open("ab")
             self._logs.append(log)
-            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own console scripts
+            self.processes[name] = subprocess.Popen(
                 [str(BIN / f"syncline-{name}")], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         if "gateway" in (names or SERVICES):
@@ -102,9 +102,7 @@ def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path) -> 
     docstore_url = with_database(base, docstore)
     port = free_port()
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("SYNCLINE_") or key in ("SYNCLINE_HOME",)
+        key: value for key, value in os.environ.items() if not key.startswith("SYNCLINE_") or key in ("SYNCLINE_HOME",)
     }
     env |= {
         "SYNCLINE_DATABASE_URL": database_url,

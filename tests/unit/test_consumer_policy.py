@@ -55,6 +55,11 @@ def _envelope(**overrides: str) -> Envelope:
     return Envelope.model_validate(fields | overrides)
 
 
+async def _raw(msg: Any) -> bytes:
+    """Decoder for DLQ observers: a dead letter's body need not be JSON (the test broker decodes what it records)."""
+    return bytes(msg.body)
+
+
 def _headers(msg: Any) -> dict[str, str]:
     return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in msg.headers.items()}
 
@@ -75,7 +80,7 @@ async def harness() -> AsyncIterator[Harness]:
         if outcome is not None:
             raise outcome
 
-    @observer.subscriber(DLQ)
+    @observer.subscriber(DLQ, decoder=_raw)
     async def dead_letters(msg: KafkaMessage) -> None:
         seen.dead.append((msg.body, _headers(msg)))
 
@@ -255,7 +260,7 @@ async def policy_like() -> AsyncIterator[tuple[KafkaBroker, Seen]]:
     async def events(msg: KafkaMessage) -> None:
         seen.events.append((json.loads(msg.body), _headers(msg)))
 
-    @observer.subscriber(CONNECTOR_COMMANDS.dlq(PREFIX))
+    @observer.subscriber(CONNECTOR_COMMANDS.dlq(PREFIX), decoder=_raw)
     async def dead_letters(msg: KafkaMessage) -> None:
         seen.dead.append((msg.body, _headers(msg)))
 

@@ -46,10 +46,17 @@ def test_content_type_header() -> None:
 
 def test_empty_strings_are_omitted() -> None:
     headers = _envelope(org_id="", correlation_id="", causation_id="", traceparent="").to_headers()
-    for name in ("org_id", "correlation_id", "causation_id", "traceparent"):
+    for name in ("org_id", "causation_id", "traceparent"):
         assert name not in headers
     assert "" not in headers.values()
     assert {"ce_id", "ce_type", "ce_source", "ce_time", "ce_specversion", "content-type"} <= set(headers)
+
+
+def test_a_chain_root_correlates_to_itself() -> None:
+    envelope = _envelope(correlation_id="")
+    assert envelope.correlation_id == envelope.ce_id
+    assert envelope.to_headers()["correlation_id"] == envelope.ce_id
+    assert envelope.caused(ce_type="syncline.run.started", ce_source="/x").correlation_id == envelope.ce_id
 
 
 def test_omitted_headers_come_back_empty() -> None:

@@ -85,7 +85,7 @@ def validate_values(service_type: str | None, values: dict[str, Any]) -> tuple[d
             continue
         try:
             coerced[field.key] = field.coerce(values.get(field.key))
-        except ValueError:
+        except (TypeError, ValueError):
             problems.append(f"configuration field [{field.key}] must be of type {field.type}")
             continue
         if field.required and coerced[field.key] is None:

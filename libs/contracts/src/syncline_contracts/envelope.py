@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SPEC_VERSION = "1.0"
 
@@ -40,6 +40,13 @@ class Envelope(BaseModel):
     """The `ce_id` of the message that caused this one."""
     traceparent: str = ""
     """W3C trace context."""
+
+    @model_validator(mode="after")
+    def _root_correlates_to_itself(self) -> "Envelope":
+        # the first message of a chain is its own correlation; later ones inherit it through `caused()`
+        if not self.correlation_id:
+            object.__setattr__(self, "correlation_id", self.ce_id)
+        return self
 
     def to_headers(self) -> dict[str, str]:
         """Kafka headers (binary content mode)."""

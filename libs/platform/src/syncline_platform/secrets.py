@@ -12,7 +12,10 @@ class Sealer:
     def __init__(self, key: SecretStr) -> None:
         if not key.get_secret_value():
             raise InvalidError("SYNCLINE_SECRET_KEY is not set: secrets cannot be sealed or opened")
-        self._fernet = Fernet(key.get_secret_value().encode())
+        try:
+            self._fernet = Fernet(key.get_secret_value().encode())
+        except ValueError as exc:
+            raise InvalidError("SYNCLINE_SECRET_KEY is not a Fernet key (make secret-key prints one)") from exc
 
     def seal(self, value: str) -> str:
         """The sealed form, safe to store and to send over Kafka."""

@@ -25,7 +25,9 @@ async def configure_connector(conn: Conn, *, org_id: str, cmd: ConfigureConnecto
     row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
     if row is None:
         raise ConnectorNotFoundError(cmd.connector_id)
-    values, problems = validate_values(row["service_type"], cmd.values | dict.fromkeys(cmd.sealed_secrets))
+    # `values` is a partial update, as in Elasticsearch: keys left out keep their stored value
+    merged = dict(row["configuration"]) | cmd.values | dict.fromkeys(cmd.sealed_secrets)
+    values, problems = validate_values(row["service_type"], merged)
     if problems:
         raise InvalidConfigurationError(connector_id=cmd.connector_id, problems=problems)
     sealed = dict(row["sealed_secrets"]) | cmd.sealed_secrets

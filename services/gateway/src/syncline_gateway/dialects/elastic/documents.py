@@ -1,6 +1,6 @@
 """Rendering Syncline's connectors and runs as Elasticsearch connector and sync-job documents."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from syncline_connectors.config import schema_for
@@ -12,7 +12,7 @@ def es_time(value: datetime | None) -> str | None:
     """Elasticsearch's date format (ISO-8601, milliseconds, UTC)."""
     if value is None:
         return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def configuration(service_type: str | None, values: dict[str, Any], sealed: dict[str, Any]) -> dict[str, Any]:
