@@ -309,7 +309,7 @@ async def test_policy_like_handler_rejects_with_the_command_id(policy_like: tupl
 
 async def test_policy_like_handler_dead_letters_an_unknown_command(policy_like: tuple[KafkaBroker, Seen]) -> None:
     broker, seen = policy_like
-    body = {"type": "syncline.connector.delete", "connector_id": "c-known"}
+    body = {"type": "syncline.connector.explode", "connector_id": "c-known"}
     await broker.publish(body, topic=CONNECTOR_COMMANDS.qualified(PREFIX), headers=_envelope().to_headers())
     assert seen.events == []
     assert len(seen.dead) == 1

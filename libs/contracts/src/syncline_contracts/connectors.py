@@ -44,6 +44,30 @@ class ConfigureConnector(Message):
     """Secret values (e.g. `password`), each sealed by the gateway; never in clear on Kafka."""
 
 
+class UpdateConnector(Message):
+    """Change some fields of a connector (name, index, scheduling, filtering, status, error, check-in, ...)."""
+
+    key_field: ClassVar[str] = "connector_id"
+    type: Literal["syncline.connector.update"] = "syncline.connector.update"
+    """Wire type."""
+    connector_id: str
+    """The connector to change."""
+    changes: dict[str, Any]
+    """Field → new value, by Elastic's connector field names; policy validates each."""
+
+
+class DeleteConnector(Message):
+    """Delete a connector (soft: its runs stay unless `delete_sync_jobs`)."""
+
+    key_field: ClassVar[str] = "connector_id"
+    type: Literal["syncline.connector.delete"] = "syncline.connector.delete"
+    """Wire type."""
+    connector_id: str
+    """The connector to delete."""
+    delete_sync_jobs: bool = False
+    """Also delete the connector's sync jobs (runs)."""
+
+
 class ConnectorConfigured(Message):
     """A connector was created or changed; its definition is in the policy store."""
 
@@ -56,6 +80,18 @@ class ConnectorConfigured(Message):
     """Whether the command created the connector or changed an existing one."""
     status: ConnectorStatus
     """The connector's status after the change."""
+
+
+class ConnectorDeleted(Message):
+    """A connector is gone; the scheduler stops its schedules and, when asked, deletes its runs."""
+
+    key_field: ClassVar[str] = "connector_id"
+    type: Literal["syncline.connector.deleted"] = "syncline.connector.deleted"
+    """Wire type."""
+    connector_id: str
+    """The connector."""
+    delete_sync_jobs: bool
+    """Whether its runs are to be deleted too."""
 
 
 class CommandRejected(Message):
@@ -76,8 +112,10 @@ class CommandRejected(Message):
     """Why, for people."""
 
 
-ConnectorCommand = Annotated[UpsertConnector | ConfigureConnector, Field(discriminator="type")]
+ConnectorCommand = Annotated[
+    UpsertConnector | ConfigureConnector | UpdateConnector | DeleteConnector, Field(discriminator="type")
+]
 """Everything on the connector commands topic."""
 
-ConnectorEvent = Annotated[ConnectorConfigured | CommandRejected, Field(discriminator="type")]
+ConnectorEvent = Annotated[ConnectorConfigured | ConnectorDeleted | CommandRejected, Field(discriminator="type")]
 """Everything on the connector events topic."""

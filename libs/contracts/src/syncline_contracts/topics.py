@@ -10,6 +10,9 @@ from syncline_contracts.connectors import (
     CommandRejected,
     ConfigureConnector,
     ConnectorConfigured,
+    ConnectorDeleted,
+    DeleteConnector,
+    UpdateConnector,
     UpsertConnector,
 )
 from syncline_contracts.runs import (
@@ -50,7 +53,7 @@ class Topic:
 CONNECTOR_COMMANDS = Topic(
     name="syncline.connectors.commands.v1",
     key="connector_id",
-    messages=(UpsertConnector, ConfigureConnector),
+    messages=(UpsertConnector, ConfigureConnector, UpdateConnector, DeleteConnector),
     producers=("gateway",),
     consumers=("policy",),
     description="Create and configure connectors.",
@@ -58,7 +61,7 @@ CONNECTOR_COMMANDS = Topic(
 CONNECTOR_EVENTS = Topic(
     name="syncline.connectors.events.v1",
     key="connector_id",
-    messages=(ConnectorConfigured, CommandRejected),
+    messages=(ConnectorConfigured, ConnectorDeleted, CommandRejected),
     producers=("policy",),
     consumers=("gateway", "scheduler"),
     description="Outcomes of connector commands.",

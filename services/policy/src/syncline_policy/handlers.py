@@ -10,6 +10,8 @@ from syncline_contracts.connectors import (
     CommandRejected,
     ConfigureConnector,
     ConnectorCommand,
+    DeleteConnector,
+    UpdateConnector,
     UpsertConnector,
 )
 from syncline_contracts.topics import CONNECTOR_COMMANDS, CONNECTOR_EVENTS
@@ -35,6 +37,10 @@ async def _outcome(conn: Conn, command: ConnectorCommand) -> Message:
                     return await service.upsert_connector(conn, org_id=org_id, cmd=command)
                 case ConfigureConnector():
                     return await service.configure_connector(conn, org_id=org_id, cmd=command)
+                case UpdateConnector():
+                    return await service.update_connector(conn, org_id=org_id, cmd=command)
+                case DeleteConnector():
+                    return await service.delete_connector(conn, org_id=org_id, cmd=command)
     except TerminalError as exc:
         return rejection(command, exc)
 

@@ -62,3 +62,36 @@ async def set_configuration(
         sealed_secrets,
         status,
     )
+
+
+_JSON_FIELDS = frozenset({"pipeline", "features", "filtering", "last_sync", "sync_cursor"})
+
+
+async def update_connector(
+    conn: Conn, *, org_id: str, connector_id: str, changes: dict[str, Any], check_in: bool
+) -> dict[str, Any] | None:
+    """Apply validated changes (column names come from the rules table, never from input); None when missing."""
+    sets = ["updated_at = now()"]
+    args: list[Any] = [org_id, connector_id]
+    for field, value in changes.items():
+        args.append(value)
+        if field == "scheduling":  # kinds left out keep their value
+            sets.append(f"scheduling = scheduling || ${len(args)}::jsonb")
+        elif field in _JSON_FIELDS:
+            sets.append(f"{field} = ${len(args)}::jsonb")
+        else:
+            sets.append(f"{field} = ${len(args)}")
+    if check_in:
+        sets.append("last_seen = now()")
+    row = await conn.fetchrow(
+        f"UPDATE connectors SET {', '.join(sets)} WHERE org_id = $1 AND id = $2 RETURNING *", *args
+    )
+    return dict(row) if row else None
+
+
+async def delete_connector(conn: Conn, *, org_id: str, connector_id: str) -> bool:
+    """Delete the connector; False when it did not exist."""
+    deleted = await conn.fetchval(
+        "DELETE FROM connectors WHERE org_id = $1 AND id = $2 RETURNING 1", org_id, connector_id
+    )
+    return deleted is not None

@@ -1,15 +1,23 @@
 """Connector rules: what a connector must look like, and how its status moves. No broker imports."""
 
 from syncline_connectors.config import validate_values
-from syncline_contracts.connectors import ConfigureConnector, ConnectorConfigured, UpsertConnector
+from syncline_contracts.connectors import (
+    ConfigureConnector,
+    ConnectorConfigured,
+    ConnectorDeleted,
+    DeleteConnector,
+    UpdateConnector,
+    UpsertConnector,
+)
 from syncline_contracts.status import ConnectorStatus
 from syncline_platform.db import Conn
-from syncline_policy import repository
+from syncline_policy import repository, rules
 from syncline_policy.errors import ConnectorNotFoundError, InvalidConfigurationError
 
 
 async def upsert_connector(conn: Conn, *, org_id: str, cmd: UpsertConnector) -> ConnectorConfigured:
     """Create the connector, or update its descriptive fields."""
+    rules.index_name(cmd.index_name)
     created = await repository.upsert_connector(conn, org_id=org_id, cmd=cmd, status=ConnectorStatus.CREATED)
     row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
     assert row is not None  # noqa: S101 - just written in this transaction
@@ -40,3 +48,24 @@ async def configure_connector(conn: Conn, *, org_id: str, cmd: ConfigureConnecto
         status=ConnectorStatus.CONFIGURED,
     )
     return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus.CONFIGURED)
+
+
+async def update_connector(conn: Conn, *, org_id: str, cmd: UpdateConnector) -> ConnectorConfigured:
+    """Change validated fields; setting an error moves the connector to `error`, clearing it to `connected`
+    (as Elasticsearch does)."""
+    changes = rules.validate_changes(cmd.changes)
+    if "error" in changes and "status" not in changes:
+        changes["status"] = (ConnectorStatus.ERROR if changes["error"] else ConnectorStatus.CONNECTED).value
+    row = await repository.update_connector(
+        conn, org_id=org_id, connector_id=cmd.connector_id, changes=changes, check_in="last_seen" in cmd.changes
+    )
+    if row is None:
+        raise ConnectorNotFoundError(cmd.connector_id)
+    return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus(row["status"]))
+
+
+async def delete_connector(conn: Conn, *, org_id: str, cmd: DeleteConnector) -> ConnectorDeleted:
+    """Delete the connector."""
+    if not await repository.delete_connector(conn, org_id=org_id, connector_id=cmd.connector_id):
+        raise ConnectorNotFoundError(cmd.connector_id)
+    return ConnectorDeleted(connector_id=cmd.connector_id, delete_sync_jobs=cmd.delete_sync_jobs)

@@ -7,6 +7,12 @@ from syncline_connectors.config import schema_for
 
 _MIB = 1024 * 1024
 
+DEFAULT_FEATURES = {
+    "document_level_security": {"enabled": False},
+    "incremental_sync": {"enabled": True},
+    "sync_rules": {"advanced": {"enabled": False}, "basic": {"enabled": True}},
+}
+
 
 def es_time(value: datetime | None) -> str | None:
     """Elasticsearch's date format (ISO-8601, milliseconds, UTC)."""
@@ -50,43 +56,46 @@ def connector(row: dict[str, Any], last_run: dict[str, Any] | None) -> dict[str,
     """A connector document."""
     return {
         "id": row["id"],
-        "api_key_id": None,
-        "api_key_secret_id": None,
+        "api_key_id": row.get("api_key_id"),
+        "api_key_secret_id": row.get("api_key_secret_id"),
         "configuration": configuration(row["service_type"], row["configuration"], row["sealed_secrets"]),
         "custom_scheduling": {},
         "description": row["description"],
         "error": row["error"],
-        "features": {
-            "document_level_security": {"enabled": False},
-            "incremental_sync": {"enabled": True},
-            "sync_rules": {"advanced": {"enabled": False}, "basic": {"enabled": True}},
-        },
+        "features": row.get("features") or DEFAULT_FEATURES,
         "filtering": row["filtering"],
         "index_name": row["index_name"],
         "is_native": row["is_native"],
         "language": row["language"],
-        "last_seen": None,
+        "last_seen": es_time(row.get("last_seen")),
         "name": row["name"],
-        "pipeline": {},
+        "pipeline": row.get("pipeline") or {},
         "scheduling": _scheduling(row["scheduling"]),
         "service_type": row["service_type"],
         "status": row["status"],
         "sync_cursor": row["sync_cursor"],
         "sync_now": False,
-        **_last_sync(last_run),
+        **_last_sync(last_run, row.get("last_sync") or {}),
     }
 
 
-def _last_sync(run: dict[str, Any] | None) -> dict[str, Any]:
+def _last_sync(run: dict[str, Any] | None, reported: dict[str, Any]) -> dict[str, Any]:
+    """The latest finished run's facts; an external worker's `_last_sync` report fills what runs do not know."""
+    facts = {
+        "last_access_control_sync_error": None,
+        "last_access_control_sync_scheduled_at": None,
+        "last_access_control_sync_status": None,
+        "last_incremental_sync_scheduled_at": None,
+        "last_sync_scheduled_at": None,
+        "last_sync_status": None,
+        "last_sync_error": None,
+        "last_synced": None,
+        "last_indexed_document_count": None,
+        "last_deleted_document_count": None,
+    } | {k: v for k, v in reported.items() if k != "last_seen"}
     if run is None:
-        return {
-            "last_sync_status": None,
-            "last_sync_error": None,
-            "last_synced": None,
-            "last_indexed_document_count": None,
-            "last_deleted_document_count": None,
-        }
-    return {
+        return facts
+    return facts | {
         "last_sync_status": run["status"],
         "last_sync_error": run["error"],
         "last_synced": es_time(run["completed_at"] or run["canceled_at"]),

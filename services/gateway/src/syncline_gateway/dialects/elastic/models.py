@@ -78,3 +78,97 @@ def parse(raw: bytes, model: type[M], *, parser: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise _describe(exc.errors()[0], parser) from exc
+
+
+class SchedulingUpdate(StrictBody):
+    """`PUT /_connector/{id}/_scheduling`."""
+
+    scheduling: dict[str, Any]
+
+
+class FilteringUpdate(StrictBody):
+    """`PUT /_connector/{id}/_filtering`: `rules` (+ `advanced_snippet`), or a whole `filtering` list."""
+
+    filtering: list[dict[str, Any]] | None = None
+    rules: list[dict[str, Any]] | None = None
+    advanced_snippet: dict[str, Any] | None = None
+
+    def change(self) -> dict[str, Any]:
+        """The rules to validate, whichever form was sent."""
+        if self.rules is not None or self.filtering is None:
+            return {"rules": self.rules or [], "advanced_snippet": self.advanced_snippet}
+        block = (self.filtering[0] if self.filtering else {}).get("draft") or {}
+        return {"rules": block.get("rules") or [], "advanced_snippet": block.get("advanced_snippet")}
+
+
+class IndexNameUpdate(StrictBody):
+    """`PUT /_connector/{id}/_index_name`."""
+
+    index_name: str | None
+
+
+class NameUpdate(StrictBody):
+    """`PUT /_connector/{id}/_name`."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+class ServiceTypeUpdate(StrictBody):
+    """`PUT /_connector/{id}/_service_type`."""
+
+    service_type: str
+
+
+class StatusUpdate(StrictBody):
+    """`PUT /_connector/{id}/_status`."""
+
+    status: str
+
+
+class ErrorUpdate(StrictBody):
+    """`PUT /_connector/{id}/_error`."""
+
+    error: str | None
+
+
+class NativeUpdate(StrictBody):
+    """`PUT /_connector/{id}/_native`."""
+
+    is_native: bool
+
+
+class PipelineUpdate(StrictBody):
+    """`PUT /_connector/{id}/_pipeline`."""
+
+    pipeline: dict[str, Any]
+
+
+class FeaturesUpdate(StrictBody):
+    """`PUT /_connector/{id}/_features`."""
+
+    features: dict[str, Any]
+
+
+class ApiKeyIdUpdate(StrictBody):
+    """`PUT /_connector/{id}/_api_key_id`."""
+
+    api_key_id: str | None = None
+    api_key_secret_id: str | None = None
+
+
+class LastSyncUpdate(StrictBody):
+    """`PUT /_connector/{id}/_last_sync` (what an external worker reports after a job)."""
+
+    last_access_control_sync_error: str | None = None
+    last_access_control_sync_scheduled_at: str | None = None
+    last_access_control_sync_status: str | None = None
+    last_deleted_document_count: int | None = None
+    last_incremental_sync_scheduled_at: str | None = None
+    last_indexed_document_count: int | None = None
+    last_seen: str | None = None
+    last_sync_error: str | None = None
+    last_sync_scheduled_at: str | None = None
+    last_sync_status: str | None = None
+    last_synced: str | None = None
+    sync_cursor: Any = None

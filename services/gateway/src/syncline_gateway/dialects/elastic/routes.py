@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse
 
 from syncline_connectors.config import sensitive_keys
 from syncline_contracts.base import Message
-from syncline_contracts.connectors import CommandRejected, ConfigureConnector, UpsertConnector
+from syncline_contracts.connectors import (
+    CommandRejected,
+    ConfigureConnector,
+    DeleteConnector,
+    UpdateConnector,
+    UpsertConnector,
+)
 from syncline_contracts.runs import CancelRun, CreateSyncJob
 from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, Topic
 from syncline_gateway import repository
@@ -22,6 +28,7 @@ from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.elastic import PRODUCT_HEADER, documents
 from syncline_gateway.dialects.elastic.auth import authenticate
 from syncline_gateway.dialects.elastic.models import ConnectorConfiguration, ConnectorPut, SyncJobPost, parse
+from syncline_gateway.dialects.elastic.updates import UPDATES
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
 from syncline_platform.secrets import Sealer
 
@@ -106,6 +113,48 @@ async def cancel_sync_job(request: Request, job_id: str, caller: Caller) -> JSON
     return answer({"result": "updated"})
 
 
+@router.put("/_connector/{connector_id}/_configuration")
+async def put_configuration(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
+    body = parse(await request.body(), ConnectorConfiguration, parser="connector_update_configuration_request")
+    if body.values is None and body.configuration is None:
+        raise BadRequestError("Validation Failed: 1: [configuration] or [values] must be provided;", kind="validation")
+    async with request.app.state.pool.acquire() as conn:
+        row = await _connector_or_404(conn, caller, connector_id)
+    values = body.flat_values()
+    sealer: Sealer = request.app.state.sealer
+    secret_keys = sensitive_keys(row["service_type"])
+    sealed = {k: sealer.seal(str(v)) for k, v in values.items() if k in secret_keys and v not in (None, "")}
+    command = ConfigureConnector(
+        connector_id=connector_id,
+        values={k: v for k, v in values.items() if k not in secret_keys},
+        sealed_secrets=sealed,
+    )
+    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    return answer({"result": "updated"})
+
+
+@router.put("/_connector/{connector_id}/{action}")
+async def update_connector(request: Request, connector_id: str, action: str, caller: Caller) -> JSONResponse:
+    update = UPDATES.get(action)
+    if update is None:
+        raise BadRequestError(f"no handler found for uri [{request.url.path}] and method [PUT]", kind="validation")
+    body = None
+    if update.body is not None:
+        body = parse(await request.body(), update.body, parser=f"connector_update{action}_request")
+    command = UpdateConnector(connector_id=connector_id, changes=update.changes(body))
+    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    return answer({"result": "updated"})
+
+
+@router.delete("/_connector/{connector_id}")
+async def delete_connector(
+    request: Request, connector_id: str, caller: Caller, *, delete_sync_jobs: bool = False
+) -> JSONResponse:
+    command = DeleteConnector(connector_id=connector_id, delete_sync_jobs=delete_sync_jobs)
+    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    return answer({"acknowledged": True})
+
+
 @router.put("/_connector/{connector_id}")
 async def put_connector(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
     return await _upsert(request, connector_id, caller)
@@ -157,26 +206,6 @@ async def get_connector(request: Request, connector_id: str, caller: Caller) -> 
         row = await _connector_or_404(conn, caller, connector_id)
         last = await repository.last_runs(conn, org_id=caller.org_id, sync_ids=[connector_id])
     return answer(documents.connector(row, last.get(connector_id)))
-
-
-@router.put("/_connector/{connector_id}/_configuration")
-async def put_configuration(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
-    body = parse(await request.body(), ConnectorConfiguration, parser="connector_update_configuration_request")
-    if body.values is None and body.configuration is None:
-        raise BadRequestError("Validation Failed: 1: [configuration] or [values] must be provided;", kind="validation")
-    async with request.app.state.pool.acquire() as conn:
-        row = await _connector_or_404(conn, caller, connector_id)
-    values = body.flat_values()
-    sealer: Sealer = request.app.state.sealer
-    secret_keys = sensitive_keys(row["service_type"])
-    sealed = {k: sealer.seal(str(v)) for k, v in values.items() if k in secret_keys and v not in (None, "")}
-    command = ConfigureConnector(
-        connector_id=connector_id,
-        values={k: v for k, v in values.items() if k not in secret_keys},
-        sealed_secrets=sealed,
-    )
-    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
-    return answer({"result": "updated"})
 
 
 async def _connector_or_404(conn: Any, caller: Principal, connector_id: str) -> dict[str, Any]:
