@@ -82,7 +82,8 @@ async def test_full_sync_indexes_rows_and_deletes_missing_ones(system: System, s
     configure(es, "first-path", database=database, index="first-path-idx")
 
     connector = es.connector.get(connector_id="first-path")
-    assert connector["status"] == "configured"
+    assert connector["status"] == "connected"  # the configuration was checked against the live source
+    assert connector["error"] is None
     assert connector["index_name"] == "first-path-idx"
     assert connector["configuration"]["password"]["value"] == ""  # secrets are never echoed
     assert connector["configuration"]["database"]["value"] == database
@@ -158,6 +159,9 @@ async def test_full_sync_indexes_rows_and_deletes_missing_ones(system: System, s
 async def test_a_failing_sync_ends_in_error_with_the_reason(system: System) -> None:
     es = client(system)
     configure(es, "broken", database="no_such_database_here", index="broken-idx")
+    connector = es.connector.get(connector_id="broken")
+    assert connector["status"] == "error"
+    assert "no_such_database_here" in connector["error"]
     job = await wait_for_job(es, es.connector.sync_job_post(id="broken")["id"])
     assert job["status"] == "error"
     assert "no_such_database_here" in job["error"]

@@ -21,6 +21,7 @@ from syncline_platform.db import Conn
 from syncline_platform.errors import TerminalError
 from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
+from syncline_platform.secrets import Sealer
 from syncline_platform.service import ServiceApp
 from syncline_policy import service
 
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 SOURCE = "/syncline/policy"
 
 
-async def _outcome(conn: Conn, command: ConnectorCommand) -> Message:
+async def _outcome(conn: Conn, command: ConnectorCommand, *, sealer: Sealer) -> Message:
     org_id = current_envelope().org_id
     try:
         async with conn.transaction():  # a savepoint: a rejected command leaves no half-written state
@@ -36,7 +37,7 @@ async def _outcome(conn: Conn, command: ConnectorCommand) -> Message:
                 case UpsertConnector():
                     return await service.upsert_connector(conn, org_id=org_id, cmd=command)
                 case ConfigureConnector():
-                    return await service.configure_connector(conn, org_id=org_id, cmd=command)
+                    return await service.configure_connector(conn, org_id=org_id, cmd=command, sealer=sealer)
                 case UpdateConnector():
                     return await service.update_connector(conn, org_id=org_id, cmd=command)
                 case DeleteConnector():
@@ -48,6 +49,7 @@ async def _outcome(conn: Conn, command: ConnectorCommand) -> Message:
 def register(app: ServiceApp) -> None:
     """Subscribe the policy handlers."""
     kafka = app.settings.kafka
+    sealer = Sealer(app.settings.secret_key)
 
     @app.broker.subscriber(
         CONNECTOR_COMMANDS.qualified(kafka.topic_prefix),
@@ -59,7 +61,7 @@ def register(app: ServiceApp) -> None:
             if not await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
                 log.info("command.duplicate")
                 return
-            event = await _outcome(conn, command)
+            event = await _outcome(conn, command, sealer=sealer)
             await outbox.enqueue(
                 conn,
                 topic=CONNECTOR_EVENTS,

@@ -49,11 +49,12 @@ async def set_configuration(
     values: dict[str, Any],
     sealed_secrets: dict[str, str],
     status: str,
+    error: str | None,
 ) -> None:
-    """Replace the configuration and move the status."""
+    """Replace the configuration and record the check's outcome."""
     await conn.execute(
         """
-        UPDATE connectors SET configuration = $3, sealed_secrets = $4, status = $5, updated_at = now()
+        UPDATE connectors SET configuration = $3, sealed_secrets = $4, status = $5, error = $6, updated_at = now()
         WHERE org_id = $1 AND id = $2
         """,
         org_id,
@@ -61,6 +62,7 @@ async def set_configuration(
         values,
         sealed_secrets,
         status,
+        error,
     )
 
 

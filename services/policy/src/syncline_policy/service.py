@@ -11,7 +11,8 @@ from syncline_contracts.connectors import (
 )
 from syncline_contracts.status import ConnectorStatus
 from syncline_platform.db import Conn
-from syncline_policy import repository, rules
+from syncline_platform.secrets import Sealer
+from syncline_policy import checks, repository, rules
 from syncline_policy.errors import ConnectorNotFoundError, InvalidConfigurationError
 
 
@@ -28,8 +29,11 @@ async def upsert_connector(conn: Conn, *, org_id: str, cmd: UpsertConnector) -> 
     )
 
 
-async def configure_connector(conn: Conn, *, org_id: str, cmd: ConfigureConnector) -> ConnectorConfigured:
-    """Validate and store the configuration; a complete one makes the connector `configured`."""
+async def configure_connector(
+    conn: Conn, *, org_id: str, cmd: ConfigureConnector, sealer: Sealer
+) -> ConnectorConfigured:
+    """Validate and store the configuration, then check it for real: `connected` when the source answers,
+    `error` (with the reason) when it does not."""
     row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
     if row is None:
         raise ConnectorNotFoundError(cmd.connector_id)
@@ -39,15 +43,19 @@ async def configure_connector(conn: Conn, *, org_id: str, cmd: ConfigureConnecto
     if problems:
         raise InvalidConfigurationError(connector_id=cmd.connector_id, problems=problems)
     sealed = dict(row["sealed_secrets"]) | cmd.sealed_secrets
+    password = sealer.open(sealed["password"]) if sealed.get("password") else ""
+    problem = await checks.check_postgresql(values, password=password)
+    status = ConnectorStatus.ERROR if problem else ConnectorStatus.CONNECTED
     await repository.set_configuration(
         conn,
         org_id=org_id,
         connector_id=cmd.connector_id,
         values=values,
         sealed_secrets=sealed,
-        status=ConnectorStatus.CONFIGURED,
+        status=status,
+        error=problem,
     )
-    return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus.CONFIGURED)
+    return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=status)
 
 
 async def update_connector(conn: Conn, *, org_id: str, cmd: UpdateConnector) -> ConnectorConfigured:
