@@ -54,8 +54,9 @@ fmt: install ## format and autofix
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: up ## run the benchmarks; prints a table and writes .local/bench/results.json
-	@$(UV) run --frozen python tests/bench/run.py
+bench: up ## run the benchmarks (with the tools of the bench group); prints a table, writes .local/bench/results.json
+	@$(UV) sync --frozen --quiet --group bench
+	@$(UV) run --frozen --group bench python tests/bench/run.py
 
 secret-key: install ## print a fresh SYNCLINE_SECRET_KEY
 	@$(UV) run --frozen python -c "from syncline_platform.secrets import generate_key; print(generate_key())"

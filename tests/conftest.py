@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.infra import create_database, drop_database, unique
+from syncline_platform.kafka import delete_topics
+from syncline_platform.settings import KafkaSettings
+from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
 from tests.support.system import System, make_system
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,7 @@ async def system() -> AsyncIterator[System]:
         yield sys_
     finally:
         sys_.stop()
+        await delete_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=sys_.topic_prefix))
         await drop_database(f"{name}_data")
         await drop_database(name)
 

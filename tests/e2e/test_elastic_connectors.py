@@ -3,7 +3,6 @@ and their errors."""
 
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
-
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e

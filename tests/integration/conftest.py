@@ -4,7 +4,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
+from tests.support.system import TEST_PARTITIONS
 
+from syncline_platform.kafka import delete_topics
 from syncline_platform.secrets import generate_key
 from syncline_platform.settings import KafkaSettings
 
@@ -21,9 +23,16 @@ async def database() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def kafka() -> KafkaSettings:
-    """Broker settings with a topic prefix of this test's own."""
-    return KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=f"{unique('it')}.", retry_backoff_s=0.05)
+async def kafka() -> AsyncIterator[KafkaSettings]:
+    """Broker settings with a topic prefix of this test's own; its topics are deleted afterwards."""
+    settings = KafkaSettings(
+        bootstrap_servers=bootstrap_servers(),
+        topic_prefix=f"{unique('it')}.",
+        retry_backoff_s=0.05,
+        max_partitions=TEST_PARTITIONS,
+    )
+    yield settings
+    await delete_topics(settings)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from syncline_platform.secrets import generate_key
 from tests.support.infra import bootstrap_servers, with_database
 
 SERVICES = ("policy", "scheduler", "executor", "gateway")
+TEST_PARTITIONS = 3
+"""Partitions per topic in tests: enough for several consumers of a group, few enough to clean up quickly."""
 BIN = Path(sys.executable).parent
 
 
@@ -109,6 +111,7 @@ def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path) -> 
         "SYNCLINE_DOCSTORE_URL": docstore_url,
         "SYNCLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap_servers(),
         "SYNCLINE_KAFKA__TOPIC_PREFIX": prefix,
+        "SYNCLINE_KAFKA__MAX_PARTITIONS": str(TEST_PARTITIONS),
         "SYNCLINE_SECRET_KEY": generate_key(),
         "SYNCLINE_PORT": str(port),
         "SYNCLINE_LOG__JSON_OUTPUT": "true",

@@ -52,6 +52,7 @@ group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 auto.create.topics.enable=true
 log.retention.hours=48
+file.delete.delay.ms=1000
 PROPS
 }
 
@@ -69,6 +70,8 @@ start() {
   fetch
   write_config
   [ -f "$DATA/meta.properties" ] || format
+  # every partition holds several open files: lift the descriptor limit as far as we may
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   nohup java $JVM_OPTS $LOG4J -cp "$LIBS/*" kafka.Kafka "$CFG" >"$LOGF" 2>&1 &
   echo $! > "$PIDF"
   echo "kafka started (pid $(cat "$PIDF")) on 127.0.0.1:$KAFKA_PORT, log $LOGF"

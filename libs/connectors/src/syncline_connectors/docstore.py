@@ -1,27 +1,53 @@
 """The document store: an index is a PostgreSQL table `(_id text primary key, _source jsonb)`.
 
 Writes are upserts by `_id`, stamped with the run id, so a retried run never duplicates a document; a full
-sync then deletes the documents it did not see.
+sync then deletes the documents it did not see (`finish`), across every object of the index, as Elastic does.
 """
 
 import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import asyncpg
 
-from syncline_connectors.capabilities import Document
-from syncline_connectors.postgres import quote_ident
+from syncline_connectors.capabilities import (
+    Committed,
+    Encoding,
+    Item,
+    ObjectOutcome,
+    ObjectPlan,
+    Position,
+    Record,
+    RecordShape,
+    WriteOptions,
+)
+from syncline_connectors.pgcopy import quote_ident
+from syncline_connectors.spec import Mode
+from syncline_connectors.stream import batches
 from syncline_platform.errors import UnavailableError
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    """What finishing a run did to the index."""
+
+    deleted: int
+    total: int
 
 
 class DocumentStore:
     """Writes one index for one run. Use as an async context manager."""
 
-    def __init__(self, *, dsn: str, index: str, run_id: str) -> None:
+    accepts = (Encoding.RECORDS,)
+    shape = RecordShape.DOCUMENT
+
+    def __init__(self, *, dsn: str, index: str, run_id: str, mode: Mode = Mode.FULL_WITH_DELETES) -> None:
         self.dsn = dsn
         self.index = index
         self.run_id = run_id
+        self.mode = mode
         self._conn: asyncpg.Connection | None = None
 
     @property
@@ -53,8 +79,30 @@ class DocumentStore:
         assert self._conn is not None, "use DocumentStore as an async context manager"  # noqa: S101
         return self._conn
 
-    async def write(self, batch: list[Document]) -> int:
-        """Upsert a batch; returns the bytes of source written."""
+    async def check(self) -> None:
+        """The store answers."""
+        await self.conn.fetchval("SELECT 1")
+
+    async def open_object(self, plan: ObjectPlan, *, options: WriteOptions, resume: Position | None) -> Position | None:
+        """Documents are upserts: any position can be resumed after."""
+        return resume
+
+    def write(self, plan: ObjectPlan, items: AsyncIterator[Item], *, encoding: Encoding) -> AsyncIterator[Committed]:
+        """Upsert every piece of documents; a batch is durable when its last piece is."""
+        return self._write(items)
+
+    async def _write(self, items: AsyncIterator[Item]) -> AsyncIterator[Committed]:
+        async for batch in batches(items):
+            rows = size = 0
+            async for piece in batch.pieces():
+                size += await self.upsert(piece.data)
+                rows += len(piece.data)
+            yield Committed(position=batch.mark.position, rows=rows, bytes=size)
+
+    async def upsert(self, documents: list[Record]) -> int:
+        """Upsert documents (key = `_id`, value = `_source` JSON); returns the bytes of source written."""
+        if not documents:
+            return 0
         await self.conn.execute(
             f"""
             INSERT INTO {self.table} (_id, _source, _run_id, _indexed_at)
@@ -62,21 +110,27 @@ class DocumentStore:
             ON CONFLICT (_id) DO UPDATE SET _source = EXCLUDED._source, _run_id = EXCLUDED._run_id,
                 _indexed_at = EXCLUDED._indexed_at
             """,
-            [d.id for d in batch],
-            [d.source for d in batch],
+            [d.key for d in documents],
+            [d.value for d in documents],
             self.run_id,
         )
-        return sum(len(d.source.encode()) for d in batch)
+        return sum(len(d.value.encode()) for d in documents)
 
-    async def delete_unseen(self) -> int:
-        """Delete the documents this run did not write."""
-        status: str = await self.conn.execute(f"DELETE FROM {self.table} WHERE _run_id <> $1", self.run_id)
-        return int(status.rsplit(maxsplit=1)[-1])
+    async def close_object(self, plan: ObjectPlan) -> ObjectOutcome:
+        """Nothing to do per object: deletes span the index (`finish`)."""
+        return ObjectOutcome()
 
-    async def count(self) -> int:
-        """Documents in the index."""
+    async def abort_object(self, plan: ObjectPlan) -> None:
+        """Upserted documents stay: they are valid on their own."""
+
+    async def finish(self) -> IndexOutcome:
+        """After every object: a full sync deletes the documents this run did not write; returns the count left."""
+        deleted = 0
+        if self.mode is Mode.FULL_WITH_DELETES:
+            status: str = await self.conn.execute(f"DELETE FROM {self.table} WHERE _run_id <> $1", self.run_id)
+            deleted = int(status.rsplit(maxsplit=1)[-1])
         total: int = await self.conn.fetchval(f"SELECT count(*) FROM {self.table}")
-        return total
+        return IndexOutcome(deleted=deleted, total=total)
 
 
 async def ensure_database(*, admin_dsn: str, database: str) -> None:

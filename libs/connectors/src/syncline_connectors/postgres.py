@@ -1,85 +1,213 @@
-"""PostgreSQL as a source of documents, the way Elastic's PostgreSQL connector builds them.
+"""PostgreSQL as a source: discovery, snapshot and incremental reads through COPY, change capture with wal2json.
 
-Each row becomes one document: `_id` is `database_schema_table_<primary key values joined by _>`, fields are
-`<schema>_<table>_<column>` plus `Database`, `Table` and `schema`. The JSON is built by the source server, and
-rows stream through a server-side cursor, so memory stays bounded by the batch size.
+Reads are keyset batches inside one repeatable-read transaction: each batch is one `COPY (SELECT … WHERE key > lo
+AND key <= hi) TO STDOUT`, so a resumed run continues after the last stored key and memory stays bounded by the
+driver's read buffer. The server builds every encoding (binary rows, CSV, JSON lines, Kafka messages, Elastic
+documents); Python only moves bytes. Change capture uses a logical replication slot with wal2json: changes are
+peeked (not consumed) and the slot advances only after the caller stored the position.
 """
 
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import asyncpg
 import structlog
 
-from syncline_connectors.capabilities import Document
+from syncline_connectors.capabilities import (
+    Column,
+    Emit,
+    Encoding,
+    Mark,
+    ObjectInfo,
+    ObjectPlan,
+    Piece,
+    Position,
+    Record,
+    RecordShape,
+)
+from syncline_connectors.pgcopy import BinaryRowParser, copy_rows, qualified, quote_ident, quote_literal
+from syncline_connectors.spec import Filter
 from syncline_platform.errors import InvalidError, UnavailableError
 
 log = structlog.get_logger(__name__)
 
+INTERNAL_PREFIX = "_syncline_"
+"""Tables Syncline creates for itself (staging, changes); never discovered."""
+SESSION = {"TimeZone": "UTC", "DateStyle": "ISO", "extra_float_digits": "1", "application_name": "syncline"}
+
 
 @dataclass(frozen=True)
-class PostgresSourceConfig:
-    """Where to read: Elastic's PostgreSQL connector fields."""
+class PostgresConfig:
+    """Where a PostgreSQL endpoint is (Elastic's PostgreSQL connector fields, plus `dsn`)."""
 
-    host: str
-    port: int
-    username: str
-    password: str
-    database: str
-    schema: str = "public"
-    tables: list[str] | str = "*"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    username: str = "postgres"
+    password: str = ""
+    database: str = "postgres"
+    schema: str | None = None
+    tables: tuple[str, ...] | str = "*"
     ssl_enabled: bool = False
+    dsn: str | None = None
 
     @classmethod
-    def from_values(cls, values: dict[str, Any], *, password: str) -> "PostgresSourceConfig":
-        """From stored configuration values and the opened password."""
+    def from_values(cls, values: dict[str, Any]) -> "PostgresConfig":
+        """From configuration values with secrets already opened."""
+        tables = values.get("tables") or "*"
         return cls(
-            host=values["host"],
-            port=int(values["port"]),
-            username=values["username"],
-            password=password,
-            database=values["database"],
-            schema=values.get("schema") or "public",
-            tables=values.get("tables") or "*",
+            host=values.get("host") or "127.0.0.1",
+            port=int(values.get("port") or 5432),
+            username=values.get("username") or "postgres",
+            password=values.get("password") or "",
+            database=values.get("database") or "postgres",
+            schema=values.get("schema") or None,
+            tables=tables if isinstance(tables, str) else tuple(tables),
             ssl_enabled=bool(values.get("ssl_enabled")),
+            dsn=values.get("dsn"),
         )
 
+    @property
+    def where(self) -> str:
+        """The endpoint for errors (no credentials)."""
+        return f"postgresql://{self.host}:{self.port}/{self.database}"
 
-def quote_ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted."""
-    return '"' + name.replace('"', '""') + '"'
+
+async def connect(config: PostgresConfig, *, settings: dict[str, str] | None = None) -> asyncpg.Connection:
+    """One connection with Syncline's session settings (UTC, ISO dates, exact floats)."""
+    server_settings = SESSION | (settings or {})
+    try:
+        if config.dsn:
+            conn: asyncpg.Connection = await asyncpg.connect(config.dsn, timeout=10, server_settings=server_settings)
+            return conn
+        conn = await asyncpg.connect(
+            host=config.host,
+            port=config.port,
+            user=config.username,
+            password=config.password or None,
+            database=config.database,
+            ssl="require" if config.ssl_enabled else False,
+            timeout=10,
+            server_settings=server_settings,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise UnavailableError(dependency=config.where, detail=str(exc)) from exc
+    return conn
 
 
-def quote_literal(text: str) -> str:
-    """A PostgreSQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+_DISCOVERY = """
+SELECT n.nspname AS schema, c.relname AS name, a.attname AS column, NOT a.attnotnull AS nullable,
+       CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN format_type(a.atttypid, a.atttypmod)
+            WHEN t.typtype = 'd' AND bt.typnamespace = 'pg_catalog'::regnamespace
+                THEN format_type(t.typbasetype, t.typtypmod)
+            ELSE 'text' END AS type,
+       t.typnamespace <> 'pg_catalog'::regnamespace AND NOT (t.typtype = 'd'
+            AND bt.typnamespace = 'pg_catalog'::regnamespace) AS cast_text,
+       array_position(i.indkey::int2[], a.attnum) AS key_position
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND c.relname NOT LIKE '\\_syncline\\_%'
+  AND ($1::text IS NULL OR n.nspname = $1)
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+
+async def discover_objects(conn: asyncpg.Connection, *, schema: str | None) -> list[ObjectInfo]:
+    """Tables (of `schema`, or of every user schema) with their columns, types and primary keys."""
+    found: dict[tuple[str, str], list[asyncpg.Record]] = {}
+    for row in await conn.fetch(_DISCOVERY, schema):
+        found.setdefault((row["schema"], row["name"]), []).append(row)
+    objects = []
+    for (schema_name, name), rows in found.items():
+        keyed = sorted((r for r in rows if r["key_position"] is not None), key=lambda r: r["key_position"])
+        columns = tuple(
+            TypedColumn(name=r["column"], type=r["type"], nullable=r["nullable"], cast_text=r["cast_text"])
+            for r in rows
+        )
+        objects.append(
+            ObjectInfo(schema=schema_name, name=name, columns=columns, primary_key=tuple(r["column"] for r in keyed))
+        )
+    return objects
+
+
+@dataclass(frozen=True)
+class TypedColumn(Column):
+    """A PostgreSQL column; `cast_text` when its type exists only in the source (enums, composites)."""
+
+    cast_text: bool = False
+
+
+def _literal(value: str | None, type_: str) -> str:
+    return "NULL" if value is None else f"{quote_literal(value)}::{type_}"
+
+
+def filter_sql(filters: Sequence[Filter], *, alias: str = "t") -> list[str]:
+    """WHERE conditions of row filters (values are literals coerced to the field's type by the server)."""
+    conds = []
+    for f in filters:
+        col = f"{alias}.{quote_ident(f.field)}"
+        match f.op:
+            case "is_null":
+                conds.append(f"{col} IS NULL")
+            case "not_null":
+                conds.append(f"{col} IS NOT NULL")
+            case "in":
+                values = f.value if isinstance(f.value, list | tuple) else [f.value]
+                conds.append(f"{col} IN ({', '.join(quote_literal(str(v)) for v in values) or 'NULL'})")
+            case _:
+                conds.append(f"{col} {f.op} {quote_literal(str(f.value))}")
+    return conds
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """The ordered columns batches are cut on, with their types."""
+
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+
+    def row(self, alias: str = "t") -> str:
+        """`(t."a", t."b")`."""
+        return "(" + ", ".join(f"{alias}.{quote_ident(c)}" for c in self.columns) + ")"
+
+    def values(self, values: Sequence[str | None]) -> str:
+        """A row of typed literals."""
+        return "(" + ", ".join(_literal(v, t) for v, t in zip(values, self.types, strict=True)) + ")"
+
+    def text(self, alias: str = "t") -> str:
+        """The key columns as text, for positions."""
+        return ", ".join(f"{alias}.{quote_ident(c)}::text" for c in self.columns)
+
+
+def keyset_of(plan: ObjectPlan, *, incremental: bool) -> Keyset | None:
+    """Tracking field then primary key (incremental), or the primary key; None without a key."""
+    names = ((plan.tracking_field,) if incremental and plan.tracking_field else ()) + plan.primary_key
+    if not names:
+        return None
+    types = {c.name: c.type for c in plan.columns}
+    return Keyset(columns=names, types=tuple(types[n] for n in names))
 
 
 class PostgresSource:
-    """Reads tables of one schema as documents. Use as an async context manager."""
+    """Reads one PostgreSQL database. Use as an async context manager."""
 
-    def __init__(self, config: PostgresSourceConfig) -> None:
+    encodings = frozenset({Encoding.PG_BINARY, Encoding.CSV, Encoding.JSONL, Encoding.RECORDS})
+
+    def __init__(self, config: PostgresConfig, *, batch_rows: int = 100_000) -> None:
         self.config = config
+        self.batch_rows = batch_rows
         self._conn: asyncpg.Connection | None = None
 
     async def __aenter__(self) -> Self:
-        cfg = self.config
-        try:
-            self._conn = await asyncpg.connect(
-                host=cfg.host,
-                port=cfg.port,
-                user=cfg.username,
-                password=cfg.password or None,
-                database=cfg.database,
-                ssl="require" if cfg.ssl_enabled else False,
-                timeout=10,
-            )
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise UnavailableError(
-                dependency=f"postgresql://{cfg.host}:{cfg.port}/{cfg.database}", detail=str(exc)
-            ) from exc
+        self._conn = await connect(self.config)
         return self
 
     async def __aexit__(
@@ -96,64 +224,228 @@ class PostgresSource:
 
     async def check(self) -> None:
         """The source answers and the configured tables exist."""
-        await self.tables()
+        await self.conn.fetchval("SELECT 1")
+        if self.config.tables not in ("*", ("*",)):
+            existing = {o.name for o in await self.discover()}
+            missing = [t for t in self.config.tables if t not in existing]
+            if missing:
+                raise InvalidError(f"tables not found in schema [{self.config.schema}]: {', '.join(missing)}")
 
-    async def tables(self) -> list[str]:
-        """The configured tables (all base tables of the schema for `*`), each checked to exist."""
-        existing: list[str] = [
-            r["table_name"]
-            for r in await self.conn.fetch(
-                "SELECT table_name FROM information_schema.tables"
-                " WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
-                self.config.schema,
+    async def discover(self) -> list[ObjectInfo]:
+        """Tables of the configured schema (of every user schema when none is configured)."""
+        return await discover_objects(self.conn, schema=self.config.schema)
+
+    async def read_snapshot(
+        self, plan: ObjectPlan, *, after: Position | None, encoding: Encoding, shape: RecordShape | None, emit: Emit
+    ) -> None:
+        """Every row after `after` (a primary-key position), batch by batch."""
+        await self._read(
+            plan, keys=keyset_of(plan, incremental=False), after=after, encoding=encoding, shape=shape, emit=emit
+        )
+
+    async def read_incremental(
+        self, plan: ObjectPlan, *, after: Position | None, encoding: Encoding, shape: RecordShape | None, emit: Emit
+    ) -> None:
+        """Rows with `(tracking field, key) > after`, in that order; rows without a tracking value are skipped."""
+        if not plan.tracking_field:
+            await self.read_snapshot(plan, after=after, encoding=encoding, shape=shape, emit=emit)
+            return
+        keys = keyset_of(plan, incremental=True)
+        conditions = [f"t.{quote_ident(plan.tracking_field)} IS NOT NULL"]
+        await self._read(plan, keys=keys, after=after, encoding=encoding, shape=shape, emit=emit, extra=conditions)
+
+    async def _read(
+        self,
+        plan: ObjectPlan,
+        *,
+        keys: Keyset | None,
+        after: Position | None,
+        encoding: Encoding,
+        shape: RecordShape | None,
+        emit: Emit,
+        extra: Sequence[str] = (),
+    ) -> None:
+        conds = [*filter_sql(plan.filters), *extra]
+        lo: list[str | None] | None = (after or {}).get("after") if keys else None
+        async with self.conn.transaction(isolation="repeatable_read", readonly=True):
+            while True:
+                bounds = list(conds)
+                if keys and lo is not None:
+                    bounds.append(f"{keys.row()} > {keys.values(lo)}")
+                hi = await self._upper(plan, keys, bounds) if keys else None
+                if keys and hi is None:
+                    return
+                if keys and hi is not None:
+                    bounds.append(f"{keys.row()} <= {keys.values(hi)}")
+                rows = await self._copy(plan, bounds, encoding, shape, emit)
+                await emit(Mark(position={"after": hi}, rows=rows))
+                if not keys:
+                    return
+                lo = hi
+
+    async def _upper(self, plan: ObjectPlan, keys: Keyset, conds: list[str]) -> list[str | None] | None:
+        """The key closing the next batch: the `batch_rows`-th key, else the last one; None when nothing is left."""
+        table = qualified(plan.schema, plan.name)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        order = ", ".join(f"t.{quote_ident(c)}" for c in keys.columns)
+        nth = await self.conn.fetchrow(
+            f"SELECT {keys.text()} FROM {table} t {where} ORDER BY {order} OFFSET {self.batch_rows - 1} LIMIT 1"
+        )
+        if nth is None:
+            desc = ", ".join(f"t.{quote_ident(c)} DESC" for c in keys.columns)
+            nth = await self.conn.fetchrow(f"SELECT {keys.text()} FROM {table} t {where} ORDER BY {desc} LIMIT 1")
+        return None if nth is None else list(nth.values())
+
+    async def _copy(
+        self, plan: ObjectPlan, conds: list[str], encoding: Encoding, shape: RecordShape | None, emit: Emit
+    ) -> int:
+        query = select_query(plan, conds, encoding=encoding, shape=shape, database=self.config.database)
+        sink = _sink(encoding, emit)
+        fmt: Literal["text", "csv", "binary"] = "binary"
+        if encoding is Encoding.CSV:
+            fmt = "csv"
+        elif encoding is Encoding.JSONL:
+            fmt = "text"
+        status: str = await self.conn.copy_from_query(query, output=sink, format=fmt)
+        return copy_rows(status)
+
+    # change capture -------------------------------------------------------------------------------------------
+
+    async def open_stream(self, *, name: str, plans: Sequence[ObjectPlan]) -> Position:
+        """Create the replication slot `name` (wal2json) unless it exists; returns its confirmed position."""
+        lsn = await self.conn.fetchval(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", name
+        )
+        if lsn is None:
+            lsn = await self.conn.fetchval(
+                "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'wal2json')", name
             )
-        ]
-        if self.config.tables in ("*", ["*"]):
-            return existing
-        missing = [t for t in self.config.tables if t not in existing]
-        if missing:
-            raise InvalidError(f"tables not found in schema [{self.config.schema}]: {', '.join(missing)}")
-        return list(self.config.tables)
+            log.info("source.slot_created", slot=name, lsn=lsn)
+        return {"lsn": lsn}
 
-    async def primary_key(self, table: str) -> list[str]:
-        """The primary-key columns of `table`, in key order."""
-        rows = await self.conn.fetch(
-            """
-            SELECT a.attname FROM pg_index i
-            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-            WHERE i.indrelid = $1::regclass AND i.indisprimary
-            ORDER BY array_position(i.indkey::int2[], a.attnum)
-            """,
-            f"{quote_ident(self.config.schema)}.{quote_ident(table)}",
+    async def read_changes(
+        self, *, name: str, plans: Sequence[ObjectPlan], after: Position | None, encoding: Encoding, emit: Emit
+    ) -> None:
+        """Changes of the plans' tables committed up to the flushed end of the log, as wal2json v2 lines."""
+        upto = await self.conn.fetchval("SELECT pg_current_wal_flush_lsn()::text")
+        tables = ",".join(_wal2json_table(p) for p in plans)
+        since = (after or {}).get("lsn") or "0/0"
+        query = (
+            "SELECT c.n, c.lsn::text, c.data FROM pg_logical_slot_peek_changes("
+            f"{quote_literal(name)}, {quote_literal(upto)}::pg_lsn, NULL, 'format-version', '2',"
+            " 'include-transaction', 'false',"
+            f" 'add-tables', {quote_literal(tables)}) WITH ORDINALITY AS c(lsn, xid, data, n)"
+            f" WHERE c.lsn > {quote_literal(since)}::pg_lsn"
         )
-        return [r["attname"] for r in rows]
+        status: str = await self.conn.copy_from_query(query, output=_sink(Encoding.CHANGES, emit), format="binary")
+        await emit(Mark(position={"lsn": upto}, rows=copy_rows(status)))
 
-    def _document_query(self, table: str, key: list[str]) -> str:
-        cfg = self.config
-        prefix = f"{cfg.schema}_{table}_".lower()
-        id_parts = " || '_' || ".join(f"COALESCE(t.{quote_ident(c)}::text, '')" for c in key)
-        fields = (
-            f"SELECT jsonb_object_agg({quote_literal(prefix)} || lower(f.key), f.value) FROM jsonb_each(to_jsonb(t)) f"
-        )
-        source = (
-            f"({fields})"
-            f" || jsonb_build_object('Database', {quote_literal(cfg.database)}, 'Table', {quote_literal(table)},"
-            f" 'schema', {quote_literal(cfg.schema)})"
-        )
-        id_prefix = quote_literal(f"{cfg.database}_{cfg.schema}_{table}_")
-        return (
-            f"SELECT {id_prefix} || {id_parts} AS id, ({source})::text AS source"
-            f" FROM {quote_ident(cfg.schema)}.{quote_ident(table)} t"
+    async def confirm(self, *, name: str, position: Position) -> None:
+        """Advance the slot to `position` (never backwards)."""
+        await self.conn.execute(
+            "SELECT pg_replication_slot_advance(slot_name, $2::text::pg_lsn) FROM pg_replication_slots"
+            " WHERE slot_name = $1 AND confirmed_flush_lsn < $2::text::pg_lsn",
+            name,
+            position["lsn"],
         )
 
-    async def documents(self, *, batch_size: int) -> AsyncIterator[list[Document]]:
-        """Every row of every configured table, as documents, batch by batch."""
-        for table in await self.tables():
-            key = await self.primary_key(table)
-            if not key:
-                log.warning("source.table_skipped", table=table, reason="no primary key")
-                continue
-            async with self.conn.transaction(readonly=True, isolation="repeatable_read"):
-                cursor = await self.conn.cursor(self._document_query(table, key))
-                while batch := await cursor.fetch(batch_size):
-                    yield [Document(id=r["id"], source=r["source"]) for r in batch]
+    async def drop_stream(self, *, name: str) -> bool:
+        """Drop the slot; False when there was none."""
+        dropped = await self.conn.fetchval(
+            "SELECT count(*) > 0 FROM (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+            " WHERE slot_name = $1) dropped",
+            name,
+        )
+        if dropped:
+            log.info("source.slot_dropped", slot=name)
+        return bool(dropped)
+
+
+def slot_name(sync_id: str) -> str:
+    """A replication slot name of a sync: stable, short, and valid whatever the sync id is."""
+    return "syncline_" + hashlib.sha256(sync_id.encode()).hexdigest()[:24]
+
+
+def _wal2json_table(plan: ObjectPlan) -> str:
+    def escape(text: str) -> str:
+        return "".join(f"\\{ch}" if ch in ",.\\* " else ch for ch in text)
+
+    return f"{escape(plan.schema or 'public')}.{escape(plan.name)}"
+
+
+def _sink(encoding: Encoding, emit: Emit) -> Any:
+    if encoding is Encoding.JSONL:
+
+        async def jsonl(data: bytes) -> None:
+            # COPY's text format doubles backslashes; JSON never holds a raw control character, so that is all
+            await emit(Piece(data.replace(b"\\\\", b"\\")))
+
+        return jsonl
+    if encoding is Encoding.RECORDS:
+        parser = BinaryRowParser()
+
+        async def records(data: bytes) -> None:
+            rows = parser.feed(data)
+            if rows:
+                batch = [Record(key=(k or b"").decode(), value=(v or b"").decode()) for k, v in rows]
+                await emit(Piece(batch, rows=len(batch)))
+
+        return records
+
+    async def raw(data: bytes) -> None:
+        await emit(Piece(data))
+
+    return raw
+
+
+def select_query(
+    plan: ObjectPlan, conds: Sequence[str], *, encoding: Encoding, shape: RecordShape | None, database: str
+) -> str:
+    """The SELECT whose COPY yields `encoding` (and, for records, `shape`)."""
+    cols = ", ".join(
+        f"t.{quote_ident(c.name)}{'::text' if getattr(c, 'cast_text', False) else ''} AS {quote_ident(out)}"
+        for c, out in zip(plan.columns, plan.output_columns, strict=True)
+    )
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
+    inner = f"SELECT {cols} FROM {qualified(plan.schema, plan.name)} t{where}"
+    if encoding in (Encoding.PG_BINARY, Encoding.CSV):
+        return inner
+    if encoding is Encoding.JSONL:
+        return f"SELECT row_to_json(r)::text FROM ({inner}) r"
+    key = _key_expr(plan)
+    if shape is RecordShape.DOCUMENT:
+        prefix = quote_literal(document_id_prefix(plan, database))
+        return f"SELECT {prefix} || {key}, ({_document_expr(plan, database)})::text FROM ({inner}) r"
+    return f"SELECT {key}, ({message_expr(plan, database)})::text FROM ({inner}) r"
+
+
+def _key_expr(plan: ObjectPlan, *, alias: str = "r") -> str:
+    parts = [f"COALESCE({alias}.{quote_ident(c)}::text, '')" for c in plan.output_key]
+    return " || '_' || ".join(parts) if parts else "''"
+
+
+def _document_expr(plan: ObjectPlan, database: str) -> str:
+    """Elastic's PostgreSQL connector document: `<schema>_<table>_<column>` fields plus Database, Table, schema."""
+    schema = plan.schema or "public"
+    prefix = f"{schema}_{plan.name}_".lower()
+    fields = f"SELECT jsonb_object_agg({quote_literal(prefix)} || lower(f.key), f.value) FROM jsonb_each(to_jsonb(r)) f"
+    return (
+        f"COALESCE(({fields}), '{{}}'::jsonb) || jsonb_build_object('Database', {quote_literal(database)},"
+        f" 'Table', {quote_literal(plan.name)}, 'schema', {quote_literal(schema)})"
+    )
+
+
+def document_id_prefix(plan: ObjectPlan, database: str) -> str:
+    """`database_schema_table_`: Elastic's `_id` is this followed by the key values joined by `_`."""
+    return f"{database}_{plan.schema or 'public'}_{plan.name}_"
+
+
+def message_expr(plan: ObjectPlan, database: str, *, kind: str = "INSERT") -> str:
+    """A DRS-style Kafka message for the row `r`."""
+    pk = ", ".join(quote_literal(c) for c in plan.output_key)
+    return (
+        f"json_build_object('database', {quote_literal(database)}, 'schema', {quote_literal(plan.schema or '')},"
+        f" 'table', {quote_literal(plan.name)}, 'type', {quote_literal(kind)}, 'isDdl', false,"
+        f" 'pkNames', json_build_array({pk}), 'data', json_build_array(row_to_json(r)), 'old', NULL,"
+        " 'ts', (extract(epoch FROM clock_timestamp()) * 1000)::bigint)"
+    )

@@ -6,6 +6,13 @@ Topic creation (`syncline_platform.kafka.ensure_topics`) and the AsyncAPI docume
 from dataclasses import dataclass
 
 from syncline_contracts.base import Message
+from syncline_contracts.connections import (
+    ConnectionConfigured,
+    ConnectionDeleted,
+    CreateConnection,
+    DeleteConnection,
+    UpdateConnection,
+)
 from syncline_contracts.connectors import (
     CommandRejected,
     ConfigureConnector,
@@ -26,6 +33,26 @@ from syncline_contracts.runs import (
     RunProgressed,
     RunRequested,
     RunStarted,
+)
+from syncline_contracts.schedules import (
+    RunRetryScheduled,
+    ScheduleFired,
+    SchedulesConfigured,
+    ScheduleSkipped,
+    SyncDeactivated,
+    SyncDeactivationWarned,
+)
+from syncline_contracts.syncs import (
+    ActivateBulkSync,
+    AddBulkSyncSchedule,
+    BulkSyncConfigured,
+    BulkSyncDeleted,
+    ChangeBulkSyncSchedule,
+    ConfigureBulkSyncSchemas,
+    CreateBulkSync,
+    DeleteBulkSync,
+    RemoveBulkSyncSchedule,
+    UpdateBulkSync,
 )
 
 
@@ -94,13 +121,76 @@ RUN_EVENTS = Topic(
         RunFailed,
         RunCanceled,
         CommandRejected,
+        ScheduleFired,
+        RunRetryScheduled,
     ),
     producers=("scheduler", "executor"),
-    consumers=("gateway", "subscribers"),
-    description="Run lifecycle: created, started, progress, and exactly one terminal event per run.",
+    consumers=("gateway", "scheduler", "subscribers"),
+    description="Run lifecycle: created, started, progress, and exactly one terminal event per run; "
+    "which schedule fired a run, and retries to come.",
+)
+SYNC_EVENTS = Topic(
+    name="syncline.syncs.events.v1",
+    key="sync_id",
+    messages=(
+        SchedulesConfigured,
+        ScheduleSkipped,
+        SyncDeactivationWarned,
+        SyncDeactivated,
+        BulkSyncConfigured,
+        BulkSyncDeleted,
+        CommandRejected,
+    ),
+    producers=("policy", "scheduler"),
+    consumers=("scheduler", "policy", "gateway", "subscribers"),
+    description="A sync's schedules and retry policy (from policy); skipped ticks and deactivation (from scheduler); "
+    "outcomes of bulk-sync commands (from policy).",
+)
+SYNC_COMMANDS = Topic(
+    name="syncline.syncs.commands.v1",
+    key="sync_id",
+    messages=(
+        CreateBulkSync,
+        UpdateBulkSync,
+        DeleteBulkSync,
+        ActivateBulkSync,
+        AddBulkSyncSchedule,
+        ChangeBulkSyncSchedule,
+        RemoveBulkSyncSchedule,
+        ConfigureBulkSyncSchemas,
+    ),
+    producers=("gateway",),
+    consumers=("policy",),
+    description="Create, replace, activate and delete bulk syncs; their schedules and object configuration.",
+)
+CONNECTION_COMMANDS = Topic(
+    name="syncline.connections.commands.v1",
+    key="connection_id",
+    messages=(CreateConnection, UpdateConnection, DeleteConnection),
+    producers=("gateway",),
+    consumers=("policy",),
+    description="Create, replace and delete connections (sources and destinations of syncs).",
+)
+CONNECTION_EVENTS = Topic(
+    name="syncline.connections.events.v1",
+    key="connection_id",
+    messages=(ConnectionConfigured, ConnectionDeleted, CommandRejected),
+    producers=("policy",),
+    consumers=("gateway",),
+    description="Outcomes of connection commands.",
 )
 
-TOPICS: tuple[Topic, ...] = (CONNECTOR_COMMANDS, CONNECTOR_EVENTS, RUN_COMMANDS, RUN_REQUESTS, RUN_EVENTS)
+TOPICS: tuple[Topic, ...] = (
+    CONNECTOR_COMMANDS,
+    CONNECTOR_EVENTS,
+    RUN_COMMANDS,
+    RUN_REQUESTS,
+    RUN_EVENTS,
+    SYNC_EVENTS,
+    SYNC_COMMANDS,
+    CONNECTION_COMMANDS,
+    CONNECTION_EVENTS,
+)
 
 
 def all_messages() -> tuple[type[Message], ...]:

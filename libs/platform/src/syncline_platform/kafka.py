@@ -54,7 +54,8 @@ async def ensure_topics(settings: KafkaSettings, topics: Sequence[Topic] = TOPIC
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(t.qualified(settings.topic_prefix), t.partitions, 1) for t in topics]
+        cap = settings.max_partitions or max(t.partitions for t in topics)
+        wanted = [NewTopic(t.qualified(settings.topic_prefix), min(t.partitions, cap), 1) for t in topics]
         wanted += [NewTopic(t.dlq(settings.topic_prefix), 1, 1) for t in topics]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
@@ -63,6 +64,20 @@ async def ensure_topics(settings: KafkaSettings, topics: Sequence[Topic] = TOPIC
             except TopicAlreadyExistsError:
                 log.debug("topics.raced", topics=[t.name for t in missing])
             log.info("topics.created", topics=[t.name for t in missing])
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: KafkaSettings) -> None:
+    """Delete every topic under this settings' prefix (test clean-up; refuses an empty prefix)."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
     finally:
         await admin.close()
 

@@ -15,6 +15,9 @@ class KafkaSettings(BaseModel):
     """Comma-separated host:port list (`SYNCLINE_KAFKA__BOOTSTRAP_SERVERS`)."""
     topic_prefix: str = ""
     """Prepended to every topic and consumer group; isolates test runs sharing one broker."""
+    max_partitions: int | None = None
+    """Caps every topic's partition count (the registry's counts otherwise); test runs sharing a broker use a
+    small cap so thousands of throwaway partitions do not pile up."""
     retry_attempts: int = 5
     """How often a handler failing with a retryable error is tried before its message goes to the DLQ."""
     retry_backoff_s: float = 0.2

@@ -1,6 +1,6 @@
 """Errors of the executor."""
 
-from syncline_platform.errors import InvalidError, SynclineError
+from syncline_platform.errors import SynclineError
 
 
 class RunCanceledError(SynclineError):
@@ -9,11 +9,3 @@ class RunCanceledError(SynclineError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"run [{run_id}] was canceled")
-
-
-class UnsupportedSourceError(InvalidError):
-    """The connector's service type has no source here."""
-
-    def __init__(self, service_type: str | None) -> None:
-        self.service_type = service_type
-        super().__init__(f"no source connector for service type [{service_type}]")

@@ -4,6 +4,7 @@ The executor writes runs only through these guarded UPDATEs, each of which moves
 transition table allows, so the scheduler and any number of executors agree without further locks.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from syncline_contracts.runs import RunCounters
@@ -12,14 +13,17 @@ from syncline_platform.db import Conn
 
 
 async def claim(conn: Conn, *, run_id: str, worker: str) -> dict[str, Any] | None:
-    """pending → in_progress for this worker; None when the run is not pending any more."""
+    """pending (or suspended, a run re-queued after its executor stopped) → in_progress for this worker; None
+    when the run cannot be claimed."""
     row = await conn.fetchrow(
         """
-        UPDATE scheduler.runs SET status = 'in_progress', worker_hostname = $2, started_at = now(), last_seen = now()
-        WHERE id = $1 AND status = 'pending' RETURNING *
+        UPDATE scheduler.runs SET status = 'in_progress', worker_hostname = $2,
+            started_at = COALESCE(started_at, now()), last_seen = now()
+        WHERE id = $1 AND status = ANY($3::text[]) RETURNING *
         """,
         run_id,
         worker,
+        list(sources_of(RunStatus.IN_PROGRESS)),
     )
     return dict(row) if row else None
 
@@ -69,3 +73,70 @@ async def finish(
 async def current_status(conn: Conn, *, run_id: str) -> RunStatus:
     """The run's status now."""
     return RunStatus(await conn.fetchval("SELECT status FROM scheduler.runs WHERE id = $1", run_id))
+
+
+@dataclass(frozen=True)
+class ObjectCheckpoint:
+    """Where one object of a run stands."""
+
+    position: dict[str, Any] | None
+    done: bool
+    rows_read: int
+    rows_written: int
+    rows_deleted: int
+    bytes: int
+
+
+async def checkpoints(conn: Conn, *, run_id: str) -> dict[str, ObjectCheckpoint]:
+    """The run's checkpoints by object (empty for a first attempt)."""
+    rows = await conn.fetch(
+        "SELECT object, position, done, rows_read, rows_written, rows_deleted, bytes FROM executor.checkpoints"
+        " WHERE run_id = $1",
+        run_id,
+    )
+    return {r["object"]: ObjectCheckpoint(**{k: v for k, v in dict(r).items() if k != "object"}) for r in rows}
+
+
+async def save_checkpoint(conn: Conn, *, run_id: str, object_key: str, checkpoint: ObjectCheckpoint) -> None:
+    """Record an object's position and counters (call in the transaction that also moves any sync state)."""
+    await conn.execute(
+        """
+        INSERT INTO executor.checkpoints (run_id, object, position, done, rows_read, rows_written, rows_deleted, bytes)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (run_id, object) DO UPDATE SET position = EXCLUDED.position, done = EXCLUDED.done,
+            rows_read = EXCLUDED.rows_read, rows_written = EXCLUDED.rows_written,
+            rows_deleted = EXCLUDED.rows_deleted, bytes = EXCLUDED.bytes, updated_at = now()
+        """,
+        run_id,
+        object_key,
+        checkpoint.position,
+        checkpoint.done,
+        checkpoint.rows_read,
+        checkpoint.rows_written,
+        checkpoint.rows_deleted,
+        checkpoint.bytes,
+    )
+
+
+async def sync_state(conn: Conn, *, sync_id: str, object_key: str) -> dict[str, Any] | None:
+    """State a sync keeps across runs for one object (or for its change stream)."""
+    state: dict[str, Any] | None = await conn.fetchval(
+        "SELECT state FROM executor.sync_state WHERE sync_id = $1 AND object = $2", sync_id, object_key
+    )
+    return state
+
+
+async def set_sync_state(conn: Conn, *, sync_id: str, object_key: str, state: dict[str, Any] | None) -> None:
+    """Replace (or, with None, forget) a sync's state for one object."""
+    if state is None:
+        await conn.execute("DELETE FROM executor.sync_state WHERE sync_id = $1 AND object = $2", sync_id, object_key)
+        return
+    await conn.execute(
+        """
+        INSERT INTO executor.sync_state (sync_id, object, state) VALUES ($1, $2, $3)
+        ON CONFLICT (sync_id, object) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
+        """,
+        sync_id,
+        object_key,
+        state,
+    )

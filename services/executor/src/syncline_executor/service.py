@@ -6,51 +6,27 @@ No broker imports: events go to the outbox in the transaction that changes the r
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import structlog
 
-from syncline_connectors.docstore import DocumentStore
-from syncline_connectors.postgres import PostgresSource, PostgresSourceConfig
+from syncline_connectors.elastic import spec_from_connector
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
-from syncline_contracts.runs import RunCanceled, RunCompleted, RunCounters, RunFailed, RunProgressed
+from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunProgressed
 from syncline_contracts.status import RunStatus
 from syncline_contracts.topics import RUN_EVENTS
 from syncline_executor import repository
-from syncline_executor.errors import RunCanceledError, UnsupportedSourceError
+from syncline_executor.errors import RunCanceledError
+from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally
 from syncline_executor.settings import ExecutorSettings
 from syncline_platform import outbox
-from syncline_platform.errors import InvalidError
 from syncline_platform.secrets import Sealer
 from syncline_platform.service import ServiceApp
 
 log = structlog.get_logger(__name__)
 SOURCE = "/syncline/executor"
-
-
-@dataclass
-class Tally:
-    """Counters of a run in flight."""
-
-    rows_read: int = 0
-    indexed: int = 0
-    deleted: int = 0
-    volume: int = 0
-    total: int | None = None
-    last_progress: float = field(default_factory=time.monotonic)
-
-    def counters(self) -> RunCounters:
-        """A frozen snapshot for events and check-ins."""
-        return RunCounters(
-            rows_read=self.rows_read,
-            indexed_document_count=self.indexed,
-            deleted_document_count=self.deleted,
-            indexed_document_volume_bytes=self.volume,
-            total_document_count=self.total,
-        )
 
 
 def _terminal_event(run: dict[str, Any], status: RunStatus, tally: Tally, error: str | None) -> Message:
@@ -142,23 +118,20 @@ class RunExecutor:
                 return True
 
     async def _move(self, run: dict[str, Any], tally: Tally) -> None:
-        connector = run["connector"]
-        if connector.get("service_type") != "postgresql":
-            raise UnsupportedSourceError(connector.get("service_type"))
-        if not connector.get("index_name"):
-            raise InvalidError(f"connector [{connector['id']}] has no index_name")
-        sealed = run["sealed_secrets"].get("password")
-        config = PostgresSourceConfig.from_values(
-            connector["configuration"], password=self.sealer.open(sealed) if sealed else ""
+        spec = spec_from_connector(
+            run["connector"],
+            sealed_secrets=run["sealed_secrets"] or {},
+            job_type=str(run["job_type"]),
+            docstore_dsn=self.settings.docstore_dsn(),
         )
-        store = DocumentStore(dsn=self.settings.docstore_dsn(), index=connector["index_name"], run_id=run["id"])
-        async with PostgresSource(config) as source, store:
-            async for batch in source.documents(batch_size=self.settings.batch_size):
-                tally.rows_read += len(batch)
-                tally.volume += await store.write(batch)
-                tally.indexed += len(batch)
-            tally.deleted = await store.delete_unseen()
-            tally.total = await store.count()
+        pipeline = Pipeline(
+            pool=self.pool,
+            sealer=self.sealer,
+            settings=PipelineSettings(batch_rows=self.settings.batch_rows, queue_pieces=self.settings.queue_pieces),
+            run_id=run["id"],
+            tally=tally,
+        )
+        await pipeline.run(spec)
 
     async def _finish(
         self, run: dict[str, Any], target: RunStatus, tally: Tally, error: str | None, envelope: Envelope

@@ -16,8 +16,10 @@ class ExecutorSettings(ServiceSettings):
     """Runs one executor process moves at once; more wait in Kafka for this or another replica."""
     checkin_interval_s: float = 1.0
     """How often a running run checks in (and notices a cancel request)."""
-    batch_size: int = 1000
-    """Documents per read/write batch."""
+    batch_rows: int = 100_000
+    """Rows per source batch; a checkpoint follows every batch the destination made durable."""
+    queue_pieces: int = 16
+    """Pieces (driver reads of a few hundred kB at most) buffered between a run's reader and writer."""
 
     def docstore_dsn(self) -> str:
         """The document store's DSN."""

@@ -1,7 +1,8 @@
 """`syncline-admin`: organisations and credentials.
 
 syncline-admin create-org NAME [--json]            → {"id": ...}
-syncline-admin create-key --org ORG_ID [--json]    → {"id": ..., "secret": ..., "encoded": ...}
+syncline-admin create-key --org ORG_ID [--partner] [--json]
+                                                   → {"id": ..., "secret": ..., "encoded": ..., "partner": ...}
 """
 
 import argparse
@@ -30,17 +31,19 @@ async def _create_org(settings: GatewaySettings, name: str) -> dict[str, Any]:
     return {"id": org_id, "name": name}
 
 
-async def _create_key(settings: GatewaySettings, org_id: str) -> dict[str, Any]:
+async def _create_key(settings: GatewaySettings, org_id: str, *, partner: bool) -> dict[str, Any]:
     sealer = Sealer(settings.secret_key)
     pair = new_key_pair()
     conn = await connect(dsn=settings.database_url.get_secret_value(), schema="gateway")
     try:
         if not await repository.org_exists(conn, org_id=org_id):
             raise SystemExit(f"organisation {org_id} does not exist")
-        await repository.create_key(conn, key_id=pair.id, org_id=org_id, sealed_secret=sealer.seal(pair.secret))
+        await repository.create_key(
+            conn, key_id=pair.id, org_id=org_id, sealed_secret=sealer.seal(pair.secret), partner=partner
+        )
     finally:
         await conn.close()
-    return {"id": pair.id, "secret": pair.secret, "encoded": pair.encoded, "org_id": org_id}
+    return {"id": pair.id, "secret": pair.secret, "encoded": pair.encoded, "org_id": org_id, "partner": partner}
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -48,7 +51,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
     if args.command == "create-org":
         return await _create_org(settings, args.name)
-    return await _create_key(settings, args.org)
+    return await _create_key(settings, args.org, partner=args.partner)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     org.add_argument("--json", action="store_true", help="print JSON")
     key = sub.add_parser("create-key", help="create a key pair for an organisation")
     key.add_argument("--org", required=True)
+    key.add_argument("--partner", action="store_true", help="the key may act for any organisation")
     key.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     result = asyncio.run(_main(args))

@@ -6,18 +6,20 @@ wakes the request whose command id an event names as its `causation_id`.
 
 import asyncio
 import contextlib
-from typing import Any
+import functools
+import operator
+from typing import Annotated, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from syncline_contracts.base import Message
 from syncline_contracts.connectors import ConnectorEvent
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunEvent
-from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_EVENTS, Topic
+from syncline_contracts.topics import CONNECTION_EVENTS, CONNECTOR_EVENTS, RUN_EVENTS, SYNC_EVENTS, Topic
 from syncline_gateway.credentials import Principal
 from syncline_platform.errors import UnavailableError
 from syncline_platform.kafka import publish
@@ -26,9 +28,21 @@ from syncline_platform.settings import KafkaSettings
 log = structlog.get_logger(__name__)
 SOURCE = "/syncline/gateway"
 
+
+def _every_message(topic: Topic) -> TypeAdapter[Any]:
+    """Decodes every message the registry lists for `topic` (several services produce on it)."""
+    members: Any = functools.reduce(operator.or_, topic.messages)
+    return TypeAdapter(Annotated[members, Field(discriminator="type")])
+
+
+OUTCOME_TOPICS: tuple[Topic, ...] = (CONNECTOR_EVENTS, RUN_EVENTS, CONNECTION_EVENTS, SYNC_EVENTS)
+"""The topics whose events answer the gateway's commands."""
+
 _DECODERS: dict[str, TypeAdapter[Any]] = {
     CONNECTOR_EVENTS.name: TypeAdapter(ConnectorEvent),
     RUN_EVENTS.name: TypeAdapter(RunEvent),
+    CONNECTION_EVENTS.name: _every_message(CONNECTION_EVENTS),
+    SYNC_EVENTS.name: _every_message(SYNC_EVENTS),
 }
 
 
@@ -40,7 +54,7 @@ class OutcomeWaiter:
         self._pending: dict[str, asyncio.Future[Message]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._topics = {t.qualified(settings.topic_prefix): t.name for t in (CONNECTOR_EVENTS, RUN_EVENTS)}
+        self._topics = {t.qualified(settings.topic_prefix): t.name for t in OUTCOME_TOPICS}
 
     async def start(self) -> None:
         """Assign every partition of the outcome topics and start from their current end."""

@@ -24,6 +24,8 @@ class Principal:
 
     org_id: str
     key_id: str
+    partner: bool = False
+    """A partner key may act for any organisation."""
 
 
 @dataclass(frozen=True)
@@ -63,24 +65,28 @@ class Credentials:
         self.pool = pool
         self.sealer = sealer
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, str, str]] = {}
+        self._cache: dict[str, tuple[float, str, str, bool]] = {}
 
-    async def secret_of(self, key_id: str) -> tuple[str, str]:
-        """(org_id, secret) of an active key; raises AuthenticationError for an unknown one."""
+    async def _lookup(self, key_id: str) -> tuple[str, str, bool]:
         cached = self._cache.get(key_id)
         if cached and cached[0] > time.monotonic():
-            return cached[1], cached[2]
+            return cached[1], cached[2], cached[3]
         async with self.pool.acquire() as conn:
             row = await repository.find_key(conn, key_id=key_id)
         if row is None:
             raise AuthenticationError(f"unable to authenticate with provided credentials: unknown key [{key_id}]")
         secret = self.sealer.open(row["sealed_secret"])
-        self._cache[key_id] = (time.monotonic() + self.cache_s, row["org_id"], secret)
-        return row["org_id"], secret
+        self._cache[key_id] = (time.monotonic() + self.cache_s, row["org_id"], secret, row["partner"])
+        return row["org_id"], secret, row["partner"]
+
+    async def secret_of(self, key_id: str) -> tuple[str, str]:
+        """(org_id, secret) of an active key; raises AuthenticationError for an unknown one."""
+        org_id, secret, _ = await self._lookup(key_id)
+        return org_id, secret
 
     async def verify(self, key_id: str, secret: str) -> Principal:
         """The principal of a pair whose secret matches."""
-        org_id, expected = await self.secret_of(key_id)
+        org_id, expected, partner = await self._lookup(key_id)
         if not hmac.compare_digest(expected.encode(), secret.encode()):
             raise AuthenticationError("unable to authenticate with provided credentials")
-        return Principal(org_id=org_id, key_id=key_id)
+        return Principal(org_id=org_id, key_id=key_id, partner=partner)

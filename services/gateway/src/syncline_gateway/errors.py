@@ -11,6 +11,14 @@ class AuthenticationError(SynclineError):
         super().__init__(reason)
 
 
+class ForbiddenError(SynclineError):
+    """The caller is known but may not do this (e.g. act for another organisation)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class BadRequestError(InvalidError):
     """The request cannot be parsed or breaks the dialect's schema."""
 
@@ -39,6 +47,7 @@ class ResourceNotFoundError(NotFoundError):
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ForbiddenError",
     "RejectedError",
     "ResourceNotFoundError",
     "UnavailableError",

@@ -8,13 +8,18 @@ from contextlib import asynccontextmanager
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException
 
 from syncline_contracts.asyncapi import document
+from syncline_gateway import idempotency
 from syncline_gateway.dialects.elastic import PRODUCT_HEADER
 from syncline_gateway.dialects.elastic import errors as elastic_errors
 from syncline_gateway.dialects.elastic.routes import router as elastic_router
+from syncline_gateway.dialects.polytomic import errors as polytomic_errors
+from syncline_gateway.dialects.polytomic.routes import router as polytomic_router
 from syncline_gateway.errors import BadRequestError
 from syncline_gateway.service import start_gateway
 from syncline_gateway.settings import GatewaySettings
@@ -28,6 +33,17 @@ def _is_elastic(request: Request) -> bool:
     return request.url.path.startswith("/_")
 
 
+def _is_polytomic(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _render(exc: SynclineError, request: Request) -> Response:
+    """Each dialect's errors in its own body: `/api/` is Polytomic's, the rest Elasticsearch's."""
+    if _is_polytomic(request):
+        return polytomic_errors.render(exc, request)
+    return elastic_errors.render(exc, request)
+
+
 def build_app(settings: GatewaySettings) -> FastAPI:
     """The gateway's ASGI app; starting it (lifespan) connects to PostgreSQL and Kafka."""
 
@@ -38,6 +54,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         app.state.commands = gateway.commands
         app.state.credentials = gateway.credentials
         app.state.sealer = gateway.sealer
+        log.info("idempotency.purged", count=await idempotency.purge(gateway.pool))
         log.info("gateway.started", host=settings.host, port=settings.port)
         try:
             yield
@@ -46,6 +63,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     app = FastAPI(title="Syncline gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.include_router(elastic_router)
+    app.include_router(polytomic_router)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -66,14 +84,26 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         return response
 
     @app.exception_handler(SynclineError)
-    async def syncline_error(request: Request, exc: SynclineError) -> JSONResponse:
-        return elastic_errors.render(exc, request)
+    async def syncline_error(request: Request, exc: SynclineError) -> Response:
+        return _render(exc, request)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first["loc"][1:])
-        return elastic_errors.render(BadRequestError(f"Failed to parse [{field}]: {first['msg']}"), request)
+        return _render(BadRequestError(f"Failed to parse [{field}]: {first['msg']}"), request)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        if _is_polytomic(request):
+            return polytomic_errors.render(exc, request)
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _is_polytomic(request):  # unknown paths and methods, in Polytomic's body
+            return polytomic_errors.error_response(exc.status_code, str(exc.detail))
+        return await http_exception_handler(request, exc)
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:

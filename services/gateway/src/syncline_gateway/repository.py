@@ -17,17 +17,21 @@ async def org_exists(conn: Conn, *, org_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM organizations WHERE id = $1", org_id))
 
 
-async def create_key(conn: Conn, *, key_id: str, org_id: str, sealed_secret: str) -> None:
-    """Insert a key pair."""
+async def create_key(conn: Conn, *, key_id: str, org_id: str, sealed_secret: str, partner: bool = False) -> None:
+    """Insert a key pair; a partner key may act for any organisation."""
     await conn.execute(
-        "INSERT INTO api_keys (id, org_id, sealed_secret) VALUES ($1, $2, $3)", key_id, org_id, sealed_secret
+        "INSERT INTO api_keys (id, org_id, sealed_secret, partner) VALUES ($1, $2, $3, $4)",
+        key_id,
+        org_id,
+        sealed_secret,
+        partner,
     )
 
 
 async def find_key(conn: Conn, *, key_id: str) -> asyncpg.Record | None:
     """An active key by id."""
     return await conn.fetchrow(
-        "SELECT id, org_id, sealed_secret FROM api_keys WHERE id = $1 AND revoked_at IS NULL", key_id
+        "SELECT id, org_id, sealed_secret, partner FROM api_keys WHERE id = $1 AND revoked_at IS NULL", key_id
     )
 
 

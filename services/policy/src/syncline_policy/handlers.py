@@ -1,11 +1,17 @@
 """Policy's subscribers: decode → call the service in one transaction with the inbox → outbox the outcome.
 
-Consumes `syncline.connectors.commands.v1`; produces `syncline.connectors.events.v1`; writes `policy.*`.
+Consumes `syncline.connectors.commands.v1`, `syncline.connections.commands.v1`, `syncline.syncs.commands.v1`
+and `SyncDeactivated` from `syncline.syncs.events.v1`; produces `syncline.connectors.events.v1`,
+`syncline.connections.events.v1` and `syncline.syncs.events.v1`; writes `policy.*`.
 """
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
 from syncline_contracts.base import Message
+from syncline_contracts.connections import ConnectionCommand, CreateConnection, DeleteConnection, UpdateConnection
 from syncline_contracts.connectors import (
     CommandRejected,
     ConfigureConnector,
@@ -14,7 +20,27 @@ from syncline_contracts.connectors import (
     UpdateConnector,
     UpsertConnector,
 )
-from syncline_contracts.topics import CONNECTOR_COMMANDS, CONNECTOR_EVENTS
+from syncline_contracts.schedules import SyncDeactivated
+from syncline_contracts.syncs import (
+    ActivateBulkSync,
+    AddBulkSyncSchedule,
+    BulkSyncCommand,
+    ChangeBulkSyncSchedule,
+    ConfigureBulkSyncSchemas,
+    CreateBulkSync,
+    DeleteBulkSync,
+    RemoveBulkSyncSchedule,
+    UpdateBulkSync,
+)
+from syncline_contracts.topics import (
+    CONNECTION_COMMANDS,
+    CONNECTION_EVENTS,
+    CONNECTOR_COMMANDS,
+    CONNECTOR_EVENTS,
+    SYNC_COMMANDS,
+    SYNC_EVENTS,
+    Topic,
+)
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
 from syncline_platform.db import Conn
@@ -23,7 +49,8 @@ from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
 from syncline_platform.secrets import Sealer
 from syncline_platform.service import ServiceApp
-from syncline_policy import service
+from syncline_policy import bulk_syncs, connections, service
+from syncline_policy import sync_repository as repo
 
 log = structlog.get_logger(__name__)
 SOURCE = "/syncline/policy"
@@ -72,3 +99,109 @@ def register(app: ServiceApp) -> None:
                 log.info("command.rejected", code=event.code, reason=event.reason)
             else:
                 log.info("command.applied", outcome=event.wire_type(), connector_id=command.connector_id)
+
+    _register_connections(app, sealer=sealer)
+    _register_syncs(app, sealer=sealer)
+
+
+Outcome = list[tuple[Topic, Message]]
+Run = Callable[[Conn, str], Awaitable[Outcome]]
+
+
+async def _apply(app: ServiceApp, *, command: Message, run: Run, rejections: Topic) -> None:
+    """One command in one transaction: inbox claim, the service's change (a savepoint), its events to the
+    outbox; a rule it breaks changes nothing and becomes a `CommandRejected` on `rejections`."""
+    envelope = current_envelope()
+    async with app.pool.acquire() as conn, conn.transaction():
+        if not await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
+            log.info("command.duplicate")
+            return
+        try:
+            async with conn.transaction():
+                events = await run(conn, envelope.org_id)
+        except TerminalError as exc:
+            events = [(rejections, rejection(command, exc))]
+        for topic, event in events:
+            await outbox.enqueue(
+                conn, topic=topic, message=event, envelope=envelope.caused(ce_type=event.wire_type(), ce_source=SOURCE)
+            )
+        first = events[0][1]
+        if isinstance(first, CommandRejected):
+            log.info("command.rejected", code=first.code, reason=first.reason)
+        else:
+            log.info("command.applied", outcome=first.wire_type(), key=command.key)
+
+
+def _connection_run(command: ConnectionCommand, *, sealer: Sealer) -> Run:
+    async def run(conn: Conn, org_id: str) -> Outcome:
+        match command:
+            case CreateConnection():
+                return await connections.create_connection(conn, org_id=org_id, cmd=command, sealer=sealer)
+            case UpdateConnection():
+                return await connections.update_connection(conn, org_id=org_id, cmd=command, sealer=sealer)
+            case DeleteConnection():
+                return await connections.delete_connection(conn, org_id=org_id, cmd=command)
+
+    return run
+
+
+async def _sync_events(  # noqa: PLR0911 - one return per command type
+    conn: Conn, org_id: str, command: BulkSyncCommand, sealer: Sealer
+) -> list[Message]:
+    match command:
+        case CreateBulkSync():
+            return await bulk_syncs.create_bulk_sync(conn, org_id=org_id, cmd=command, sealer=sealer)
+        case UpdateBulkSync():
+            return await bulk_syncs.update_bulk_sync(conn, org_id=org_id, cmd=command, sealer=sealer)
+        case DeleteBulkSync():
+            return await bulk_syncs.delete_bulk_sync(conn, org_id=org_id, cmd=command)
+        case ActivateBulkSync():
+            return await bulk_syncs.activate_bulk_sync(conn, org_id=org_id, cmd=command)
+        case AddBulkSyncSchedule():
+            return await bulk_syncs.add_schedule(conn, org_id=org_id, cmd=command)
+        case ChangeBulkSyncSchedule():
+            return await bulk_syncs.change_schedule(conn, org_id=org_id, cmd=command)
+        case RemoveBulkSyncSchedule():
+            return await bulk_syncs.remove_schedule(conn, org_id=org_id, cmd=command)
+        case ConfigureBulkSyncSchemas():
+            return await bulk_syncs.configure_schemas(conn, org_id=org_id, cmd=command)
+
+
+def _register_connections(app: ServiceApp, *, sealer: Sealer) -> None:
+    kafka = app.settings.kafka
+
+    @app.broker.subscriber(
+        CONNECTION_COMMANDS.qualified(kafka.topic_prefix),
+        **subscription(kafka, topic=CONNECTION_COMMANDS, service="policy-connections"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_connection_command(command: ConnectionCommand) -> None:
+        await _apply(app, command=command, run=_connection_run(command, sealer=sealer), rejections=CONNECTION_EVENTS)
+
+
+def _register_syncs(app: ServiceApp, *, sealer: Sealer) -> None:
+    kafka = app.settings.kafka
+
+    @app.broker.subscriber(
+        SYNC_COMMANDS.qualified(kafka.topic_prefix),
+        **subscription(kafka, topic=SYNC_COMMANDS, service="policy-syncs"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_sync_command(command: BulkSyncCommand) -> None:
+        async def run(conn: Conn, org_id: str) -> Outcome:
+            return [(SYNC_EVENTS, e) for e in await _sync_events(conn, org_id, command, sealer)]
+
+        await _apply(app, command=command, run=run, rejections=SYNC_EVENTS)
+
+    @app.broker.subscriber(
+        SYNC_EVENTS.qualified(kafka.topic_prefix),
+        **subscription(kafka, topic=SYNC_EVENTS, service="policy-sync-events"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_sync_event(body: dict[str, Any]) -> None:
+        # every message of the topic arrives here; policy only acts on the scheduler's deactivations
+        if body.get("type") != SyncDeactivated.wire_type():
+            return
+        event = SyncDeactivated.model_validate(body)
+        envelope = current_envelope()
+        async with app.pool.acquire() as conn, conn.transaction():
+            if await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
+                await repo.deactivate_sync(conn, org_id=envelope.org_id, sync_id=event.sync_id)
+                log.info("sync.deactivated", sync_id=event.sync_id, reason=event.reason)

@@ -1,13 +1,19 @@
 """Scheduler's subscribers.
 
-Consumes `syncline.runs.commands.v1`; produces `syncline.runs.events.v1` and `syncline.runs.requests.v1`;
-writes `scheduler.*`.
+Consumes `syncline.runs.commands.v1` (create, cancel), `syncline.syncs.events.v1` (a sync's schedules and retry
+policy) and `syncline.runs.events.v1` (finished runs: failures, retries, continuous schedules); produces
+`syncline.runs.events.v1`, `syncline.runs.requests.v1` and `syncline.syncs.events.v1`; writes `scheduler.*`.
 """
 
-import structlog
+from typing import Any
 
-from syncline_contracts.runs import CancelRun, CreateSyncJob, RunCommand
-from syncline_contracts.topics import RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS
+import structlog
+from faststream import AckPolicy
+from pydantic import TypeAdapter
+
+from syncline_contracts.runs import TERMINAL_RUN_EVENTS, CancelRun, CreateSyncJob, RunCommand
+from syncline_contracts.schedules import SchedulesConfigured
+from syncline_contracts.topics import RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS, Topic
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
 from syncline_platform.db import Conn
@@ -15,33 +21,61 @@ from syncline_platform.errors import TerminalError
 from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
 from syncline_platform.service import ServiceApp
-from syncline_scheduler import service
-from syncline_scheduler.service import Outcome
+from syncline_platform.settings import KafkaSettings
+from syncline_scheduler import schedules, service
+from syncline_scheduler.service import SOURCE, Clock, Outcome
+from syncline_scheduler.settings import SchedulerSettings
+from syncline_scheduler.ticker import Ticker
 
 log = structlog.get_logger(__name__)
-SOURCE = "/syncline/scheduler"
+
+_HEARTBEAT_MS = 500
+"""Replicas joining or leaving rebalance within a second instead of several: the scheduler's three consumer
+groups would otherwise hold a starting replica for a few 3-second heartbeats each."""
 
 
-async def _outcome(conn: Conn, command: RunCommand) -> Outcome:
+def _selective(kafka: KafkaSettings, *, topic: Topic, group: str) -> dict[str, Any]:
+    """A subscription to a topic most of whose messages the scheduler ignores: its handler commits the offset
+    itself, after the transaction of a message it acted on (a commit covers the ignored messages before it), so
+    ignored messages cost no commit each; after a restart they are read again and ignored again."""
+    return subscription(kafka, topic=topic, service=group) | {
+        "ack_policy": AckPolicy.MANUAL,
+        "heartbeat_interval_ms": _HEARTBEAT_MS,
+    }
+
+
+async def _commit(app: ServiceApp) -> None:
+    """Commit the offset of the message being handled (and of those ignored before it) on a `_selective`
+    subscription. The message comes from the broker's context: a handler parameter for it would be resolved
+    in a worker thread, for every message."""
+    await app.broker.context.get_local("message").ack()
+
+
+_TERMINAL_TYPES = frozenset(m.wire_type() for m in TERMINAL_RUN_EVENTS)
+_RUN_ID = TypeAdapter(str)
+
+
+async def _outcome(conn: Conn, command: RunCommand, clock: Clock) -> Outcome:
     org_id = current_envelope().org_id
     try:
         async with conn.transaction():
             match command:
                 case CreateSyncJob():
-                    return await service.create_run(conn, org_id=org_id, cmd=command)
+                    return await service.create_run(conn, org_id=org_id, cmd=command, now=clock())
                 case CancelRun():
-                    return await service.cancel_run(conn, org_id=org_id, cmd=command)
+                    return await service.cancel_run(conn, org_id=org_id, cmd=command, now=clock())
     except TerminalError as exc:
         return Outcome(event=rejection(command, exc))
 
 
-def register(app: ServiceApp) -> None:
+def register(app: ServiceApp, *, settings: SchedulerSettings, clock: Clock, ticker: Ticker) -> None:
     """Subscribe the scheduler handlers."""
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
         RUN_COMMANDS.qualified(kafka.topic_prefix),
         **subscription(kafka, topic=RUN_COMMANDS, service="scheduler"),
+        heartbeat_interval_ms=_HEARTBEAT_MS,
     )  # type: ignore[untyped-decorator]
     async def handle_run_command(command: RunCommand) -> None:
         envelope = current_envelope()
@@ -49,7 +83,7 @@ def register(app: ServiceApp) -> None:
             if not await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
                 log.info("command.duplicate")
                 return
-            outcome = await _outcome(conn, command)
+            outcome = await _outcome(conn, command, clock)
             event = outcome.event
             await outbox.enqueue(
                 conn,
@@ -66,3 +100,37 @@ def register(app: ServiceApp) -> None:
                     envelope=envelope.caused(ce_type=request.wire_type(), ce_source=SOURCE),
                 )
             log.info("command.handled", outcome=event.wire_type(), run_id=command.run_id)
+
+    @app.broker.subscriber(
+        SYNC_EVENTS.qualified(kafka.topic_prefix),
+        **_selective(kafka, topic=SYNC_EVENTS, group="scheduler-syncs"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_sync_event(body: dict[str, Any]) -> None:
+        envelope = current_envelope()
+        if envelope.ce_type != SchedulesConfigured.wire_type():
+            return  # other outcomes on the topic (policy's answers, the scheduler's own reports)
+        event = SchedulesConfigured.model_validate(body)
+        first = None
+        async with app.pool.acquire() as conn, conn.transaction():
+            if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
+                first = await schedules.configure(conn, org_id=envelope.org_id, event=event, now=clock())
+                log.info("schedules.configured", sync_id=event.sync_id, active=event.active)
+        await _commit(app)
+        ticker.due_by(first)
+
+    @app.broker.subscriber(
+        RUN_EVENTS.qualified(kafka.topic_prefix),
+        **_selective(kafka, topic=RUN_EVENTS, group="scheduler-runs"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_run_event(body: dict[str, Any]) -> None:
+        envelope = current_envelope()
+        if envelope.ce_type not in _TERMINAL_TYPES:
+            return  # created, started, progress: nothing to account for
+        run_id = _RUN_ID.validate_python(body.get("run_id"))
+        settled = service.Settled()
+        async with app.pool.acquire() as conn, conn.transaction():
+            if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
+                settled = await service.settle_run(conn, run_id=run_id, now=clock(), settings=settings, cause=envelope)
+                await service.publish(conn, settled.emits)
+        await _commit(app)
+        ticker.due_by(settled.due_at)

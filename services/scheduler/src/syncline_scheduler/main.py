@@ -6,13 +6,18 @@ from pathlib import Path
 from syncline_platform.logging import configure
 from syncline_platform.service import ServiceApp
 from syncline_scheduler import handlers
+from syncline_scheduler.service import Clock, utc_now
 from syncline_scheduler.settings import SchedulerSettings
+from syncline_scheduler.ticker import Ticker
 
 
-def build_app(settings: SchedulerSettings) -> ServiceApp:
-    """The scheduler service, not yet started."""
+def build_app(settings: SchedulerSettings, *, clock: Clock = utc_now) -> ServiceApp:
+    """The scheduler service, not yet started; `clock` is where it reads the time (tests control it)."""
     app = ServiceApp(name="scheduler", settings=settings, migrations=Path(__file__).parent / "migrations")
-    handlers.register(app)
+    ticker = Ticker(app=app, settings=settings, clock=clock)
+    handlers.register(app, settings=settings, clock=clock, ticker=ticker)
+    app.on_started(ticker.start)
+    app.on_stopping(ticker.stop)
     return app
 
 

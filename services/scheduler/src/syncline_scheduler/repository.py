@@ -1,42 +1,117 @@
-"""SQL of the scheduler schema (and the read of connector definitions from policy's)."""
+"""SQL of the scheduler schema (and the read of connector definitions from policy's).
 
+Every run status change here is a guarded UPDATE that moves a run only from a status the transition table
+allows; due schedules and retries are claimed with `FOR UPDATE SKIP LOCKED`, so replicas never fire one twice.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
-from syncline_contracts.runs import CreateSyncJob
-from syncline_contracts.status import RunStatus, sources_of
+import asyncpg
+
+from syncline_contracts.status import JobType, RunStatus, TriggerMethod, sources_of
 from syncline_platform.db import Conn
+
+SyncKey = tuple[str, str]
+"""(org_id, sync_id)."""
+
+ACTIVE_STATUSES = [RunStatus.PENDING, RunStatus.IN_PROGRESS, RunStatus.CANCELING, RunStatus.SUSPENDED]
+"""A run in one of these keeps its sync busy: a tick that comes meanwhile is skipped."""
+TERMINAL_STATUSES = [s for s in RunStatus if s.terminal]
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to record as pending."""
+
+    run_id: str
+    sync_id: str
+    job_type: JobType
+    trigger_method: TriggerMethod
+    requested_at: datetime
+    attempt: int = 1
+    retry_of: str | None = None
+    schedule_id: str | None = None
+    due_at: datetime | None = None
+    catch_up: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _pairs(keys: Iterable[SyncKey]) -> tuple[list[str], list[str]]:
+    orgs, ids = [], []
+    for org_id, sync_id in keys:
+        orgs.append(org_id)
+        ids.append(sync_id)
+    return orgs, ids
+
+
+# --- connector snapshots (policy's schema, read only) -------------------------------------------------------
+
+
+async def connector_snapshots(conn: Conn, *, keys: Iterable[SyncKey]) -> dict[SyncKey, dict[str, Any]]:
+    """The connectors as new runs see them, by (org_id, connector id); missing ones are absent."""
+    orgs, ids = _pairs(keys)
+    rows = await conn.fetch(
+        """
+        SELECT c.org_id, c.id, c.configuration, c.sealed_secrets, c.filtering, c.index_name, c.language,
+               c.service_type, c.sync_cursor
+        FROM policy.connectors c JOIN unnest($1::text[], $2::text[]) AS k(org_id, id) USING (org_id, id)
+        """,
+        orgs,
+        ids,
+    )
+    return {(r["org_id"], r["id"]): {k: v for k, v in r.items() if k != "org_id"} for r in rows}
 
 
 async def connector_snapshot(conn: Conn, *, org_id: str, connector_id: str) -> dict[str, Any] | None:
     """The connector as a new run sees it (read from the policy schema)."""
-    row = await conn.fetchrow(
-        """
-        SELECT id, configuration, sealed_secrets, filtering, index_name, language, service_type, sync_cursor
-        FROM policy.connectors WHERE org_id = $1 AND id = $2
-        """,
-        org_id,
-        connector_id,
-    )
-    return dict(row) if row else None
+    return (await connector_snapshots(conn, keys=[(org_id, connector_id)])).get((org_id, connector_id))
 
 
-async def insert_run(conn: Conn, *, org_id: str, cmd: CreateSyncJob, connector: dict[str, Any]) -> bool:
-    """Record a pending run; False when a run with this id already exists."""
-    secrets = connector.pop("sealed_secrets")
-    inserted = await conn.fetchval(
-        """
-        INSERT INTO runs (id, org_id, sync_id, job_type, trigger_method, connector, sealed_secrets)
-        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING 1
-        """,
-        cmd.run_id,
+# --- runs ---------------------------------------------------------------------------------------------------
+
+
+_INSERT_RUN = """
+    INSERT INTO runs (id, org_id, sync_id, job_type, trigger_method, connector, sealed_secrets, attempt,
+                      retry_of, schedule_id, due_at, catch_up, options, requested_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ON CONFLICT (id) DO NOTHING
+"""
+
+
+def _run_args(org_id: str, run: NewRun, connector: dict[str, Any]) -> tuple[Any, ...]:
+    snapshot = dict(connector)
+    secrets = snapshot.pop("sealed_secrets", {})
+    return (
+        run.run_id,
         org_id,
-        cmd.sync_id,
-        cmd.job_type,
-        cmd.trigger_method,
-        connector,
+        run.sync_id,
+        run.job_type,
+        run.trigger_method,
+        snapshot,
         secrets,
+        run.attempt,
+        run.retry_of,
+        run.schedule_id,
+        run.due_at,
+        run.catch_up,
+        run.options,
+        run.requested_at,
     )
+
+
+async def insert_run(conn: Conn, *, org_id: str, run: NewRun, connector: dict[str, Any]) -> bool:
+    """Record a pending run with its connector snapshot; False when a run with this id already exists."""
+    inserted = await conn.fetchval(_INSERT_RUN + " RETURNING 1", *_run_args(org_id, run, connector))
     return inserted is not None
+
+
+async def insert_runs(conn: Conn, *, runs: Sequence[tuple[str, NewRun, dict[str, Any]]]) -> None:
+    """Record pending runs (org_id, run, connector snapshot) in one round trip."""
+    if runs:
+        await conn.executemany(_INSERT_RUN, [_run_args(*run) for run in runs])
 
 
 async def lock_run(conn: Conn, *, org_id: str, run_id: str) -> dict[str, Any] | None:
@@ -45,12 +120,389 @@ async def lock_run(conn: Conn, *, org_id: str, run_id: str) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
-async def move(conn: Conn, *, run_id: str, target: RunStatus, stamp: str) -> bool:
+async def get_run(conn: Conn, *, run_id: str) -> dict[str, Any] | None:
+    """The run, or None."""
+    row = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
+    return dict(row) if row else None
+
+
+async def move(conn: Conn, *, run_id: str, target: RunStatus, stamp: str, now: datetime) -> bool:
     """Move a run to `target` when the transition table allows it; `stamp` is the timestamp column to set."""
     moved = await conn.fetchval(
-        f"UPDATE runs SET status = $2, {stamp} = now() WHERE id = $1 AND status = ANY($3::text[]) RETURNING 1",
+        f"UPDATE runs SET status = $2, {stamp} = $4 WHERE id = $1 AND status = ANY($3::text[]) RETURNING 1",
         run_id,
         target,
         list(sources_of(target)),
+        now,
     )
     return moved is not None
+
+
+async def active_runs(conn: Conn, *, keys: Iterable[SyncKey]) -> dict[SyncKey, str]:
+    """For each sync with a run still going, one such run's id."""
+    orgs, ids = _pairs(keys)
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (r.org_id, r.sync_id) r.org_id, r.sync_id, r.id
+        FROM runs r JOIN unnest($1::text[], $2::text[]) AS k(org_id, sync_id) USING (org_id, sync_id)
+        WHERE r.status = ANY($3::text[])
+        """,
+        orgs,
+        ids,
+        ACTIVE_STATUSES,
+    )
+    return {(r["org_id"], r["sync_id"]): r["id"] for r in rows}
+
+
+async def settle(conn: Conn, *, run_id: str, now: datetime) -> dict[str, Any] | None:
+    """Mark a finished run as accounted for (failures, retries); None when it is not finished or already was."""
+    row = await conn.fetchrow(
+        """
+        UPDATE runs SET settled_at = $2
+        WHERE id = $1 AND settled_at IS NULL AND status = ANY($3::text[]) RETURNING *
+        """,
+        run_id,
+        now,
+        TERMINAL_STATUSES,
+    )
+    return dict(row) if row else None
+
+
+async def reap_silent(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """in_progress runs whose executor last checked in before `cutoff` end in error, saying why."""
+    return await conn.fetch(
+        """
+        UPDATE runs SET status = 'error', completed_at = $2,
+            error = 'no check-in from worker ' || coalesce(worker_hostname, 'unknown') || ' since '
+                    || to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        WHERE id IN (
+            SELECT id FROM runs WHERE status = 'in_progress' AND last_seen < $1
+            ORDER BY last_seen LIMIT $3 FOR UPDATE SKIP LOCKED
+        ) AND status = ANY($4::text[])
+        RETURNING *
+        """,
+        cutoff,
+        now,
+        limit,
+        list(sources_of(RunStatus.ERROR)),
+    )
+
+
+async def reap_canceling(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """canceling runs whose executor went silent end canceled, keeping their counters."""
+    return await conn.fetch(
+        """
+        UPDATE runs SET status = 'canceled', canceled_at = $2
+        WHERE id IN (
+            SELECT id FROM runs WHERE status = 'canceling' AND last_seen < $1
+            ORDER BY last_seen LIMIT $3 FOR UPDATE SKIP LOCKED
+        ) AND status = ANY($4::text[])
+        RETURNING *
+        """,
+        cutoff,
+        now,
+        limit,
+        list(sources_of(RunStatus.CANCELED)),
+    )
+
+
+async def rerequest_unclaimed(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Pending runs last requested before `cutoff`, stamped as requested again now."""
+    return await conn.fetch(
+        """
+        UPDATE runs SET requested_at = $2
+        WHERE id IN (
+            SELECT id FROM runs WHERE status = 'pending' AND requested_at < $1
+            ORDER BY requested_at LIMIT $3 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, org_id, sync_id, job_type
+        """,
+        cutoff,
+        now,
+        limit,
+    )
+
+
+# --- syncs and schedules ------------------------------------------------------------------------------------
+
+
+async def lock_sync(conn: Conn, *, org_id: str, sync_id: str) -> dict[str, Any] | None:
+    """The sync's scheduling state, locked, or None when it has never been configured."""
+    row = await conn.fetchrow("SELECT * FROM syncs WHERE org_id = $1 AND sync_id = $2 FOR UPDATE", org_id, sync_id)
+    return dict(row) if row else None
+
+
+async def upsert_sync(
+    conn: Conn, *, org_id: str, sync_id: str, active: bool, retry: dict[str, Any], now: datetime, reset: bool
+) -> None:
+    """Store the sync's policy; `reset` clears its run of failures (it was switched on again)."""
+    await conn.execute(
+        """
+        INSERT INTO syncs (org_id, sync_id, active, retry, configured_at) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (org_id, sync_id) DO UPDATE SET active = $3, retry = $4, configured_at = $5,
+            consecutive_failures = CASE WHEN $6 THEN 0 ELSE syncs.consecutive_failures END,
+            deactivated_at = CASE WHEN $3 THEN NULL ELSE syncs.deactivated_at END
+        """,
+        org_id,
+        sync_id,
+        active,
+        retry,
+        now,
+        reset,
+    )
+
+
+async def schedules_of(conn: Conn, *, org_id: str, sync_id: str) -> dict[str, dict[str, Any]]:
+    """The sync's stored schedules by id."""
+    rows = await conn.fetch("SELECT * FROM schedules WHERE org_id = $1 AND sync_id = $2", org_id, sync_id)
+    return {r["schedule_id"]: dict(r) for r in rows}
+
+
+async def delete_schedules_except(conn: Conn, *, org_id: str, sync_id: str, keep: Sequence[str]) -> None:
+    """Remove the sync's schedules that are no longer configured."""
+    await conn.execute(
+        "DELETE FROM schedules WHERE org_id = $1 AND sync_id = $2 AND NOT (schedule_id = ANY($3::text[]))",
+        org_id,
+        sync_id,
+        list(keep),
+    )
+
+
+async def upsert_schedule(
+    conn: Conn,
+    *,
+    org_id: str,
+    sync_id: str,
+    schedule_id: str,
+    kind: str,
+    definition: dict[str, Any],
+    fingerprint: str,
+    configured_at: datetime,
+    next_fire_at: datetime | None,
+    error: str | None,
+) -> None:
+    """Store a (new or changed) schedule with its first fire time."""
+    await conn.execute(
+        """
+        INSERT INTO schedules (org_id, sync_id, schedule_id, kind, definition, fingerprint, configured_at,
+                               next_fire_at, error)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (org_id, sync_id, schedule_id) DO UPDATE SET kind = $4, definition = $5, fingerprint = $6,
+            configured_at = $7, next_fire_at = $8, error = $9
+        """,
+        org_id,
+        sync_id,
+        schedule_id,
+        kind,
+        definition,
+        fingerprint,
+        configured_at,
+        next_fire_at,
+        error,
+    )
+
+
+async def set_next_fire(
+    conn: Conn, *, org_id: str, sync_id: str, schedule_id: str, next_fire_at: datetime | None
+) -> None:
+    """Re-arm (or disarm) one schedule."""
+    await conn.execute(
+        "UPDATE schedules SET next_fire_at = $4 WHERE org_id = $1 AND sync_id = $2 AND schedule_id = $3",
+        org_id,
+        sync_id,
+        schedule_id,
+        next_fire_at,
+    )
+
+
+async def disarm(conn: Conn, *, org_id: str, sync_id: str) -> None:
+    """Stop a sync's schedules from firing and drop its waiting retries."""
+    await conn.execute("UPDATE schedules SET next_fire_at = NULL WHERE org_id = $1 AND sync_id = $2", org_id, sync_id)
+    await conn.execute("DELETE FROM retries WHERE org_id = $1 AND sync_id = $2", org_id, sync_id)
+
+
+async def claim_due(conn: Conn, *, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Due schedules of active syncs, locked (with their syncs) so no other replica fires them."""
+    return await conn.fetch(
+        """
+        SELECT s.org_id, s.sync_id, s.schedule_id, s.definition, s.fingerprint, s.configured_at, s.next_fire_at
+        FROM schedules s JOIN syncs y USING (org_id, sync_id)
+        WHERE s.next_fire_at <= $1 AND y.active
+        ORDER BY s.next_fire_at
+        LIMIT $2
+        FOR UPDATE OF s, y SKIP LOCKED
+        """,
+        now,
+        limit,
+    )
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one due tick did."""
+
+    org_id: str
+    sync_id: str
+    schedule_id: str
+    due_at: datetime
+    decided_at: datetime
+    decided_by: str
+    outcome: str
+    reason: str | None = None
+    catch_up: bool = False
+    missed_ticks: int = 0
+    run_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, datetime]:
+        """What makes a tick unique."""
+        return (self.org_id, self.sync_id, self.schedule_id, self.due_at)
+
+    @property
+    def sync_key(self) -> SyncKey:
+        """Its sync."""
+        return (self.org_id, self.sync_id)
+
+
+async def record_ticks(conn: Conn, *, ticks: Sequence[Tick]) -> set[tuple[str, str, str, datetime]]:
+    """Record ticks' outcomes; returns the keys of those recorded now (a tick already decided is left as it
+    was, so it never fires twice)."""
+    columns = list(zip(*(tuple(getattr(t, f.name) for f in fields(Tick)) for t in ticks), strict=True))
+    rows = await conn.fetch(
+        """
+        INSERT INTO ticks (org_id, sync_id, schedule_id, due_at, decided_at, decided_by, outcome, reason,
+                           catch_up, missed_ticks, run_id)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+                             $7::text[], $8::text[], $9::boolean[], $10::integer[], $11::text[])
+        ON CONFLICT (org_id, sync_id, schedule_id, due_at) DO NOTHING
+        RETURNING org_id, sync_id, schedule_id, due_at
+        """,
+        *(list(c) for c in columns),
+    )
+    return {(r["org_id"], r["sync_id"], r["schedule_id"], r["due_at"]) for r in rows}
+
+
+async def after_ticks(conn: Conn, *, moves: Sequence[tuple[Tick, datetime | None, str | None]]) -> None:
+    """Move schedules past their due ticks: (tick, next fire time, the run it fired)."""
+    await conn.executemany(
+        """
+        UPDATE schedules SET next_fire_at = $4, last_due_at = $5,
+            last_fired_at = CASE WHEN $7::text IS NULL THEN last_fired_at ELSE $6 END,
+            last_run_id = coalesce($7, last_run_id)
+        WHERE org_id = $1 AND sync_id = $2 AND schedule_id = $3
+        """,
+        [
+            (t.org_id, t.sync_id, t.schedule_id, following, t.due_at, t.decided_at, run_id)
+            for t, following, run_id in moves
+        ],
+    )
+
+
+async def enqueue_events(conn: Conn, *, rows: Sequence[tuple[str, str, dict[str, str], dict[str, Any]]]) -> None:
+    """Write events to this schema's outbox in one round trip: (topic, key, headers, payload), the rows
+    `syncline_platform.outbox.enqueue` writes one at a time; then wake the relay once."""
+    if not rows:
+        return
+    await conn.executemany("INSERT INTO outbox (topic, key, headers, payload) VALUES ($1, $2, $3, $4)", rows)
+    await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
+
+
+async def next_due(conn: Conn) -> datetime | None:
+    """The earliest due time of an active schedule or a waiting retry."""
+    due: datetime | None = await conn.fetchval(
+        """
+        SELECT least(
+            (SELECT min(s.next_fire_at) FROM schedules s JOIN syncs y USING (org_id, sync_id) WHERE y.active),
+            (SELECT min(due_at) FROM retries))
+        """
+    )
+    return due
+
+
+# --- failures and retries -----------------------------------------------------------------------------------
+
+
+async def count_failure(conn: Conn, *, org_id: str, sync_id: str, failed: bool) -> int:
+    """Add a failed run to the sync's run of failures, or end the run of failures; returns the new count."""
+    count: int = await conn.fetchval(
+        """
+        UPDATE syncs SET consecutive_failures = CASE WHEN $3 THEN consecutive_failures + 1 ELSE 0 END
+        WHERE org_id = $1 AND sync_id = $2 RETURNING consecutive_failures
+        """,
+        org_id,
+        sync_id,
+        failed,
+    )
+    return count
+
+
+async def deactivate(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> None:
+    """Switch the sync off: no schedule fires, no retry waits."""
+    await conn.execute(
+        "UPDATE syncs SET active = false, deactivated_at = $3 WHERE org_id = $1 AND sync_id = $2",
+        org_id,
+        sync_id,
+        now,
+    )
+    await disarm(conn, org_id=org_id, sync_id=sync_id)
+
+
+async def add_retry(
+    conn: Conn, *, failed_run_id: str, org_id: str, sync_id: str, attempt: int, due_at: datetime
+) -> bool:
+    """Wait for a retry of a failed run; False when one is already waiting."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO retries (failed_run_id, org_id, sync_id, attempt, due_at) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (failed_run_id) DO NOTHING RETURNING 1
+        """,
+        failed_run_id,
+        org_id,
+        sync_id,
+        attempt,
+        due_at,
+    )
+    return inserted is not None
+
+
+async def claim_due_retries(conn: Conn, *, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Retries whose backoff is over, removed from the waiting list (inside the caller's transaction) and
+    returned with the failed run they retry."""
+    return await conn.fetch(
+        """
+        WITH due AS (
+            DELETE FROM retries WHERE failed_run_id IN (
+                SELECT failed_run_id FROM retries WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+            ) RETURNING *
+        )
+        SELECT due.attempt, due.due_at, r.id AS failed_run_id, r.org_id, r.sync_id, r.job_type, r.trigger_method,
+               r.schedule_id, r.options
+        FROM due JOIN runs r ON r.id = due.failed_run_id
+        """,
+        now,
+        limit,
+    )
+
+
+async def rearm_continuous(
+    conn: Conn, *, org_id: str, sync_id: str, now: datetime, default_spacing_s: float
+) -> datetime | None:
+    """Arm the sync's continuous schedules again: at once, but no sooner than their spacing after the last
+    start. Returns the earliest time armed."""
+    due: datetime | None = await conn.fetchval(
+        """
+        WITH armed AS (
+            UPDATE schedules SET next_fire_at = greatest(
+                $3, coalesce(last_fired_at, $3)
+                    + make_interval(secs => coalesce((definition->>'every_minutes')::float * 60, $4)))
+            WHERE org_id = $1 AND sync_id = $2 AND kind = 'continuous' AND next_fire_at IS NULL AND error IS NULL
+            RETURNING next_fire_at
+        )
+        SELECT min(next_fire_at) FROM armed
+        """,
+        org_id,
+        sync_id,
+        now,
+        default_spacing_s,
+    )
+    return due

@@ -1,0 +1,370 @@
+"""Local folders as a source (CSV and JSON lines, read recursively with include/exclude patterns) and as a
+destination (JSON lines, CSV, Parquet).
+
+Source objects are folders below the root (AWS `FileConfiguration` folders); every matching file below a folder
+belongs to it, read in path order, one batch per file, so a resumed run continues after the last whole file.
+A destination object is one file per run, `<root>/<object>/<run id>.<ext>`, written under a temporary name and
+renamed once complete: readers never see a partial file, and a retried run rewrites the same name.
+"""
+
+import asyncio
+import contextlib
+import csv
+import fnmatch
+import io
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from syncline_connectors.capabilities import (
+    Column,
+    Committed,
+    Emit,
+    Encoding,
+    Item,
+    Mark,
+    ObjectInfo,
+    ObjectOutcome,
+    ObjectPlan,
+    Piece,
+    Position,
+    RecordShape,
+    WriteOptions,
+)
+from syncline_connectors.spec import FileFormat, Filter
+from syncline_connectors.stream import batches
+from syncline_platform.errors import InvalidError, UnavailableError
+
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+ROWS_PER_PIECE = 5000
+SAMPLE_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class FilesConfig:
+    """A local folder and the patterns that select its files (matched against paths relative to the root)."""
+
+    path: str
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> "FilesConfig":
+        """From configuration values."""
+        if not values.get("path"):
+            raise InvalidError("a files endpoint needs a path")
+        return cls(
+            path=str(values["path"]),
+            include=tuple(values.get("include") or ("*",)),
+            exclude=tuple(values.get("exclude") or ()),
+        )
+
+
+class FilesSource:
+    """Reads CSV and JSON-lines files below a folder. Use as an async context manager."""
+
+    encodings = frozenset({Encoding.ROWS})
+
+    def __init__(self, config: FilesConfig) -> None:
+        self.config = config
+        self.root = Path(config.path)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def check(self) -> None:
+        """The root is a readable folder."""
+        if not self.root.is_dir():
+            raise UnavailableError(dependency=f"folder {self.root}", detail="not a directory")
+
+    def files(self, folder: str) -> list[Path]:
+        """The matching files below `folder` (relative to the root), in path order."""
+        base = self.root if folder in (".", "") else self.root / folder
+        found = []
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(self.root).as_posix()
+            if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+                continue
+            if not any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in self.config.include):
+                continue
+            if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in self.config.exclude):
+                continue
+            found.append(path)
+        return found
+
+    async def discover(self) -> list[ObjectInfo]:
+        """One object per sub-folder holding matching files (the root itself when it has no sub-folders)."""
+        return await asyncio.to_thread(self._discover)
+
+    def _discover(self) -> list[ObjectInfo]:
+        folders = sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.files(p.name))
+        names = folders or ["."]
+        return [ObjectInfo(schema=None, name=n, columns=self._columns(n), primary_key=()) for n in names]
+
+    def _columns(self, folder: str) -> tuple[Column, ...]:
+        types: dict[str, set[str]] = {}
+        sampled = 0
+        for path in self.files(folder):
+            for row in _rows(path):
+                for key, value in row.items():
+                    types.setdefault(key, set()).add(_kind(value))
+                sampled += 1
+                if sampled >= SAMPLE_ROWS:
+                    break
+            if sampled >= SAMPLE_ROWS:
+                break
+        return tuple(Column(name=k, type=_pg_type(v)) for k, v in types.items())
+
+    async def read_snapshot(
+        self, plan: ObjectPlan, *, after: Position | None, encoding: Encoding, shape: RecordShape | None, emit: Emit
+    ) -> None:
+        """Rows of every file after `after["file"]`, a mark after each file."""
+        done = (after or {}).get("file")
+        names = [c.name for c in plan.columns]
+        for path in self.files(plan.name):
+            rel = path.relative_to(self.root).as_posix()
+            if done is not None and rel <= done:
+                continue
+            rows = 0
+            chunks = _chunks(path)
+            while chunk := await asyncio.to_thread(next, chunks, None):
+                kept = [{n: r.get(n) for n in names} for r in chunk if _matches(r, plan.filters)]
+                rows += len(kept)
+                if kept:
+                    await emit(Piece(kept, rows=len(kept)))
+            await emit(Mark(position={"file": rel}, rows=rows))
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        if SUFFIXES[path.suffix.lower()] == "csv":
+            yield from csv.DictReader(handle)
+            return
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _chunks(path: Path) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in _rows(path):
+        chunk.append(row)
+        if len(chunk) >= ROWS_PER_PIECE:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double precision"
+    if isinstance(value, dict | list):
+        return "jsonb"
+    return "text"
+
+
+def _pg_type(kinds: set[str]) -> str:
+    kinds = kinds - {"null"}
+    if not kinds:
+        return "text"
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds <= {"bigint", "double precision"}:
+        return "double precision"
+    return "jsonb" if "jsonb" in kinds else "text"
+
+
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _matches(row: dict[str, Any], filters: tuple[Filter, ...]) -> bool:
+    for f in filters:
+        value = row.get(f.field)
+        if f.op == "is_null":
+            ok = value is None
+        elif f.op == "not_null":
+            ok = value is not None
+        elif f.op == "in":
+            ok = str(value) in {str(v) for v in (f.value or [])}
+        else:
+            ok = value is not None and _compare(f.op, value, f.value)
+        if not ok:
+            return False
+    return True
+
+
+def _compare(op: str, value: Any, operand: Any) -> bool:
+    try:
+        return bool(_COMPARE[op](type(operand)(value) if operand is not None else value, operand))
+    except (TypeError, ValueError):
+        return bool(_COMPARE[op](str(value), str(operand)))
+
+
+# destination --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _OpenFile:
+    final: Path
+    temp: Path
+    rows: int = 0
+    handle: IO[bytes] | None = None
+    parquet: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class FilesDestination:
+    """Writes one file per object and run below a folder. Use as an async context manager."""
+
+    shape = None
+
+    def __init__(self, config: FilesConfig, *, file_format: FileFormat, run_id: str) -> None:
+        self.root = Path(config.path)
+        self.format = file_format
+        self.run_id = run_id
+        self.accepts = {
+            FileFormat.JSONL: (Encoding.JSONL, Encoding.ROWS),
+            FileFormat.CSV: (Encoding.CSV, Encoding.ROWS),
+            FileFormat.PARQUET: (Encoding.CSV, Encoding.ROWS),
+        }[file_format]
+        self._open: dict[str, _OpenFile] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for key in list(self._open):
+            self._discard(key)
+
+    async def check(self) -> None:
+        """The root exists or can be created."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UnavailableError(dependency=f"folder {self.root}", detail=str(exc)) from exc
+
+    def path_for(self, output: str) -> Path:
+        """The file an object gets in this run."""
+        return self.root / output / f"{self.run_id}.{self.format.value}"
+
+    async def open_object(self, plan: ObjectPlan, *, options: WriteOptions, resume: Position | None) -> Position | None:
+        """Start the object's temporary file; a file is rewritten whole, so nothing is resumed."""
+        final = self.path_for(plan.output)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.tmp")
+        opened = _OpenFile(final=final, temp=temp)
+        if self.format is FileFormat.PARQUET:
+            from syncline_connectors import parquet  # noqa: PLC0415 - Arrow is large; loaded only when used
+
+            opened.parquet = parquet.ParquetSink(temp, parquet.schema_of(plan))
+        else:
+            opened.handle = temp.open("wb")
+            if self.format is FileFormat.CSV:
+                opened.handle.write(_csv_line(list(plan.output_columns)))
+        self._open[plan.key] = opened
+        return None
+
+    def write(self, plan: ObjectPlan, items: AsyncIterator[Item], *, encoding: Encoding) -> AsyncIterator[Committed]:
+        """Append every piece to the temporary file."""
+        return self._write(plan, items, encoding)
+
+    async def _write(
+        self, plan: ObjectPlan, items: AsyncIterator[Item], encoding: Encoding
+    ) -> AsyncIterator[Committed]:
+        opened = self._open[plan.key]
+        async for batch in batches(items):
+            size = 0
+            async for piece in batch.pieces():
+                size += await self._append(plan, opened, piece, encoding)
+            opened.rows += batch.mark.rows
+            yield Committed(position=batch.mark.position, rows=batch.mark.rows, bytes=size)
+
+    async def _append(self, plan: ObjectPlan, opened: _OpenFile, piece: Piece, encoding: Encoding) -> int:
+        if encoding is Encoding.ROWS:
+            rows = [
+                {o: r.get(c.name) for c, o in zip(plan.columns, plan.output_columns, strict=True)} for r in piece.data
+            ]
+            if opened.parquet is not None:
+                return int(await opened.parquet.write_rows(rows))
+            data = _jsonl(rows) if self.format is FileFormat.JSONL else _csv_rows(rows, plan.output_columns)
+        else:
+            data = piece.data
+        if opened.parquet is not None:
+            await opened.parquet.feed(data)
+        elif opened.handle is not None:
+            opened.handle.write(data)
+        return len(data)
+
+    async def close_object(self, plan: ObjectPlan) -> ObjectOutcome:
+        """Flush, sync and rename the temporary file to its final name."""
+        opened = self._open.pop(plan.key)
+        if opened.parquet is not None:
+            await opened.parquet.close()
+        elif opened.handle is not None:
+            opened.handle.flush()
+            os.fsync(opened.handle.fileno())
+            opened.handle.close()
+        opened.temp.replace(opened.final)
+        return ObjectOutcome(total=opened.rows)
+
+    async def abort_object(self, plan: ObjectPlan) -> None:
+        """Remove the temporary file."""
+        self._discard(plan.key)
+
+    def _discard(self, key: str) -> None:
+        opened = self._open.pop(key, None)
+        if opened is None:
+            return
+        if opened.handle is not None:
+            opened.handle.close()
+        if opened.parquet is not None:
+            opened.parquet.abandon()
+        with contextlib.suppress(FileNotFoundError):
+            opened.temp.unlink()
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in rows).encode()
+
+
+def _csv_line(values: list[Any]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue().encode()
+
+
+def _csv_rows(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else _text(row.get(c)) for c in columns])
+    return out.getvalue().encode()
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)

@@ -1,0 +1,45 @@
+"""Connectors resolved by connection type: the executor asks for a source or a destination of a spec."""
+
+from typing import Any
+
+from syncline_connectors.docstore import DocumentStore
+from syncline_connectors.files import FilesConfig, FilesDestination, FilesSource
+from syncline_connectors.kafka import KafkaConfig, KafkaDestination
+from syncline_connectors.postgres import PostgresConfig, PostgresSource
+from syncline_connectors.postgres_dest import PostgresDestination
+from syncline_connectors.spec import DestinationType, KafkaPolicy, SourceType, SyncSpec
+from syncline_platform.errors import InvalidError
+
+Source = PostgresSource | FilesSource
+Destination = PostgresDestination | FilesDestination | KafkaDestination | DocumentStore
+
+
+def source_for(spec: SyncSpec, config: dict[str, Any], *, batch_rows: int = 100_000) -> Source:
+    """The source connector of `spec` (not yet entered); `config` has its secrets opened."""
+    match spec.source_type:
+        case SourceType.POSTGRESQL:
+            return PostgresSource(PostgresConfig.from_values(config), batch_rows=batch_rows)
+        case SourceType.FILES:
+            return FilesSource(FilesConfig.from_values(config))
+        case _:
+            raise InvalidError(f"no source connector for connection type [{spec.source.type}]")
+
+
+def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> Destination:
+    """The destination connector of `spec` (not yet entered); `config` has its secrets opened."""
+    match spec.destination_type:
+        case DestinationType.POSTGRESQL:
+            return PostgresDestination(
+                PostgresConfig.from_values(config), schema=config.get("schema") or "public", new_fields=spec.new_fields
+            )
+        case DestinationType.FILES:
+            return FilesDestination(FilesConfig.from_values(config), file_format=spec.file_format, run_id=run_id)
+        case DestinationType.KAFKA:
+            return KafkaDestination(
+                KafkaConfig.from_values(config),
+                policy=spec.kafka or KafkaPolicy(topic_policy=1),
+                database=str(spec.source.config.get("database") or spec.source.type),
+            )
+        case DestinationType.DOCSTORE:
+            return DocumentStore(dsn=config["dsn"], index=config["index"], run_id=run_id, mode=spec.mode)
+    raise InvalidError(f"no destination connector for connection type [{spec.destination.type}]")

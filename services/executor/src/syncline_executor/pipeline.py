@@ -1,0 +1,410 @@
+"""Running a `SyncSpec`: open the connectors, plan the objects, move each through a bounded queue, checkpoint.
+
+Per object, a reader task pushes pieces and batch marks into a bounded queue and the writer consumes it; after
+every batch the writer acknowledges, the position and the object's counters are stored in `executor.checkpoints`
+(and, for incremental reads and change streams, the sync's position in `executor.sync_state` in the same
+transaction), so a retried run resumes after the last durable batch. A replication slot advances only after its
+position is stored. Cancellation arrives as task cancellation; an object interrupted that way is aborted.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+
+from syncline_connectors import planning
+from syncline_connectors.capabilities import (
+    ChangeStreamReader,
+    ChangeWriter,
+    Committed,
+    Encoding,
+    Item,
+    Mark,
+    ObjectPlan,
+    Position,
+    WriteOptions,
+)
+from syncline_connectors.postgres import PostgresSource, slot_name
+from syncline_connectors.postgres_dest import PostgresDestination
+from syncline_connectors.registry import Destination, Source, destination_for, source_for
+from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
+from syncline_contracts.runs import RunCounters
+from syncline_executor import repository
+from syncline_executor.repository import ObjectCheckpoint
+from syncline_platform.errors import InvalidError
+from syncline_platform.secrets import Sealer
+
+log = structlog.get_logger(__name__)
+
+STREAM = "__stream__"
+"""The checkpoint and sync-state key of a sync's change stream."""
+
+
+@dataclass
+class ObjectCounters:
+    """What one object moved in a run."""
+
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_deleted: int = 0
+    bytes: int = 0
+    total: int | None = None
+
+
+@dataclass
+class Tally:
+    """Counters of a run in flight, per object and summed."""
+
+    objects: dict[str, ObjectCounters] = field(default_factory=dict)
+    deleted_extra: int = 0
+    total: int | None = None
+    last_progress: float = field(default_factory=time.monotonic)
+
+    def of(self, key: str) -> ObjectCounters:
+        """The counters of one object."""
+        return self.objects.setdefault(key, ObjectCounters())
+
+    @property
+    def rows_read(self) -> int:
+        """Rows read from the source."""
+        return sum(o.rows_read for o in self.objects.values())
+
+    @property
+    def indexed(self) -> int:
+        """Rows written to the destination."""
+        return sum(o.rows_written for o in self.objects.values())
+
+    @property
+    def deleted(self) -> int:
+        """Rows deleted from the destination."""
+        return sum(o.rows_deleted for o in self.objects.values()) + self.deleted_extra
+
+    def counters(self) -> RunCounters:
+        """A frozen snapshot for events and check-ins."""
+        return RunCounters(
+            rows_read=self.rows_read,
+            indexed_document_count=self.indexed,
+            deleted_document_count=self.deleted,
+            indexed_document_volume_bytes=sum(o.bytes for o in self.objects.values()),
+            total_document_count=self.total,
+        )
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Knobs of the data plane."""
+
+    batch_rows: int = 100_000
+    """Rows per source batch (and per checkpoint)."""
+    queue_pieces: int = 16
+    """Pieces buffered between reader and writer."""
+
+
+class _End:
+    """The reader finished."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+class Pipeline:
+    """Moves the data of one run."""
+
+    def __init__(
+        self, *, pool: asyncpg.Pool, sealer: Sealer | None, settings: PipelineSettings, run_id: str, tally: Tally
+    ) -> None:
+        self.pool = pool
+        self.sealer = sealer
+        self.settings = settings
+        self.run_id = run_id
+        self.tally = tally
+
+    def opened(self, endpoint: Endpoint) -> dict[str, Any]:
+        """An endpoint's configuration with its secrets opened (only ever in memory, only here)."""
+        if not endpoint.sealed_secrets:
+            return dict(endpoint.config)
+        if self.sealer is None:
+            raise InvalidError("sealed secrets but no SYNCLINE_SECRET_KEY to open them")
+        return dict(endpoint.config) | {k: self.sealer.open(v) for k, v in endpoint.sealed_secrets.items()}
+
+    async def run(self, spec: SyncSpec) -> None:
+        """Move everything `spec` selects."""
+        source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows)
+        destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id)
+        async with source, destination:
+            plans = await self._plans(spec, source, destination)
+            async with self.pool.acquire() as conn:
+                done = await repository.checkpoints(conn, run_id=self.run_id)
+            self._restore(done)
+            if spec.mode is Mode.REPLICATE and _streams(source, destination):
+                await self._replicate(spec, source, destination, plans, done)
+            else:
+                await self._drop_stream(spec, source)
+                for plan in plans:
+                    await self._object(
+                        spec,
+                        source=source,
+                        destination=destination,
+                        plan=plan,
+                        checkpoint=done.get(plan.key),
+                        mode=spec.mode,
+                    )
+            await self._finish(destination)
+
+    async def _plans(self, spec: SyncSpec, source: Source, destination: Destination) -> list[ObjectPlan]:
+        discovered = await source.discover()
+        existing = destination.existing_columns if isinstance(destination, PostgresDestination) else None
+        default_schema = getattr(getattr(source, "config", None), "schema", None)
+        plans = await planning.plan(spec, discovered, default_schema=default_schema, existing=existing)
+        keyed = spec.destination_type is DestinationType.DOCSTORE or spec.mode is not Mode.SNAPSHOT
+        usable = []
+        for plan in plans:
+            if keyed and not plan.primary_key:
+                log.warning("source.table_skipped", table=plan.name, reason="no primary key")
+                continue
+            usable.append(plan)
+        return usable
+
+    def _restore(self, done: dict[str, ObjectCheckpoint]) -> None:
+        for key, cp in done.items():
+            counters = self.tally.of(key)
+            counters.rows_read, counters.rows_written = cp.rows_read, cp.rows_written
+            counters.rows_deleted, counters.bytes = cp.rows_deleted, cp.bytes
+
+    async def _finish(self, destination: Destination) -> None:
+        finish = getattr(destination, "finish", None)
+        if finish is not None:
+            outcome = await finish()
+            self.tally.deleted_extra += outcome.deleted
+            self.tally.total = outcome.total
+            return
+        totals = [o.total for o in self.tally.objects.values()]
+        self.tally.total = sum(t for t in totals if t is not None) if totals and None not in totals else None
+
+    # one object ---------------------------------------------------------------------------------------------------
+
+    async def _object(
+        self,
+        spec: SyncSpec,
+        *,
+        source: Source,
+        destination: Destination,
+        plan: ObjectPlan,
+        checkpoint: ObjectCheckpoint | None,
+        mode: Mode,
+    ) -> None:
+        if checkpoint is not None and checkpoint.done:
+            return
+        incremental = mode is Mode.INCREMENTAL
+        tracked = incremental and plan.tracking_field is not None  # without one, every run reads every row
+        resume = checkpoint.position if checkpoint else None
+        if tracked and resume is None:
+            async with self.pool.acquire() as conn:
+                resume = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=plan.key)
+        options = WriteOptions(mode=mode, conflict_policy=spec.conflict_policy, run_id=self.run_id)
+        resume = await destination.open_object(plan, options=options, resume=resume)
+        encoding = _encoding(source, destination)
+        counters = self.tally.of(plan.key)
+        read = source.read_incremental if incremental and hasattr(source, "read_incremental") else source.read_snapshot
+
+        async def reader(emit: Callable[[Item], Awaitable[None]]) -> None:
+            await read(plan, after=resume, encoding=encoding, shape=destination.shape, emit=emit)
+
+        try:
+            async with self._stream(reader, counters) as items:
+                async for committed in destination.write(plan, items, encoding=encoding):
+                    self._count(counters, committed)
+                    sync_position = committed.position if tracked else None
+                    await self._checkpoint(spec, plan.key, counters, committed.position, sync_position=sync_position)
+            outcome = await destination.close_object(plan)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await destination.abort_object(plan)
+            raise
+        counters.rows_deleted += outcome.deleted
+        counters.total = outcome.total
+        await self._checkpoint(spec, plan.key, counters, None, done=True)
+        log.info("object.moved", object=plan.key, rows=counters.rows_written, deleted=counters.rows_deleted)
+
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self, reader: Callable[[Callable[[Item], Awaitable[None]]], Awaitable[None]], counters: ObjectCounters
+    ) -> AsyncIterator[AsyncIterator[Item]]:
+        """A reader task feeding a bounded queue, and the writer's side of it."""
+        queue: asyncio.Queue[Item | _End | _Failed] = asyncio.Queue(maxsize=self.settings.queue_pieces)
+
+        async def produce() -> None:
+            try:
+                await reader(queue.put)
+            except Exception as exc:  # handed to the writer's side, which raises it
+                await queue.put(_Failed(exc))
+                return
+            await queue.put(_End())
+
+        async def drain() -> AsyncIterator[Item]:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _End):
+                    return
+                if isinstance(item, _Failed):
+                    raise item.error
+                if isinstance(item, Mark):
+                    counters.rows_read += item.rows
+                yield item
+
+        task = asyncio.create_task(produce(), name="reader")
+        try:
+            yield drain()
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    @staticmethod
+    def _count(counters: ObjectCounters, committed: Committed) -> None:
+        counters.rows_written += committed.rows
+        counters.rows_deleted += committed.deleted
+        counters.bytes += committed.bytes
+
+    async def _checkpoint(
+        self,
+        spec: SyncSpec,
+        key: str,
+        counters: ObjectCounters,
+        position: Position | None,
+        *,
+        done: bool = False,
+        sync_position: Position | None = None,
+        stream: dict[str, Any] | None = None,
+    ) -> None:
+        checkpoint = ObjectCheckpoint(
+            position=position,
+            done=done,
+            rows_read=counters.rows_read,
+            rows_written=counters.rows_written,
+            rows_deleted=counters.rows_deleted,
+            bytes=counters.bytes,
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repository.save_checkpoint(conn, run_id=self.run_id, object_key=key, checkpoint=checkpoint)
+            if sync_position is not None:
+                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=key, state=sync_position)
+            if stream is not None:
+                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=stream)
+
+    # change streams -----------------------------------------------------------------------------------------------
+
+    async def _replicate(
+        self,
+        spec: SyncSpec,
+        source: Any,
+        destination: Any,
+        plans: list[ObjectPlan],
+        done: dict[str, ObjectCheckpoint],
+    ) -> None:
+        """Snapshot the objects the stream does not cover yet (after opening it), then apply its changes."""
+        name = slot_name(spec.sync_id)
+        async with self.pool.acquire() as conn:
+            state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
+        if state is None:
+            start = await source.open_stream(name=name, plans=plans)
+            state = {"slot": name, "lsn": start["lsn"], "objects": [], "catch_up": True}
+            async with self.pool.acquire() as conn:
+                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
+        covered = set(state.get("objects", []))
+        fresh = [p for p in plans if p.key not in covered]
+        for plan in fresh:
+            await self._object(
+                spec,
+                source=source,
+                destination=destination,
+                plan=plan,
+                checkpoint=done.get(plan.key),
+                mode=Mode.SNAPSHOT,
+            )
+            state = state | {"objects": sorted({*state.get("objects", []), plan.key})}
+            async with self.pool.acquire() as conn:
+                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
+        if fresh and len(fresh) == len(plans):
+            return  # the first run: the snapshot is the data; changes since the slot opened come next run
+        await self._changes(
+            spec, source=source, destination=destination, plans=plans, state=state, checkpoint=done.get(STREAM)
+        )
+
+    async def _changes(
+        self,
+        spec: SyncSpec,
+        *,
+        source: Any,
+        destination: Any,
+        plans: list[ObjectPlan],
+        state: dict[str, Any],
+        checkpoint: ObjectCheckpoint | None,
+    ) -> None:
+        if checkpoint is not None and checkpoint.done:
+            return
+        name = state["slot"]
+        after = {"lsn": state["lsn"]}
+        options = WriteOptions(
+            mode=Mode.REPLICATE,
+            conflict_policy=spec.conflict_policy,
+            run_id=self.run_id,
+            extra={"catch_up": bool(state.get("catch_up"))},
+        )
+        counters = self.tally.of(STREAM)
+
+        async def reader(emit: Callable[[Item], Awaitable[None]]) -> None:
+            await source.read_changes(name=name, plans=plans, after=after, encoding=Encoding.CHANGES, emit=emit)
+
+        async with self._stream(reader, counters) as items:
+            async for committed in destination.apply_changes(plans, items, options=options):
+                self._count(counters, committed)
+                for key, (written, deleted) in committed.objects.items():
+                    log.info("object.changes_applied", object=key, written=written, deleted=deleted)
+                state = state | {"lsn": committed.position["lsn"], "catch_up": False}
+                await self._checkpoint(spec, STREAM, counters, committed.position, stream=state)
+                await source.confirm(name=name, position=committed.position)
+        await self._checkpoint(spec, STREAM, counters, None, done=True)
+
+    async def _drop_stream(self, spec: SyncSpec, source: Source) -> None:
+        """A sync that no longer replicates gives its replication slot back."""
+        if not isinstance(source, PostgresSource):
+            return
+        async with self.pool.acquire() as conn:
+            state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
+            if state is None:
+                return
+            await source.drop_stream(name=state["slot"])
+            await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=None)
+
+
+def _streams(source: Any, destination: Any) -> bool:
+    return isinstance(source, ChangeStreamReader) and isinstance(destination, ChangeWriter)
+
+
+def _encoding(source: Source, destination: Destination) -> Encoding:
+    for encoding in destination.accepts:
+        if encoding in source.encodings:
+            return encoding
+    raise InvalidError(f"no common encoding between {type(source).__name__} and {type(destination).__name__}")
+
+
+async def release_sync(*, pool: asyncpg.Pool, spec: SyncSpec, sealer: Sealer | None) -> bool:
+    """Drop what a sync holds in its source (the replication slot) and its state; for a deleted sync."""
+    pipeline = Pipeline(pool=pool, sealer=sealer, settings=PipelineSettings(), run_id="", tally=Tally())
+    source = source_for(spec, pipeline.opened(spec.source))
+    if not isinstance(source, PostgresSource):
+        return False
+    async with source, pool.acquire() as conn:
+        dropped = await source.drop_stream(name=slot_name(spec.sync_id))
+        await conn.execute("DELETE FROM executor.sync_state WHERE sync_id = $1", spec.sync_id)
+    return dropped

@@ -1,0 +1,11 @@
+"""Every Polytomic route, in one router for the app to include."""
+
+from fastapi import APIRouter
+
+from syncline_gateway.dialects.polytomic import bulk_syncs, connections, sync_parts, webhooks
+
+router = APIRouter()
+router.include_router(connections.router)
+router.include_router(sync_parts.router)
+router.include_router(bulk_syncs.router)
+router.include_router(webhooks.router)

@@ -1,0 +1,152 @@
+"""A bulk sync's schedules (`/api/bulk/syncs/{id}/schedules[/{schedule_id}]`, camelCase answers) and schemas
+(`/api/bulk/syncs/{id}/schemas[/{schema_id}]`). Changes are commands on `syncline.syncs.commands.v1`."""
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from syncline_contracts.syncs import (
+    AddBulkSyncSchedule,
+    ChangeBulkSyncSchedule,
+    ConfigureBulkSyncSchemas,
+    RemoveBulkSyncSchedule,
+)
+from syncline_contracts.topics import SYNC_COMMANDS
+from syncline_gateway.credentials import Principal
+from syncline_gateway.dialects.polytomic import queries, rendering
+from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
+from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of, send
+from syncline_gateway.dialects.polytomic.models import ScheduleBody, SchemaIn, SchemasPatch, parse
+from syncline_gateway.errors import ResourceNotFoundError
+
+router = APIRouter(tags=["polytomic"])
+
+
+async def _schedules(request: Request, sync_id: str) -> list[dict[str, Any]]:
+    async with pool_of(request).acquire() as conn:
+        return (await queries.schedules(conn, sync_ids=[sync_id]))[sync_id]
+
+
+async def _schedule(request: Request, sync_id: str, schedule_id: str) -> dict[str, Any]:
+    found = next((s for s in await _schedules(request, sync_id) if s["id"] == schedule_id), None)
+    if found is None:
+        raise ResourceNotFoundError(
+            kind="schedule", resource_id=schedule_id, message=f"schedule {schedule_id} of bulk sync {sync_id} not found"
+        )
+    return found
+
+
+@router.get("/api/bulk/syncs/{sync_id}/schedules")
+async def list_schedules(request: Request, sync_id: str, caller: Caller) -> JSONResponse:
+    await read_sync(request, caller, sync_id)
+    return answer([rendering.api_schedule(s, sync_id=sync_id) for s in await _schedules(request, sync_id)])
+
+
+@router.post("/api/bulk/syncs/{sync_id}/schedules")
+async def create_schedule(request: Request, sync_id: str, caller: Caller) -> Response:
+    return await once(request, caller, lambda: _create_schedule(request, caller, sync_id))
+
+
+async def _create_schedule(request: Request, caller: Principal, sync_id: str) -> Response:
+    body = parse(await request.body(), ScheduleBody)
+    row = await read_sync(request, caller, sync_id)
+    schedule = body.schedule.model_copy(update={"id": str(uuid.uuid4())}).compiled(is_default=False)
+    command = AddBulkSyncSchedule(sync_id=sync_id, schedule=schedule, actor=caller.key_id)
+    if await send(request, topic=SYNC_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True) is None:
+        return answer({"id": schedule.schedule_id, "syncId": sync_id, "frequency": schedule.frequency}, 202)
+    return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule.schedule_id), sync_id=sync_id))
+
+
+@router.get("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}")
+async def get_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> JSONResponse:
+    await read_sync(request, caller, sync_id)
+    return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule_id), sync_id=sync_id))
+
+
+@router.put("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}")
+async def update_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> Response:
+    return await once(request, caller, lambda: _update_schedule(request, caller, sync_id, schedule_id))
+
+
+async def _update_schedule(request: Request, caller: Principal, sync_id: str, schedule_id: str) -> Response:
+    body = parse(await request.body(), ScheduleBody)
+    row = await read_sync(request, caller, sync_id)
+    current = await _schedule(request, sync_id, schedule_id)
+    schedule = body.schedule.model_copy(update={"id": schedule_id}).compiled(is_default=current["is_default"])
+    command = ChangeBulkSyncSchedule(sync_id=sync_id, schedule=schedule, actor=caller.key_id)
+    if await send(request, topic=SYNC_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True) is None:
+        return answer({"id": schedule_id, "syncId": sync_id, "frequency": schedule.frequency}, 202)
+    return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule_id), sync_id=sync_id))
+
+
+@router.delete("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}")
+async def delete_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> Response:
+    row = await read_sync(request, caller, sync_id)
+    await _schedule(request, sync_id, schedule_id)
+    command = RemoveBulkSyncSchedule(sync_id=sync_id, schedule_id=schedule_id)
+    await send(request, topic=SYNC_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True)
+    return Response(status_code=204)
+
+
+def _enabled_filter(request: Request) -> bool | None:
+    value = request.query_params.get("filters[enabled]") or request.query_params.get("enabled")
+    return None if value is None else value.lower() == "true"
+
+
+@router.get("/api/bulk/syncs/{sync_id}/schemas")
+async def list_schemas(request: Request, sync_id: str, caller: Caller) -> JSONResponse:
+    await read_sync(request, caller, sync_id)
+    async with pool_of(request).acquire() as conn:
+        rows = await queries.objects(conn, sync_id=sync_id, enabled=_enabled_filter(request))
+    return answer([rendering.schema_item(r) for r in rows])
+
+
+async def _objects(request: Request, sync_id: str) -> list[dict[str, Any]]:
+    async with pool_of(request).acquire() as conn:
+        return await queries.objects(conn, sync_id=sync_id)
+
+
+async def _object(request: Request, sync_id: str, schema_id: str) -> dict[str, Any]:
+    found = next((o for o in await _objects(request, sync_id) if o["id"] == schema_id), None)
+    if found is None:
+        raise ResourceNotFoundError(
+            kind="schema", resource_id=schema_id, message=f"schema {schema_id} of bulk sync {sync_id} not found"
+        )
+    return found
+
+
+@router.patch("/api/bulk/syncs/{sync_id}/schemas")
+async def patch_schemas(request: Request, sync_id: str, caller: Caller) -> Response:
+    return await once(request, caller, lambda: _patch_schemas(request, caller, sync_id))
+
+
+async def _patch_schemas(request: Request, caller: Principal, sync_id: str) -> Response:
+    body = parse(await request.body(), SchemasPatch)
+    row = await read_sync(request, caller, sync_id)
+    command = ConfigureBulkSyncSchemas(
+        sync_id=sync_id, schemas=tuple(s.part() for s in body.schemas), actor=caller.key_id
+    )
+    await send(request, topic=SYNC_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True)
+    return answer([rendering.schema(o) for o in await _objects(request, sync_id)])
+
+
+@router.get("/api/bulk/syncs/{sync_id}/schemas/{schema_id}")
+async def get_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> JSONResponse:
+    await read_sync(request, caller, sync_id)
+    return answer(rendering.schema(await _object(request, sync_id, schema_id)))
+
+
+@router.put("/api/bulk/syncs/{sync_id}/schemas/{schema_id}")
+async def update_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> Response:
+    return await once(request, caller, lambda: _update_schema(request, caller, sync_id, schema_id))
+
+
+async def _update_schema(request: Request, caller: Principal, sync_id: str, schema_id: str) -> Response:
+    body = parse(await request.body(), SchemaIn)
+    row = await read_sync(request, caller, sync_id)
+    await _object(request, sync_id, schema_id)
+    command = ConfigureBulkSyncSchemas(sync_id=sync_id, schemas=(body.part(schema_id),), actor=caller.key_id)
+    await send(request, topic=SYNC_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True)
+    return answer(rendering.schema(await _object(request, sync_id, schema_id)))

@@ -1,0 +1,178 @@
+"""Files as source and destination: folders read with patterns, files written atomically under stable names."""
+
+import csv
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pyarrow.parquet as pq
+import pytest
+from pydantic import SecretStr
+from tests.support.infra import create_database, drop_database, unique
+
+from syncline_connectors.capabilities import Encoding, Mark, ObjectPlan, Piece, WriteOptions
+from syncline_connectors.files import FilesConfig, FilesDestination
+from syncline_connectors.postgres import TypedColumn
+from syncline_connectors.spec import Endpoint, FileFormat, Filter, Mode, ObjectSpec, SyncSpec
+from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally
+from syncline_platform.db import create_pool
+from syncline_platform.migrations import apply_migrations
+
+pytestmark = pytest.mark.integration
+
+EXECUTOR_MIGRATIONS = Path(__file__).resolve().parents[2] / "services/executor/src/syncline_executor/migrations"
+
+
+@pytest.fixture(scope="module")
+async def state() -> AsyncIterator[asyncpg.Pool]:
+    name = unique("files_state")
+    dsn = await create_database(name)
+    await apply_migrations(dsn=SecretStr(dsn), schema="executor", directory=EXECUTOR_MIGRATIONS)
+    pool = await create_pool(dsn=SecretStr(dsn), schema="executor", application="test", max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await drop_database(name)
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[str]:
+    name = unique("files_db")
+    dsn = await create_database(name)
+    try:
+        yield dsn
+    finally:
+        await drop_database(name)
+
+
+async def run(pool: asyncpg.Pool, spec: SyncSpec, *, run_id: str) -> Tally:
+    tally = Tally()
+    await Pipeline(pool=pool, sealer=None, settings=PipelineSettings(batch_rows=2), run_id=run_id, tally=tally).run(
+        spec
+    )
+    return tally
+
+
+def pg(dsn: str) -> Endpoint:
+    return Endpoint(type="postgresql", config={"dsn": dsn, "database": "db", "schema": "public"})
+
+
+async def seed(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8, 2), at timestamptz, ok boolean,"
+            " doc jsonb);"
+            "INSERT INTO items VALUES (1, 'a \"quoted\", with comma', 1.50, '2024-01-01 10:00+00', true,"
+            " '{\"k\": \"back\\\\slash\"}'), (2, NULL, NULL, NULL, NULL, NULL), (3, 'three', 3, '2024-05-05', false,"
+            " '[1, 2]')"
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_folder_is_read_recursively_with_include_and_exclude_patterns(
+    state: asyncpg.Pool, db: str, tmp_path: Path
+) -> None:
+    orders = tmp_path / "orders"
+    (orders / "2024" / "01").mkdir(parents=True)
+    (orders / "2024" / "01" / "a.csv").write_text("id,name,qty\n1,one,5\n2,two,7\n")
+    (orders / "2024" / "b.jsonl").write_text('{"id": 3, "name": "three", "qty": 9}\n{"id": 4, "name": "four"}\n')
+    (orders / "skip.csv").write_text("id,name,qty\n99,skipped,1\n")
+    (orders / "notes.txt").write_text("not data")
+    spec = SyncSpec(
+        sync_id=unique("files"),
+        source=Endpoint(
+            type="files", config={"path": str(tmp_path), "include": ["*.csv", "*.jsonl"], "exclude": ["skip*"]}
+        ),
+        destination=pg(db),
+        objects=(
+            ObjectSpec(name="orders", primary_key=("id",), filters=(Filter(field="name", op="!=", value="two"),)),
+        ),
+        mode=Mode.REPLICATE,
+    )
+    tally = await run(state, spec, run_id=unique("run"))
+    conn = await asyncpg.connect(db)
+    try:
+        rows = await conn.fetch("SELECT id, name, qty FROM orders ORDER BY id")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [("1", "one", "5"), ("3", "three", "9"), ("4", "four", None)]
+    assert tally.counters().rows_read == 3
+
+
+@pytest.mark.parametrize("file_format", list(FileFormat))
+async def test_tables_land_in_files_named_per_run_and_object(
+    state: asyncpg.Pool, db: str, tmp_path: Path, file_format: FileFormat
+) -> None:
+    await seed(db)
+    run_id = unique("run")
+    spec = SyncSpec(
+        sync_id=unique("out"),
+        source=pg(db),
+        destination=Endpoint(type="files", config={"path": str(tmp_path)}),
+        objects=(ObjectSpec(name="items", schema_name="public"),),
+        file_format=file_format,
+    )
+    tally = await run(state, spec, run_id=run_id)
+    assert tally.counters().indexed_document_count == 3
+    path = tmp_path / "items" / f"{run_id}.{file_format.value}"
+    assert sorted(p.name for p in (tmp_path / "items").iterdir()) == [path.name]  # no temporary file left
+    rows = read(path, file_format)
+    expected_ids: list[Any] = ["1", "2", "3"] if file_format is FileFormat.CSV else [1, 2, 3]
+    assert [r["id"] for r in rows] == expected_ids
+    first = rows[0]
+    assert first["name"] == 'a "quoted", with comma'
+    if file_format is FileFormat.JSONL:
+        assert first["doc"] == {"k": "back\\slash"}
+        assert first["price"] == 1.5
+        assert first["at"] == "2024-01-01T10:00:00+00:00"
+    if file_format is FileFormat.PARQUET:
+        assert str(first["price"]) == "1.50"
+        assert first["at"].isoformat() == "2024-01-01T10:00:00+00:00"
+        assert first["ok"] is True
+        assert json.loads(first["doc"]) == {"k": "back\\slash"}
+    assert rows[1]["name"] in (None, "")
+    # the same run again (a retry) rewrites the same file: still three rows, still one file
+    await run(state, spec, run_id=run_id)
+    assert len(read(path, file_format)) == 3
+    assert len(list((tmp_path / "items").iterdir())) == 1
+
+
+def read(path: Path, file_format: FileFormat) -> list[dict[str, Any]]:
+    if file_format is FileFormat.JSONL:
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    if file_format is FileFormat.CSV:
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    return list(pq.read_table(path).to_pylist())
+
+
+async def test_a_file_appears_only_complete(tmp_path: Path) -> None:
+    plan = ObjectPlan(
+        schema=None,
+        name="t",
+        columns=(TypedColumn(name="v", type="text"),),
+        primary_key=(),
+        output="t",
+        output_columns=("v",),
+    )
+    async with FilesDestination(FilesConfig(path=str(tmp_path)), file_format=FileFormat.JSONL, run_id="r1") as files:
+        await files.open_object(plan, options=WriteOptions(mode=Mode.SNAPSHOT), resume=None)
+
+        async def items() -> AsyncIterator[Piece | Mark]:
+            yield Piece(b'{"v": "a"}\n')
+            assert not files.path_for("t").exists()  # still under its temporary name
+            yield Mark(position={}, rows=1)
+
+        async for _ in files.write(plan, items(), encoding=Encoding.JSONL):
+            assert not files.path_for("t").exists()
+        await files.close_object(plan)
+        assert files.path_for("t").read_text() == '{"v": "a"}\n'
+        # an aborted object leaves nothing behind
+        await files.open_object(plan, options=WriteOptions(mode=Mode.SNAPSHOT), resume=None)
+        await files.abort_object(plan)
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["r1.jsonl"]

@@ -1,0 +1,332 @@
+"""PostgreSQL source and destination through the executor's pipeline, against the real server."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+from tests.support.infra import create_database, drop_database, unique
+
+from syncline_connectors.postgres import slot_name
+from syncline_connectors.postgres_dest import PostgresDestination
+from syncline_connectors.spec import ConflictPolicy, Discover, Endpoint, Mode, ObjectSpec, SyncSpec
+from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally, release_sync
+from syncline_platform.db import create_pool
+from syncline_platform.errors import ConflictError
+from syncline_platform.migrations import apply_migrations
+
+pytestmark = pytest.mark.integration
+
+EXECUTOR_MIGRATIONS = Path(__file__).resolve().parents[2] / "services/executor/src/syncline_executor/migrations"
+SYNC_COMMIT = {"synchronous_commit": "on"}  # the local cluster commits asynchronously; change capture reads flushed WAL
+
+
+@pytest.fixture(scope="module")
+async def state() -> AsyncIterator[asyncpg.Pool]:
+    """A database with the executor's schema, and a pool on it."""
+    name = unique("executor_state")
+    dsn = await create_database(name)
+    await apply_migrations(dsn=SecretStr(dsn), schema="executor", directory=EXECUTOR_MIGRATIONS)
+    pool = await create_pool(dsn=SecretStr(dsn), schema="executor", application="test", max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await drop_database(name)
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[str, str]]:
+    """A source and a destination database: their DSNs."""
+    names = (unique("src"), unique("dst"))
+    dsns = [await create_database(n) for n in names]
+    try:
+        yield dsns[0], dsns[1]
+    finally:
+        for n in names:
+            await drop_database(n)
+
+
+def spec_for(source: str, target: str, tables: list[str] | None = None, **extra: Any) -> SyncSpec:
+    objects = extra.pop("objects", None) or tuple(ObjectSpec(name=t, schema_name="public") for t in tables or [])
+    return SyncSpec(
+        sync_id=extra.pop("sync_id", unique("sync")),
+        source=Endpoint(type="postgresql", config={"dsn": source, "database": "src", "schema": "public"}),
+        destination=Endpoint(type="postgresql", config={"dsn": target, "schema": extra.pop("schema", "public")}),
+        objects=objects,
+        **extra,
+    )
+
+
+async def run(pool: asyncpg.Pool, spec: SyncSpec, *, batch_rows: int = 1000, run_id: str | None = None) -> Tally:
+    tally = Tally()
+    settings = PipelineSettings(batch_rows=batch_rows)
+    await Pipeline(pool=pool, sealer=None, settings=settings, run_id=run_id or unique("run"), tally=tally).run(spec)
+    return tally
+
+
+async def sql(dsn: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(dsn, server_settings=SYNC_COMMIT)
+    try:
+        if args or statement.lstrip().upper().startswith("SELECT"):
+            return [tuple(r) for r in await conn.fetch(statement, *args)]
+        await conn.execute(statement)
+        return []
+    finally:
+        await conn.close()
+
+
+async def rows_as_text(dsn: str, table: str, order: str = "1") -> list[str]:
+    return [r[0] for r in await sql(dsn, f"SELECT t::text FROM {table} t ORDER BY {order}")]
+
+
+TYPES_DDL = """
+CREATE TYPE mood AS ENUM ('sad', 'happy');
+CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+CREATE TABLE typed (
+    id bigint PRIMARY KEY, small smallint, normal integer, exact numeric(30, 10), free numeric, single real,
+    double double precision, flag boolean, label text, short varchar(5), fixed char(3), ident uuid, day date,
+    clock time, naive timestamp, aware timestamptz, span interval, doc json, bin jsonb, words text[],
+    numbers integer[], raw bytea, address inet, feeling mood, count positive
+);
+INSERT INTO typed VALUES
+ (1, 1, 2, 12345678901234567890.0123456789, 3.14159265358979323846264338327950288, 1.5, 2.718281828459045,
+  true, 'tab	and "quote" and \\ backslash', 'abc', 'xy', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29',
+  '23:59:59.999999', '2024-01-01 12:00:00.123456', '2024-01-01 12:00:00.654321+02', '1 day 02:03:04',
+  '{"a": [1, 2, {"b": null}]}', '{"nested": {"x": 1.50, "y": "é"}}', ARRAY['one', 'two words', NULL],
+  ARRAY[1, NULL, 3], '\\x00ff10', '192.168.0.1/24', 'happy', 7),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL),
+ (3, -32768, -2147483648, -0.0000000001, 'NaN', '-Infinity', 1e-300, false, '', '', '', NULL, '0001-01-01',
+  '00:00', '1970-01-01', '1970-01-01 00:00:00+00', '-1 mons', 'null', '[]', '{}', '{}', '', '::1', 'sad', 1);
+"""
+
+
+async def test_types_round_trip_through_a_binary_snapshot(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(source, TYPES_DDL)
+    tally = await run(state, spec_for(source, target, ["typed"]))
+    assert tally.counters().indexed_document_count == 3
+    columns = [
+        r[0]
+        for r in await sql(
+            source,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'typed' ORDER BY ordinal_position",
+        )
+    ]
+    projection = ", ".join(f"{c}::text" for c in columns)
+    expected = [tuple(r) for r in await sql(source, f"SELECT {projection} FROM typed ORDER BY id")]
+    assert [tuple(r) for r in await sql(target, f"SELECT {projection} FROM typed ORDER BY id")] == expected
+    key = await sql(
+        target,
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+        " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'typed'::regclass AND i.indisprimary",
+    )
+    assert [r[0] for r in key] == ["id"]
+
+
+async def test_a_snapshot_swaps_in_atomically(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE items (id int PRIMARY KEY, v text);"
+        "INSERT INTO items SELECT g, repeat('x', 50) FROM generate_series(1, 60000) g",
+    )
+    await sql(
+        target,
+        "CREATE TABLE items (id int PRIMARY KEY, v text);"
+        "INSERT INTO items SELECT g, 'old' FROM generate_series(1, 1000) g",
+    )
+    seen: set[int] = set()
+    stop = asyncio.Event()
+
+    async def reader() -> None:
+        conn = await asyncpg.connect(target)
+        try:
+            while not stop.is_set():
+                seen.add(await conn.fetchval("SELECT count(*) FROM items"))
+        finally:
+            await conn.close()
+
+    watcher = asyncio.create_task(reader())
+    await asyncio.sleep(0.05)
+    await run(state, spec_for(source, target, ["items"]), batch_rows=5000)
+    await asyncio.sleep(0.05)
+    stop.set()
+    await watcher
+    assert seen == {1000, 60000}
+    assert await sql(target, "SELECT count(*) FROM pg_class WHERE relname LIKE '\\_syncline\\_%'") == [(0,)]
+
+
+async def test_incremental_reads_cursor_ties_once(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE ev (id int PRIMARY KEY, at timestamptz NOT NULL, v text);"
+        "INSERT INTO ev SELECT g, '2024-01-01'::timestamptz + (g / 4) * interval '1 minute', 'v'"
+        " FROM generate_series(1, 23) g",
+    )  # groups of four rows share a timestamp
+    objects = (ObjectSpec(name="ev", schema_name="public", tracking_field="at"),)
+    spec = spec_for(source, target, objects=objects, mode=Mode.INCREMENTAL, sync_id=unique("inc"))
+    first = await run(state, spec, batch_rows=3)  # batches cut through every group of ties
+    assert first.counters().indexed_document_count == 23
+    assert first.counters().rows_read == 23
+    # rows sharing the last timestamp (with higher keys), and later ones, arrive; earlier rows are not read again
+    await sql(
+        source,
+        "INSERT INTO ev VALUES (24, '2024-01-01 00:05:00+00', 'tie'), (25, '2024-01-02', 'later');"
+        "UPDATE ev SET at = '2024-01-03', v = 'moved' WHERE id = 2",
+    )
+    second = await run(state, spec, batch_rows=3)
+    assert second.counters().rows_read == 3
+    assert await rows_as_text(target, "ev") == await rows_as_text(source, "ev")
+    third = await run(state, spec, batch_rows=3)
+    assert third.counters().rows_read == 0
+
+
+async def test_change_capture_applies_inserts_updates_and_deletes(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE acc (id int PRIMARY KEY, name text, big text, amount numeric(12, 2), tags text[]);"
+        "INSERT INTO acc SELECT g, 'n' || g, NULL, g * 1.25, ARRAY['a'] FROM generate_series(1, 50) g;"
+        "UPDATE acc SET big = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i)"
+        " WHERE id IN (1, 2)",
+    )  # 12 kB of incompressible text: stored out of line (TOAST)
+    spec = spec_for(source, target, ["acc"], mode=Mode.REPLICATE, sync_id=unique("cdc"))
+    first = await run(state, spec)
+    assert first.counters().indexed_document_count == 50
+    slot = slot_name(spec.sync_id)
+    assert await sql(source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot) == [(1,)]
+    await sql(
+        source,
+        """
+        INSERT INTO acc VALUES (100, 'new', NULL, 1.00, '{x,y}');
+        UPDATE acc SET name = 'renamed', amount = 99999999.99 WHERE id = 3;
+        UPDATE acc SET name = 'toast kept' WHERE id = 1;
+        DELETE FROM acc WHERE id IN (4, 5);
+        UPDATE acc SET id = 200 WHERE id = 6;
+        INSERT INTO acc VALUES (300, 'short-lived', NULL, 0, NULL);
+        DELETE FROM acc WHERE id = 300;
+        INSERT INTO acc VALUES (301, 'then updated', repeat('z', 3), 0, NULL);
+        UPDATE acc SET amount = 5 WHERE id = 301;
+    """,
+    )
+    second = await run(state, spec)
+    assert await rows_as_text(target, "acc") == await rows_as_text(source, "acc")
+    assert second.counters().deleted_document_count >= 3
+    third = await run(state, spec)  # nothing new: nothing applied
+    assert third.counters().indexed_document_count == 0
+    assert await rows_as_text(target, "acc") == await rows_as_text(source, "acc")
+    assert await release_sync(pool=state, spec=spec, sealer=None)
+    assert await sql(source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot) == [(0,)]
+
+
+async def test_conflict_policies_on_existing_keys(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(source, "CREATE TABLE c (id int PRIMARY KEY, v text); INSERT INTO c VALUES (1, 'source'), (2, 'new')")
+    await sql(target, "CREATE TABLE c (id int PRIMARY KEY, v text); INSERT INTO c VALUES (1, 'target')")
+    ignore = spec_for(source, target, ["c"], mode=Mode.INCREMENTAL, conflict_policy=ConflictPolicy.IGNORE)
+    await run(state, ignore)
+    assert await rows_as_text(target, "c") == ["(1,target)", "(2,new)"]
+    stop = spec_for(source, target, ["c"], mode=Mode.INCREMENTAL, conflict_policy=ConflictPolicy.STOP)
+    with pytest.raises(ConflictError):
+        await run(state, stop)
+    overwrite = spec_for(source, target, ["c"], mode=Mode.INCREMENTAL, conflict_policy=ConflictPolicy.OVERWRITE)
+    await run(state, overwrite)
+    assert await rows_as_text(target, "c") == ["(1,source)", "(2,new)"]
+
+
+async def test_names_are_normalised_and_new_fields_follow_the_discovery_setting(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    source, target = pair
+    await sql(
+        source,
+        'CREATE TABLE "Order Items" ("Item ID" int PRIMARY KEY, "Unit-Price" numeric);'
+        'INSERT INTO "Order Items" VALUES (1, 9.5)',
+    )
+    objects = (ObjectSpec(name="Order Items", schema_name="public"),)
+    keep = spec_for(
+        source,
+        target,
+        objects=objects,
+        mode=Mode.REPLICATE,
+        new_fields=Discover.NONE,
+        schema="out",
+        sync_id=unique("names"),
+    )
+    keep = keep.model_copy(update={"mode": Mode.INCREMENTAL})
+    await run(state, keep)
+    assert await sql(target, "SELECT item_id, unit_price FROM out.order_items") == [(1, 9.5)]
+    await sql(source, 'ALTER TABLE "Order Items" ADD COLUMN "Note" text; UPDATE "Order Items" SET "Note" = \'n\'')
+    await run(state, keep)
+    columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'order_items' ORDER BY 1"
+    assert [r[0] for r in await sql(target, columns)] == ["item_id", "unit_price"]
+    take = keep.model_copy(update={"new_fields": Discover.ALL})
+    await run(state, take)
+    assert [r[0] for r in await sql(target, columns)] == ["item_id", "note", "unit_price"]
+    assert await sql(target, "SELECT note FROM out.order_items") == [("n",)]
+
+
+async def test_new_objects_join_only_when_the_sync_takes_them(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY);"
+        "INSERT INTO a VALUES (1); INSERT INTO b VALUES (1)",
+    )
+    await run(state, spec_for(source, target, ["a"]))
+    tables = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+    assert [r[0] for r in await sql(target, tables)] == ["a"]
+    await run(state, spec_for(source, target, ["a"], new_objects=Discover.ALL))
+    assert [r[0] for r in await sql(target, tables)] == ["a", "b"]
+
+
+async def test_a_resumed_snapshot_neither_duplicates_nor_loses_rows(
+    state: asyncpg.Pool, pair: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE r (id int PRIMARY KEY, v text);INSERT INTO r SELECT g, 'v' || g FROM generate_series(1, 5000) g",
+    )
+    spec = spec_for(source, target, ["r"])
+    run_id = unique("crashy")
+
+    class CrashError(Exception):
+        pass
+
+    async def kept(*_: Any, **__: Any) -> None:
+        return None  # a killed process never cleans up: its staging table stays
+
+    monkeypatch.setattr(PostgresDestination, "abort_object", kept)
+    pipeline = Pipeline(
+        pool=state, sealer=None, settings=PipelineSettings(batch_rows=1000), run_id=run_id, tally=Tally()
+    )
+    original = pipeline._checkpoint
+    calls = 0
+
+    async def dies_before_the_third(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise CrashError  # the third batch is in staging, its checkpoint is not stored
+        await original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_checkpoint", dies_before_the_third)
+    with pytest.raises(CrashError):
+        await pipeline.run(spec)
+    staged = await sql(
+        target, "SELECT relname FROM pg_class WHERE relname LIKE '\\_syncline\\_stage%' AND relkind = 'r'"
+    )
+    assert len(staged) == 1
+    assert await sql(target, f'SELECT count(*) FROM "{staged[0][0]}"') == [(3000,)]
+    monkeypatch.undo()
+    tally = await run(state, spec, batch_rows=1000, run_id=run_id)
+    assert await rows_as_text(target, "r") == await rows_as_text(source, "r")
+    assert tally.counters().indexed_document_count == 5000
+    assert tally.counters().rows_read == 5000

@@ -1,0 +1,269 @@
+"""The executor through its public interface: a run row in `scheduler.runs`, a `RunRequested` on the requests
+topic, the executor as its own process; then the documents, the run row and the run events."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
+from tests.support.infra import bootstrap_servers, create_database, drop_database, read_topic, unique
+
+from syncline_contracts.envelope import Envelope
+from syncline_contracts.runs import RunRequested
+from syncline_contracts.status import JobType
+from syncline_contracts.topics import RUN_REQUESTS
+from syncline_platform.kafka import build_broker, ensure_topics, publish
+from syncline_platform.migrations import apply_migrations
+from syncline_platform.secrets import generate_key
+from syncline_platform.settings import KafkaSettings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEDULER_MIGRATIONS = ROOT / "services/scheduler/src/syncline_scheduler/migrations"
+BIN = Path(sys.executable).parent
+TERMINAL = {"syncline.run.completed", "syncline.run.failed", "syncline.run.canceled"}
+
+
+@dataclass
+class Plant:
+    """Databases, topic prefix and environment of one executor under test."""
+
+    database: str
+    docstore: str
+    source: str
+    source_name: str
+    prefix: str
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Any] = field(default_factory=list)
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        log = (ROOT / ".local" / "test-logs" / f"{self.prefix}{name}.log").open("ab")
+        self.logs.append(log)
+        proc = subprocess.Popen([str(BIN / "syncline-executor")], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+@pytest.fixture
+async def plant() -> AsyncIterator[Plant]:
+    names = [unique("exec"), unique("exec_docs"), unique("exec_src")]
+    dsns = [await create_database(n) for n in names]
+    await apply_migrations(dsn=SecretStr(dsns[0]), schema="scheduler", directory=SCHEDULER_MIGRATIONS)
+    prefix = f"{unique('ex')}."
+    await ensure_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=prefix))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCLINE_")}
+    env |= {
+        "SYNCLINE_DATABASE_URL": dsns[0],
+        "SYNCLINE_DOCSTORE_URL": dsns[1],
+        "SYNCLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap_servers(),
+        "SYNCLINE_KAFKA__TOPIC_PREFIX": prefix,
+        "SYNCLINE_SECRET_KEY": generate_key(),
+        "SYNCLINE_LOG__JSON_OUTPUT": "true",
+        "SYNCLINE_INSTANCE_ID": "test-executor",
+        "SYNCLINE_BATCH_ROWS": "1000",
+    }
+    (ROOT / ".local" / "test-logs").mkdir(parents=True, exist_ok=True)
+    result = Plant(database=dsns[0], docstore=dsns[1], source=dsns[2], source_name=names[2], prefix=prefix, env=env)
+    try:
+        yield result
+    finally:
+        result.stop()
+        for name in names:
+            await drop_database(name)
+        await delete_topics(prefix)
+
+
+async def delete_topics(prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def execute(dsn: str, statement: str, *args: Any) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return (
+            await conn.fetchval(statement, *args)
+            if args or "RETURNING" in statement or statement.startswith("SELECT")
+            else await conn.execute(statement)
+        )
+    finally:
+        await conn.close()
+
+
+async def new_run(plant: Plant, *, rows: int) -> str:
+    """A pending full run of an Elastic connector over a table of `rows` rows."""
+    await execute(
+        plant.source,
+        "CREATE TABLE IF NOT EXISTS big (id int PRIMARY KEY, name text, payload jsonb);"
+        f"INSERT INTO big SELECT g, 'row ' || g, jsonb_build_object('g', g)"
+        f" FROM generate_series(1, {rows}) g ON CONFLICT DO NOTHING",
+    )
+    server = urlsplit(plant.source)
+    connector = {
+        "id": "big-connector",
+        "index_name": "big-idx",
+        "service_type": "postgresql",
+        "configuration": {
+            "host": server.hostname,
+            "port": server.port,
+            "username": server.username,
+            "database": plant.source_name,
+            "schema": "public",
+            "tables": ["big"],
+        },
+        "sync_cursor": None,
+    }
+    run_id = unique("run")
+    await execute(
+        plant.database,
+        "INSERT INTO scheduler.runs (id, org_id, sync_id, job_type, trigger_method, connector)"
+        " VALUES ($1, 'org', 'big-connector', 'full', 'on_demand', $2::text::jsonb) RETURNING id",
+        run_id,
+        json.dumps(connector),
+    )
+    return run_id
+
+
+async def request(plant: Plant, run_id: str) -> None:
+    broker = build_broker(KafkaSettings(bootstrap_servers=bootstrap_servers()), service="test")
+    await broker.connect()
+    try:
+        message = RunRequested(run_id=run_id, sync_id="big-connector", job_type=JobType.FULL)
+        envelope = Envelope(ce_type=message.wire_type(), ce_source="/test", org_id="org")
+        await publish(broker, topic=RUN_REQUESTS, message=message, envelope=envelope, prefix=plant.prefix)
+    finally:
+        await broker.stop()
+
+
+async def wait_for(check: Any, *, timeout_s: float = 30, every_s: float = 0.05) -> Any:
+    async with asyncio.timeout(timeout_s):
+        while not (value := await check()):
+            await asyncio.sleep(every_s)
+    return value
+
+
+async def run_row(plant: Plant, run_id: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(plant.database)
+    try:
+        row = await conn.fetchrow("SELECT * FROM scheduler.runs WHERE id = $1", run_id)
+        assert row is not None
+        return dict(row)
+    finally:
+        await conn.close()
+
+
+def terminal_events(records: Iterator[Any] | list[Any], run_id: str) -> list[str]:
+    return [r.headers["ce_type"] for r in records if r.key == run_id and r.headers.get("ce_type") in TERMINAL]
+
+
+async def test_a_killed_executor_resumes_without_duplicates_or_gaps(plant: Plant) -> None:
+    rows = 30_000
+    run_id = await new_run(plant, rows=rows)
+    first = plant.start("first")
+    await request(plant, run_id)
+
+    async def some_batches_done() -> bool:
+        if not await execute(plant.database, "SELECT to_regclass('executor.checkpoints') IS NOT NULL"):
+            return False  # the executor has not migrated its schema yet
+        written = await execute(
+            plant.database, "SELECT COALESCE(sum(rows_written), 0) FROM executor.checkpoints WHERE run_id = $1", run_id
+        )
+        return bool(written >= 5_000)
+
+    await wait_for(some_batches_done)
+    first.kill()  # SIGKILL: no clean-up, no terminal event
+    first.wait()
+    killed_at = await execute(plant.docstore, "SELECT now()")
+    assert (await run_row(plant, run_id))["status"] == "in_progress"
+    # what the sweep does with a run whose executor stopped checking in
+    await execute(plant.database, "UPDATE scheduler.runs SET status = 'suspended' WHERE id = $1 RETURNING 1", run_id)
+    plant.start("second")
+    await request(plant, run_id)
+
+    async def finished() -> dict[str, Any] | None:
+        row = await run_row(plant, run_id)
+        return row if row["status"] in ("completed", "error", "canceled") else None
+
+    row = await wait_for(finished, timeout_s=60)
+    assert row["status"] == "completed", row["error"]
+    assert row["indexed_document_count"] == rows
+    assert row["total_document_count"] == rows
+    docs = await execute(plant.docstore, 'SELECT count(DISTINCT _id) FROM public."big-idx"')
+    assert docs == rows
+    expected = {f"{plant.source_name}_public_big_{i}" for i in range(1, rows + 1)}
+    conn = await asyncpg.connect(plant.docstore)
+    try:
+        ids = {r["_id"] for r in await conn.fetch('SELECT _id FROM public."big-idx"')}
+        early = await conn.fetchval('SELECT count(*) FROM public."big-idx" WHERE _indexed_at < $1', killed_at)
+    finally:
+        await conn.close()
+    assert ids == expected
+    assert early >= 5_000  # batches checkpointed before the kill were not written again
+    events = await read_topic(
+        f"{plant.prefix}syncline.runs.events.v1", until=lambda rs: bool(terminal_events(rs, run_id)), timeout_s=20
+    )
+    assert terminal_events(events, run_id) == ["syncline.run.completed"]
+
+
+async def test_a_running_run_stops_within_five_seconds_of_a_cancel(plant: Plant) -> None:
+    run_id = await new_run(plant, rows=300_000)
+    plant.start("canceled")
+    await request(plant, run_id)
+
+    async def moving() -> bool:
+        row = await run_row(plant, run_id)
+        return bool(row["status"] == "in_progress" and row["indexed_document_count"] > 0)
+
+    await wait_for(moving)
+    await execute(
+        plant.database,
+        "UPDATE scheduler.runs SET status = 'canceling', cancelation_requested_at = now() WHERE id = $1 RETURNING 1",
+        run_id,
+    )
+    asked = time.monotonic()
+
+    async def canceled() -> bool:
+        return bool((await run_row(plant, run_id))["status"] == "canceled")
+
+    await wait_for(canceled, timeout_s=5)
+    assert time.monotonic() - asked < 5
+    row = await run_row(plant, run_id)
+    assert 0 < row["indexed_document_count"] < 300_000
+    events = await read_topic(
+        f"{plant.prefix}syncline.runs.events.v1", until=lambda rs: bool(terminal_events(rs, run_id)), timeout_s=20
+    )
+    assert terminal_events(events, run_id) == ["syncline.run.canceled"]
+    body = json.loads(next(r.value for r in events if r.key == run_id and r.headers["ce_type"].endswith("canceled")))
+    assert body["counters"]["indexed_document_count"] == row["indexed_document_count"]
