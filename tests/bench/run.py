@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import dataplane, first_path, kafka_start
+from tests.bench import dataplane, first_path, kafka_start, scheduler
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -23,7 +23,12 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    results = [kafka_start.measure(), asyncio.run(first_path.measure()), *dataplane.measure()]
+    results = [
+        kafka_start.measure(),
+        asyncio.run(first_path.measure()),
+        *dataplane.measure(),
+        asyncio.run(scheduler.measure()),
+    ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(table(results) + f"\n\nwritten to {OUT}\n")

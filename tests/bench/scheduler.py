@@ -25,9 +25,10 @@ from pydantic import SecretStr
 import syncline_policy
 from syncline_contracts.schedules import RetryPolicy, Schedule, ScheduleKind
 from syncline_contracts.topics import RUN_REQUESTS
+from syncline_platform.kafka import delete_topics
 from syncline_platform.migrations import apply_migrations
+from syncline_platform.settings import KafkaSettings
 from syncline_scheduler.schedules import fingerprint
-from tests.integration.test_scheduler_harness import drop_topics
 from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
 from tests.support.system import BIN, make_system
 
@@ -113,6 +114,7 @@ async def measure(schedules: int | None = None) -> dict[str, Any]:
     log_dir = ROOT / ".local" / "bench" / "logs" / name
     system = make_system(database=name, docstore=f"{name}_data", prefix=f"{name}.", log_dir=log_dir)
     env = system.env | {"SYNCLINE_LOG__LEVEL": "WARNING"}
+    env.pop("SYNCLINE_KAFKA__MAX_PARTITIONS", None)  # the registry's partition counts, as in production
     await apply_migrations(
         dsn=SecretStr(dsn), schema="policy", directory=Path(syncline_policy.__file__).parent / "migrations"
     )
@@ -149,7 +151,7 @@ async def measure(schedules: int | None = None) -> dict[str, Any]:
         published = await _request_times(RUN_REQUESTS.qualified(f"{name}."), len(runs))
     finally:
         await drop_database(name)
-        await drop_topics(f"{name}.")
+        await delete_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=f"{name}."))
     lags = sorted(published[r["id"]] - r["due_at"].timestamp() for r in runs)
     return {
         "name": "scheduler",

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
-from tests.integration.test_scheduler_harness import ORG, decode, drop_topics, of_type, wait_for
+from tests.integration.test_scheduler_harness import ORG, decode, of_type, wait_for
 from tests.support.infra import create_database, database_url, drop_database, read_topic, unique
 from tests.support.system import System, make_system
 
@@ -24,7 +24,7 @@ from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import CancelRun, CreateSyncJob
 from syncline_contracts.schedules import RetryPolicy, Schedule, ScheduleKind, SchedulesConfigured
 from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, RUN_EVENTS, SYNC_EVENTS, Topic
-from syncline_platform.kafka import build_broker, publish
+from syncline_platform.kafka import build_broker, delete_topics, publish
 from syncline_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -157,7 +157,7 @@ async def stack() -> AsyncIterator[Stack]:
         system.stop()
         for database in (f"{name}_src", f"{name}_data", name):
             await drop_database(database)
-        await drop_topics(kafka.topic_prefix)
+        await delete_topics(kafka)
 
 
 async def test_cancel_ends_a_pending_run_at_once_and_stops_a_running_one_keeping_its_counters(stack: Stack) -> None:

@@ -15,10 +15,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
-from tests.support.infra import Record, bootstrap_servers, create_database, drop_database, read_topic, unique
+from tests.support.infra import Record, create_database, drop_database, read_topic, unique
 
 import syncline_policy
 from syncline_contracts.base import Message
@@ -52,18 +51,6 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
-
-
-async def drop_topics(prefix: str) -> None:
-    """Delete a test's topics (every one named with its prefix): the shared broker keeps no leftovers."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 async def prepare_database(dsn: str) -> None:
@@ -256,4 +243,3 @@ async def harness_fixture(scheduler_db: str, kafka: KafkaSettings) -> AsyncItera
     finally:
         await h.stop()
         await client.stop()
-        await drop_topics(kafka.topic_prefix)

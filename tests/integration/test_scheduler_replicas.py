@@ -12,18 +12,17 @@ from tests.integration.test_scheduler_harness import (
     ORG,
     add_connectors,
     decode,
-    drop_topics,
     of_type,
     prepare_database,
     wait_for,
 )
 from tests.support.infra import create_database, drop_database, read_topic, unique
-from tests.support.system import BIN, make_system
+from tests.support.system import BIN, TEST_PARTITIONS, make_system
 
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.schedules import Schedule, ScheduleKind, SchedulesConfigured
 from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
-from syncline_platform.kafka import build_broker, ensure_topics, publish
+from syncline_platform.kafka import build_broker, delete_topics, ensure_topics, publish
 from syncline_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -73,7 +72,11 @@ async def test_replicas_fire_each_due_schedule_exactly_once(replicas: int) -> No
         database=name, docstore=f"{name}_data", prefix=f"{name}.", log_dir=ROOT / ".local/test-logs" / name
     )
     env = system.env | {"SYNCLINE_FIRE_BATCH_SIZE": "25", "SYNCLINE_POLL_INTERVAL_S": "0.2"}
-    kafka = KafkaSettings(bootstrap_servers=env["SYNCLINE_KAFKA__BOOTSTRAP_SERVERS"], topic_prefix=f"{name}.")
+    kafka = KafkaSettings(
+        bootstrap_servers=env["SYNCLINE_KAFKA__BOOTSTRAP_SERVERS"],
+        topic_prefix=f"{name}.",
+        max_partitions=TEST_PARTITIONS,
+    )
     syncs = [f"s{i:03d}" for i in range(SCHEDULES)]
     await prepare_database(dsn)
     await add_connectors(dsn, syncs)
@@ -83,7 +86,7 @@ async def test_replicas_fire_each_due_schedule_exactly_once(replicas: int) -> No
     await client.start()
     try:
         await wait_started(system.log_dir, replicas)
-        start = datetime.now(UTC) + timedelta(seconds=4)  # time to take in the 500 configurations first
+        start = datetime.now(UTC) + timedelta(seconds=3)  # time to take in the 500 configurations first
         for i, sync_id in enumerate(syncs):  # due within two seconds, in bunches on the same milliseconds
             due = start + timedelta(milliseconds=(i % 50) * 40)
             event = SchedulesConfigured(
@@ -103,13 +106,13 @@ async def test_replicas_fire_each_due_schedule_exactly_once(replicas: int) -> No
                 return bool(fired >= SCHEDULES and drained)
 
             await wait_for(all_fired, timeout_s=60)
-            await asyncio.sleep(1.0)  # room for a second fire, if there were one
+            await asyncio.sleep(0.5)  # room for a second fire, if there were one
             runs = await conn.fetch("SELECT sync_id, id FROM scheduler.runs")
             ticks = await conn.fetch("SELECT sync_id, outcome, decided_by, run_id FROM scheduler.ticks")
         finally:
             await conn.close()
         requests = await read_topic(  # read past the 500th, to see a second request if there were one
-            RUN_REQUESTS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) > SCHEDULES, timeout_s=3
+            RUN_REQUESTS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) > SCHEDULES, timeout_s=1.5
         )
         events = decode(
             await read_topic(
@@ -121,7 +124,7 @@ async def test_replicas_fire_each_due_schedule_exactly_once(replicas: int) -> No
         await client.stop()
         stop(processes)
         await drop_database(name)
-        await drop_topics(kafka.topic_prefix)
+        await delete_topics(kafka)
 
     assert all(proc.returncode in (0, -15) for proc in processes)
     assert Counter(r["sync_id"] for r in runs) == dict.fromkeys(syncs, 1)  # every schedule fired, none twice

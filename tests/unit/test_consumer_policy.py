@@ -224,7 +224,7 @@ async def policy_like() -> AsyncIterator[tuple[KafkaBroker, Seen]]:
     seen = Seen()
     known = {"c-known"}
 
-    async def decide(command: UpsertConnector | ConfigureConnector) -> Message:
+    async def decide(command: ConnectorCommand) -> Message:
         try:
             match command:
                 case UpsertConnector():
@@ -241,6 +241,8 @@ async def policy_like() -> AsyncIterator[tuple[KafkaBroker, Seen]]:
                     return ConnectorConfigured(
                         connector_id=command.connector_id, result="updated", status=ConnectorStatus.CONFIGURED
                     )
+                case _:
+                    raise InvalidError(f"{command.wire_type()} is not handled here")
         except TerminalError as exc:
             return rejection(command, exc)
 

@@ -120,6 +120,8 @@ class ObjectPlan:
     output_columns: tuple[str, ...]
     tracking_field: str | None = None
     filters: tuple[Filter, ...] = ()
+    table_columns: tuple[str, ...] = ()
+    """Every column of the source table in its order (change events list them so)."""
 
     @property
     def key(self) -> str:

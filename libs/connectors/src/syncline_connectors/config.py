@@ -62,6 +62,16 @@ SCHEMAS: dict[str, tuple[ConfigField, ...]] = {"postgresql": POSTGRESQL_FIELDS}
 """Configuration fields by service type."""
 
 
+def executable(snapshot: dict[str, Any]) -> bool:
+    """Whether Syncline's executor can run a run of this sync snapshot (a compiled spec, or an Elastic connector
+    of a service type Syncline has a source for); other runs stay pending for an external worker to claim."""
+    return "spec" in snapshot or snapshot.get("service_type") in SCHEMAS
+
+
+EXECUTABLE_SERVICE_TYPES: tuple[str, ...] = ("postgresql",)
+"""Elastic service types Syncline's own executor runs."""
+
+
 def schema_for(service_type: str | None) -> tuple[ConfigField, ...] | None:
     """The fields of a service type, or None when Syncline has no connector for it."""
     return SCHEMAS.get(service_type or "")

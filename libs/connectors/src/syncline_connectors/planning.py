@@ -92,4 +92,5 @@ async def _plan_one(
         output_columns=tuple(outputs),
         tracking_field=wanted.tracking_field,
         filters=wanted.filters,
+        table_columns=tuple(c.name for c in info.columns),
     )

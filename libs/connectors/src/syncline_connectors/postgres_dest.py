@@ -335,27 +335,57 @@ class ChangeSql:
         type_ = next(c.type for c in self.plan.columns if c.name == name)
         return f"({source}->>{quote_literal(name)})::{type_}"
 
-    def _keys(self, source: str) -> str:
-        return ", ".join(f"{self._value(k, source)} AS k{i}" for i, k in enumerate(self.plan.primary_key))
+    def _field(self, array: str, name: str, position: int) -> str:
+        """The JSON value of `name` in the change's `array` (columns or identity): read at its expected position
+        when the name there matches, else looked up."""
+        path = f"{{{array},{position}"
+        lookup = (
+            f"(SELECT x->'value' FROM jsonb_array_elements(d->'{array}') x WHERE x->>'name' = {quote_literal(name)})"
+        )
+        return f"CASE WHEN d#>>'{path},name}}' = {quote_literal(name)} THEN d#>'{path},value}}' ELSE {lookup} END"
+
+    def _row(self) -> str:
+        """The change's new values as a JSON object; fields an update left out (unchanged TOAST) are absent."""
+        table = self.plan.table_columns or tuple(self.names)
+        positions = {name: i for i, name in enumerate(table)}
+        complete = (
+            f"jsonb_array_length(d->'columns') = {len(table)}"
+            f" AND d#>>'{{columns,{len(table) - 1},name}}' = {quote_literal(table[-1])}"
+        )
+        fast = ", ".join(f"{quote_literal(n)}, d#>'{{columns,{positions[n]},value}}'" for n in self.names)
+        slow = "(SELECT jsonb_object_agg(x->>'name', x->'value') FROM jsonb_array_elements(d->'columns') x)"
+        return f"CASE WHEN {complete} THEN jsonb_build_object({fast}) ELSE {slow} END"
+
+    def _typed(self, json_value: str, name: str) -> str:
+        type_ = next(c.type for c in self.plan.columns if c.name == name)
+        return f"({json_value} #>> '{{}}')::{type_}"
 
     def latest(self) -> str:
         """Events per key (a key change deletes the old key), then the last one per key."""
         plan = self.plan
-        old_key = "ROW(" + ", ".join(f"o->>{quote_literal(k)}" for k in plan.primary_key) + ")"
-        new_key = "ROW(" + ", ".join(f"m->>{quote_literal(k)}" for k in plan.primary_key) + ")"
+        order = plan.table_columns or plan.primary_key
+        key_order = sorted(plan.primary_key, key=order.index)
+        old = [self._typed(self._field("identity", k, key_order.index(k)), k) for k in plan.primary_key]
+        new_keys = ", ".join(
+            f"{self._typed(f'm->{quote_literal(k)}', k)} AS k{i}" for i, k in enumerate(plan.primary_key)
+        )
+        old_keys = ", ".join(f"{o} AS k{i}" for i, o in enumerate(old))
+        changed = " OR ".join(
+            f"({o}) IS DISTINCT FROM {self._typed(f'm->{quote_literal(k)}', k)}"
+            for o, k in zip(old, plan.primary_key, strict=True)
+        )
         ks = ", ".join(f"k{i}" for i in range(len(plan.primary_key)))
-        agg = "(SELECT jsonb_object_agg(x->>'name', x->'value') FROM jsonb_array_elements(d->{0}) x)"
         return f"""
         CREATE TEMP TABLE _syncline_events AS
         WITH ch AS (
-            SELECT n, d->>'action' AS action, {agg.format("'columns'")} AS m, {agg.format("'identity'")} AS o
+            SELECT n, d, d->>'action' AS action, CASE WHEN d->>'action' <> 'D' THEN {self._row()} END AS m
             FROM (SELECT n, data::jsonb AS d FROM pg_temp.{CHANGES_TABLE}) s
             WHERE d->>'schema' = {quote_literal(plan.schema or "public")} AND d->>'table' = {quote_literal(plan.name)}
         )
-        SELECT n, 'D' AS op, NULL::jsonb AS m, {self._keys("o")} FROM ch
-            WHERE action = 'D' OR (action = 'U' AND o IS NOT NULL AND {old_key} IS DISTINCT FROM {new_key})
+        SELECT n, 'D' AS op, NULL::jsonb AS m, {old_keys} FROM ch
+            WHERE action = 'D' OR (action = 'U' AND d ? 'identity' AND ({changed}))
         UNION ALL
-        SELECT n, action, m, {self._keys("m")} FROM ch WHERE action IN ('I', 'U');
+        SELECT n, action, m, {new_keys} FROM ch WHERE action IN ('I', 'U');
         CREATE TEMP TABLE _syncline_latest AS
             SELECT DISTINCT ON ({ks}) * FROM _syncline_events ORDER BY {ks}, n DESC;
         """

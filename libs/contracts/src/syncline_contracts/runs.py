@@ -1,6 +1,6 @@
 """Commands, requests and events of the run aggregate (sync jobs, executions)."""
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,72 @@ class CancelRun(Message):
     """The run to cancel."""
 
 
+class DeleteRun(Message):
+    """Delete a run and its record."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.delete"] = "syncline.run.delete"
+    """Wire type."""
+    run_id: str
+    """The run to delete."""
+
+
+class ClaimRun(Message):
+    """An external worker takes a pending run (Elastic's `_claim`)."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.claim"] = "syncline.run.claim"
+    """Wire type."""
+    run_id: str
+    """The run to claim."""
+    worker: str
+    """The claiming worker's host name."""
+    sync_cursor: Any = None
+    """Where the worker starts from, when it says so."""
+
+
+class CheckInRun(Message):
+    """A worker says it is still moving the run (Elastic's `_check_in`)."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.check_in"] = "syncline.run.check_in"
+    """Wire type."""
+    run_id: str
+    """The run."""
+
+
+class ReportRunStats(Message):
+    """A worker reports a run's counters (Elastic's `_stats`)."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.report_stats"] = "syncline.run.report_stats"
+    """Wire type."""
+    run_id: str
+    """The run."""
+    indexed_document_count: int
+    """Documents written so far."""
+    deleted_document_count: int
+    """Documents deleted so far."""
+    indexed_document_volume_bytes: int
+    """Bytes written so far."""
+    total_document_count: int | None = None
+    """Documents in the destination, when known."""
+    metadata: dict[str, Any] | None = None
+    """Connector-specific facts to keep on the run."""
+
+
+class FailRun(Message):
+    """A worker ends a run in error (Elastic's `_error`)."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.fail"] = "syncline.run.fail"
+    """Wire type."""
+    run_id: str
+    """The run."""
+    error: str
+    """Why it failed."""
+
+
 class RunRequested(Message):
     """A pending run is ready for an executor to claim."""
 
@@ -80,6 +146,32 @@ class RunCreated(Message):
     """Full or incremental."""
     trigger_method: TriggerMethod
     """Why the run exists."""
+
+
+class RunUpdated(Message):
+    """A worker checked in or reported counters."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.updated"] = "syncline.run.updated"
+    """Wire type."""
+    run_id: str
+    """The run."""
+    sync_id: str
+    """Its sync."""
+    counters: RunCounters
+    """The run's counters now."""
+
+
+class RunDeleted(Message):
+    """A run and its record are gone."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.deleted"] = "syncline.run.deleted"
+    """Wire type."""
+    run_id: str
+    """The run."""
+    sync_id: str
+    """Its sync."""
 
 
 class RunCancelRequested(Message):
@@ -166,7 +258,10 @@ class RunCanceled(Message):
     """What it moved before stopping."""
 
 
-RunCommand = Annotated[CreateSyncJob | CancelRun, Field(discriminator="type")]
+RunCommand = Annotated[
+    CreateSyncJob | CancelRun | DeleteRun | ClaimRun | CheckInRun | ReportRunStats | FailRun,
+    Field(discriminator="type"),
+]
 """Everything on the run commands topic."""
 
 RunRequest = Annotated[RunRequested, Field(discriminator="type")]
@@ -174,6 +269,8 @@ RunRequest = Annotated[RunRequested, Field(discriminator="type")]
 
 RunEvent = Annotated[
     RunCreated
+    | RunUpdated
+    | RunDeleted
     | RunCancelRequested
     | RunStarted
     | RunProgressed

@@ -24,15 +24,22 @@ from syncline_contracts.connectors import (
 )
 from syncline_contracts.runs import (
     CancelRun,
+    CheckInRun,
+    ClaimRun,
     CreateSyncJob,
+    DeleteRun,
+    FailRun,
+    ReportRunStats,
     RunCanceled,
     RunCancelRequested,
     RunCompleted,
     RunCreated,
+    RunDeleted,
     RunFailed,
     RunProgressed,
     RunRequested,
     RunStarted,
+    RunUpdated,
 )
 from syncline_contracts.schedules import (
     RunRetryScheduled,
@@ -96,10 +103,10 @@ CONNECTOR_EVENTS = Topic(
 RUN_COMMANDS = Topic(
     name="syncline.runs.commands.v1",
     key="run_id",
-    messages=(CreateSyncJob, CancelRun),
+    messages=(CreateSyncJob, CancelRun, DeleteRun, ClaimRun, CheckInRun, ReportRunStats, FailRun),
     producers=("gateway",),
     consumers=("scheduler",),
-    description="Create and cancel runs.",
+    description="Create, cancel and delete runs; an external worker's claim, check-ins, counters and errors.",
 )
 RUN_REQUESTS = Topic(
     name="syncline.runs.requests.v1",
@@ -114,6 +121,8 @@ RUN_EVENTS = Topic(
     key="run_id",
     messages=(
         RunCreated,
+        RunUpdated,
+        RunDeleted,
         RunCancelRequested,
         RunStarted,
         RunProgressed,

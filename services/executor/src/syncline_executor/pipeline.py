@@ -209,9 +209,12 @@ class Pipeline:
             async with self.pool.acquire() as conn:
                 resume = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=plan.key)
         options = WriteOptions(mode=mode, conflict_policy=spec.conflict_policy, run_id=self.run_id)
-        resume = await destination.open_object(plan, options=options, resume=resume)
-        encoding = _encoding(source, destination)
+        kept = await destination.open_object(plan, options=options, resume=resume)
         counters = self.tally.of(plan.key)
+        if resume is not None and kept is None:  # the destination starts the object over: so do its counters
+            self.tally.objects[plan.key] = counters = ObjectCounters()
+        resume = kept
+        encoding = _encoding(source, destination)
         read = source.read_incremental if incremental and hasattr(source, "read_incremental") else source.read_snapshot
 
         async def reader(emit: Callable[[Item], Awaitable[None]]) -> None:

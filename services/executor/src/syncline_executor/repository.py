@@ -140,3 +140,14 @@ async def set_sync_state(conn: Conn, *, sync_id: str, object_key: str, state: di
         object_key,
         state,
     )
+
+
+async def retry_root(conn: Conn, *, run: dict[str, Any], max_depth: int = 50) -> str:
+    """The first run of `run`'s retry chain: retries resume from its checkpoints and reuse its staging."""
+    root = str(run["id"])
+    parent = run.get("retry_of")
+    while parent and max_depth > 0:
+        root = str(parent)
+        parent = await conn.fetchval("SELECT retry_of FROM scheduler.runs WHERE id = $1", root)
+        max_depth -= 1
+    return root

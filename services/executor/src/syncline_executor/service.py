@@ -124,11 +124,13 @@ class RunExecutor:
             job_type=str(run["job_type"]),
             docstore_dsn=self.settings.docstore_dsn(),
         )
+        async with self.pool.acquire() as conn:
+            attempt_of = await repository.retry_root(conn, run=run)
         pipeline = Pipeline(
             pool=self.pool,
             sealer=self.sealer,
             settings=PipelineSettings(batch_rows=self.settings.batch_rows, queue_pieces=self.settings.queue_pieces),
-            run_id=run["id"],
+            run_id=attempt_of,  # a retry continues its chain's first run: same checkpoints, staging, file names
             tally=tally,
         )
         await pipeline.run(spec)

@@ -20,7 +20,7 @@ from syncline_contracts.connectors import (
     UpdateConnector,
     UpsertConnector,
 )
-from syncline_contracts.schedules import SyncDeactivated
+from syncline_contracts.schedules import SchedulesConfigured, SyncDeactivated
 from syncline_contracts.syncs import (
     ActivateBulkSync,
     AddBulkSyncSchedule,
@@ -56,21 +56,21 @@ log = structlog.get_logger(__name__)
 SOURCE = "/syncline/policy"
 
 
-async def _outcome(conn: Conn, command: ConnectorCommand, *, sealer: Sealer) -> Message:
-    org_id = current_envelope().org_id
-    try:
-        async with conn.transaction():  # a savepoint: a rejected command leaves no half-written state
-            match command:
-                case UpsertConnector():
-                    return await service.upsert_connector(conn, org_id=org_id, cmd=command)
-                case ConfigureConnector():
-                    return await service.configure_connector(conn, org_id=org_id, cmd=command, sealer=sealer)
-                case UpdateConnector():
-                    return await service.update_connector(conn, org_id=org_id, cmd=command)
-                case DeleteConnector():
-                    return await service.delete_connector(conn, org_id=org_id, cmd=command)
-    except TerminalError as exc:
-        return rejection(command, exc)
+async def _connector_events(conn: Conn, org_id: str, command: ConnectorCommand, sealer: Sealer) -> list[Message]:
+    match command:
+        case UpsertConnector():
+            return [await service.upsert_connector(conn, org_id=org_id, cmd=command)]
+        case ConfigureConnector():
+            return [await service.configure_connector(conn, org_id=org_id, cmd=command, sealer=sealer)]
+        case UpdateConnector():
+            return await service.update_connector(conn, org_id=org_id, cmd=command)
+        case DeleteConnector():
+            return await service.delete_connector(conn, org_id=org_id, cmd=command)
+
+
+def _connector_topic(event: Message) -> Topic:
+    """Schedules go where the scheduler listens; everything else answers on the connector events topic."""
+    return SYNC_EVENTS if isinstance(event, SchedulesConfigured) else CONNECTOR_EVENTS
 
 
 def register(app: ServiceApp) -> None:
@@ -83,22 +83,10 @@ def register(app: ServiceApp) -> None:
         **subscription(kafka, topic=CONNECTOR_COMMANDS, service="policy"),
     )  # type: ignore[untyped-decorator]
     async def handle_connector_command(command: ConnectorCommand) -> None:
-        envelope = current_envelope()
-        async with app.pool.acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
-                log.info("command.duplicate")
-                return
-            event = await _outcome(conn, command, sealer=sealer)
-            await outbox.enqueue(
-                conn,
-                topic=CONNECTOR_EVENTS,
-                message=event,
-                envelope=envelope.caused(ce_type=event.wire_type(), ce_source=SOURCE),
-            )
-            if isinstance(event, CommandRejected):
-                log.info("command.rejected", code=event.code, reason=event.reason)
-            else:
-                log.info("command.applied", outcome=event.wire_type(), connector_id=command.connector_id)
+        async def run(conn: Conn, org_id: str) -> Outcome:
+            return [(_connector_topic(e), e) for e in await _connector_events(conn, org_id, command, sealer)]
+
+        await _apply(app, command=command, run=run, rejections=CONNECTOR_EVENTS)
 
     _register_connections(app, sealer=sealer)
     _register_syncs(app, sealer=sealer)

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from syncline_contracts.status import ConnectorStatus
+from syncline_contracts.schedules import Schedule, ScheduleKind
+from syncline_contracts.status import ConnectorStatus, JobType
 from syncline_platform.errors import InvalidError
+from syncline_platform.schedules import validate_schedule
 
 Rule = Callable[[Any], Any]
 
@@ -61,9 +63,13 @@ def _status(value: Any) -> str:
 
 
 def quartz_interval(value: Any) -> str:
-    """A Quartz cron expression as Elastic's scheduling uses it (6 or 7 fields, seconds first)."""
+    """A Quartz cron expression as Elastic's scheduling uses it (6 or 7 fields, seconds first), checked with
+    the scheduler's own parser so an expression accepted here always fires."""
     if not isinstance(value, str) or len(value.split()) not in (6, 7):
         raise InvalidError(f"[interval] [{value}] is not a valid Quartz cron expression (6 or 7 fields)")
+    validate_schedule(
+        Schedule(schedule_id="interval", kind=ScheduleKind.QUARTZ, expression=value), now=datetime.now(UTC)
+    )
     return value
 
 
@@ -157,3 +163,12 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
         except InvalidError as exc:
             raise InvalidError(f"[{field}] {exc}" if not str(exc).startswith("[") else str(exc)) from exc
     return validated
+
+
+def schedules_of(scheduling: dict[str, Any]) -> tuple[Schedule, ...]:
+    """Elastic's enabled `scheduling` kinds as the scheduler's schedules (one per job type)."""
+    return tuple(
+        Schedule(schedule_id=kind, kind=ScheduleKind.QUARTZ, expression=config["interval"], job_type=JobType(kind))
+        for kind, config in sorted(scheduling.items())
+        if kind in SCHEDULE_KINDS and config.get("enabled")
+    )

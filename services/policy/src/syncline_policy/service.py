@@ -1,6 +1,9 @@
 """Connector rules: what a connector must look like, and how its status moves. No broker imports."""
 
+from datetime import UTC, datetime
+
 from syncline_connectors.config import validate_values
+from syncline_contracts.base import Message
 from syncline_contracts.connectors import (
     ConfigureConnector,
     ConnectorConfigured,
@@ -9,6 +12,7 @@ from syncline_contracts.connectors import (
     UpdateConnector,
     UpsertConnector,
 )
+from syncline_contracts.schedules import SchedulesConfigured
 from syncline_contracts.status import ConnectorStatus
 from syncline_platform.db import Conn
 from syncline_platform.secrets import Sealer
@@ -58,9 +62,9 @@ async def configure_connector(
     return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=status)
 
 
-async def update_connector(conn: Conn, *, org_id: str, cmd: UpdateConnector) -> ConnectorConfigured:
+async def update_connector(conn: Conn, *, org_id: str, cmd: UpdateConnector) -> list[Message]:
     """Change validated fields; setting an error moves the connector to `error`, clearing it to `connected`
-    (as Elasticsearch does)."""
+    (as Elasticsearch does); a scheduling change is announced to the scheduler."""
     changes = rules.validate_changes(cmd.changes)
     if "error" in changes and "status" not in changes:
         changes["status"] = (ConnectorStatus.ERROR if changes["error"] else ConnectorStatus.CONNECTED).value
@@ -69,11 +73,25 @@ async def update_connector(conn: Conn, *, org_id: str, cmd: UpdateConnector) -> 
     )
     if row is None:
         raise ConnectorNotFoundError(cmd.connector_id)
-    return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus(row["status"]))
+    events: list[Message] = [
+        ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus(row["status"]))
+    ]
+    if "scheduling" in changes:
+        events.append(
+            SchedulesConfigured(
+                sync_id=cmd.connector_id,
+                schedules=rules.schedules_of(row["scheduling"]),
+                configured_at=datetime.now(UTC),
+            )
+        )
+    return events
 
 
-async def delete_connector(conn: Conn, *, org_id: str, cmd: DeleteConnector) -> ConnectorDeleted:
-    """Delete the connector."""
+async def delete_connector(conn: Conn, *, org_id: str, cmd: DeleteConnector) -> list[Message]:
+    """Delete the connector; its schedules stop."""
     if not await repository.delete_connector(conn, org_id=org_id, connector_id=cmd.connector_id):
         raise ConnectorNotFoundError(cmd.connector_id)
-    return ConnectorDeleted(connector_id=cmd.connector_id, delete_sync_jobs=cmd.delete_sync_jobs)
+    return [
+        ConnectorDeleted(connector_id=cmd.connector_id, delete_sync_jobs=cmd.delete_sync_jobs),
+        SchedulesConfigured(sync_id=cmd.connector_id, schedules=(), active=False, configured_at=datetime.now(UTC)),
+    ]

@@ -5,15 +5,27 @@ policy) and `syncline.runs.events.v1` (finished runs: failures, retries, continu
 `syncline.runs.events.v1`, `syncline.runs.requests.v1` and `syncline.syncs.events.v1`; writes `scheduler.*`.
 """
 
+from datetime import datetime
 from typing import Any
 
 import structlog
 from faststream import AckPolicy
 from pydantic import TypeAdapter
 
-from syncline_contracts.runs import TERMINAL_RUN_EVENTS, CancelRun, CreateSyncJob, RunCommand
+from syncline_contracts.connectors import ConnectorDeleted
+from syncline_contracts.runs import (
+    TERMINAL_RUN_EVENTS,
+    CancelRun,
+    CheckInRun,
+    ClaimRun,
+    CreateSyncJob,
+    DeleteRun,
+    FailRun,
+    ReportRunStats,
+    RunCommand,
+)
 from syncline_contracts.schedules import SchedulesConfigured
-from syncline_contracts.topics import RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS, Topic
+from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS, Topic
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
 from syncline_platform.db import Conn
@@ -22,7 +34,7 @@ from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
 from syncline_platform.service import ServiceApp
 from syncline_platform.settings import KafkaSettings
-from syncline_scheduler import schedules, service
+from syncline_scheduler import repository, schedules, service, workers
 from syncline_scheduler.service import SOURCE, Clock, Outcome
 from syncline_scheduler.settings import SchedulerSettings
 from syncline_scheduler.ticker import Ticker
@@ -55,21 +67,42 @@ _TERMINAL_TYPES = frozenset(m.wire_type() for m in TERMINAL_RUN_EVENTS)
 _RUN_ID = TypeAdapter(str)
 
 
+async def _apply(conn: Conn, command: RunCommand, *, org_id: str, now: datetime) -> Outcome:
+    match command:
+        case CreateSyncJob():
+            outcome = await service.create_run(conn, org_id=org_id, cmd=command, now=now)
+        case CancelRun():
+            outcome = await service.cancel_run(conn, org_id=org_id, cmd=command, now=now)
+        case DeleteRun():
+            outcome = await workers.delete_run(conn, org_id=org_id, cmd=command)
+        case ClaimRun():
+            outcome = await workers.claim_run(conn, org_id=org_id, cmd=command, now=now)
+        case CheckInRun():
+            outcome = await workers.check_in_run(conn, org_id=org_id, cmd=command, now=now)
+        case ReportRunStats():
+            outcome = await workers.report_stats(conn, org_id=org_id, cmd=command, now=now)
+        case FailRun():
+            outcome = await workers.fail_run(conn, org_id=org_id, cmd=command, now=now)
+    return outcome
+
+
 async def _outcome(conn: Conn, command: RunCommand, clock: Clock) -> Outcome:
-    org_id = current_envelope().org_id
     try:
         async with conn.transaction():
-            match command:
-                case CreateSyncJob():
-                    return await service.create_run(conn, org_id=org_id, cmd=command, now=clock())
-                case CancelRun():
-                    return await service.cancel_run(conn, org_id=org_id, cmd=command, now=clock())
+            return await _apply(conn, command, org_id=current_envelope().org_id, now=clock())
     except TerminalError as exc:
         return Outcome(event=rejection(command, exc))
 
 
 def register(app: ServiceApp, *, settings: SchedulerSettings, clock: Clock, ticker: Ticker) -> None:
     """Subscribe the scheduler handlers."""
+    _run_commands(app, clock=clock)
+    _sync_events(app, clock=clock, ticker=ticker)
+    _run_events(app, settings=settings, clock=clock, ticker=ticker)
+    _connector_events(app)
+
+
+def _run_commands(app: ServiceApp, *, clock: Clock) -> None:
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
@@ -101,6 +134,10 @@ def register(app: ServiceApp, *, settings: SchedulerSettings, clock: Clock, tick
                 )
             log.info("command.handled", outcome=event.wire_type(), run_id=command.run_id)
 
+
+def _sync_events(app: ServiceApp, *, clock: Clock, ticker: Ticker) -> None:
+    kafka = app.settings.kafka
+
     @app.broker.subscriber(
         SYNC_EVENTS.qualified(kafka.topic_prefix),
         **_selective(kafka, topic=SYNC_EVENTS, group="scheduler-syncs"),
@@ -117,6 +154,30 @@ def register(app: ServiceApp, *, settings: SchedulerSettings, clock: Clock, tick
                 log.info("schedules.configured", sync_id=event.sync_id, active=event.active)
         await _commit(app)
         ticker.due_by(first)
+
+
+def _connector_events(app: ServiceApp) -> None:
+    kafka = app.settings.kafka
+
+    @app.broker.subscriber(
+        CONNECTOR_EVENTS.qualified(kafka.topic_prefix),
+        **_selective(kafka, topic=CONNECTOR_EVENTS, group="scheduler-connectors"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_connector_event(body: dict[str, Any]) -> None:
+        envelope = current_envelope()
+        if envelope.ce_type != ConnectorDeleted.wire_type():
+            return  # the scheduler only acts on deletions
+        event = ConnectorDeleted.model_validate(body)
+        if event.delete_sync_jobs:
+            async with app.pool.acquire() as conn, conn.transaction():
+                if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
+                    deleted = await repository.delete_runs_of(conn, org_id=envelope.org_id, sync_id=event.connector_id)
+                    log.info("runs.deleted_with_connector", sync_id=event.connector_id, runs=deleted)
+        await _commit(app)
+
+
+def _run_events(app: ServiceApp, *, settings: SchedulerSettings, clock: Clock, ticker: Ticker) -> None:
+    kafka = app.settings.kafka
 
     @app.broker.subscriber(
         RUN_EVENTS.qualified(kafka.topic_prefix),

@@ -206,13 +206,17 @@ async def reap_canceling(conn: Conn, *, cutoff: datetime, now: datetime, limit: 
     )
 
 
-async def rerequest_unclaimed(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
-    """Pending runs last requested before `cutoff`, stamped as requested again now."""
+async def rerequest_unclaimed(
+    conn: Conn, *, cutoff: datetime, now: datetime, limit: int, service_types: tuple[str, ...]
+) -> list[asyncpg.Record]:
+    """Pending (and suspended) runs Syncline's executors can run, last requested before `cutoff`, stamped as
+    requested again now (runs waiting for an external worker are left alone)."""
     return await conn.fetch(
         """
         UPDATE runs SET requested_at = $2
         WHERE id IN (
-            SELECT id FROM runs WHERE status = 'pending' AND requested_at < $1
+            SELECT id FROM runs WHERE status IN ('pending', 'suspended') AND requested_at < $1
+              AND (connector ? 'spec' OR connector->>'service_type' = ANY($4::text[]))
             ORDER BY requested_at LIMIT $3 FOR UPDATE SKIP LOCKED
         )
         RETURNING id, org_id, sync_id, job_type
@@ -220,6 +224,7 @@ async def rerequest_unclaimed(conn: Conn, *, cutoff: datetime, now: datetime, li
         cutoff,
         now,
         limit,
+        list(service_types),
     )
 
 
@@ -506,3 +511,75 @@ async def rearm_continuous(
         default_spacing_s,
     )
     return due
+
+
+# --- external workers (Elastic's worker protocol) -----------------------------------------------------------
+
+
+async def delete_run(conn: Conn, *, org_id: str, run_id: str) -> str | None:
+    """Delete a run; returns its sync id, or None when it did not exist."""
+    sync_id: str | None = await conn.fetchval(
+        "DELETE FROM runs WHERE id = $1 AND org_id = $2 RETURNING sync_id", run_id, org_id
+    )
+    return sync_id
+
+
+async def delete_runs_of(conn: Conn, *, org_id: str, sync_id: str) -> int:
+    """Delete every run of a sync; returns how many."""
+    status: str = await conn.execute("DELETE FROM runs WHERE org_id = $1 AND sync_id = $2", org_id, sync_id)
+    return int(status.rsplit(maxsplit=1)[-1])
+
+
+async def claim_for(conn: Conn, *, run_id: str, worker: str, now: datetime) -> dict[str, Any] | None:
+    """pending → in_progress for an external worker; None when the run is not pending."""
+    row = await conn.fetchrow(
+        """
+        UPDATE runs SET status = 'in_progress', worker_hostname = $2, started_at = $3, last_seen = $3
+        WHERE id = $1 AND status = 'pending' RETURNING *
+        """,
+        run_id,
+        worker,
+        now,
+    )
+    return dict(row) if row else None
+
+
+async def touch(conn: Conn, *, run_id: str, now: datetime) -> dict[str, Any]:
+    """Record a check-in."""
+    row = await conn.fetchrow("UPDATE runs SET last_seen = $2 WHERE id = $1 RETURNING *", run_id, now)
+    return dict(row) if row else {}
+
+
+async def set_stats(conn: Conn, *, run_id: str, stats: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Store a worker's counters (and metadata, merged)."""
+    row = await conn.fetchrow(
+        """
+        UPDATE runs SET indexed_document_count = $2, deleted_document_count = $3, indexed_document_volume = $4,
+            total_document_count = COALESCE($5, total_document_count), metadata = metadata || $6::jsonb,
+            last_seen = $7
+        WHERE id = $1 RETURNING *
+        """,
+        run_id,
+        stats["indexed_document_count"],
+        stats["deleted_document_count"],
+        stats["indexed_document_volume_bytes"],
+        stats["total_document_count"],
+        stats["metadata"] or {},
+        now,
+    )
+    return dict(row) if row else {}
+
+
+async def fail(conn: Conn, *, run_id: str, error: str, now: datetime) -> bool:
+    """Move a run to `error` with its reason, when the transition table allows it."""
+    moved = await conn.fetchval(
+        """
+        UPDATE runs SET status = 'error', error = $2, completed_at = $3, last_seen = $3
+        WHERE id = $1 AND status = ANY($4::text[]) RETURNING 1
+        """,
+        run_id,
+        error,
+        now,
+        list(sources_of(RunStatus.ERROR)),
+    )
+    return moved is not None

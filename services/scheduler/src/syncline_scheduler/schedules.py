@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from syncline_contracts.runs import RunCreated, RunRequested
+from syncline_contracts.runs import RunCreated
 from syncline_contracts.schedules import Schedule, ScheduleFired, ScheduleKind, SchedulesConfigured, ScheduleSkipped
 from syncline_contracts.status import JobType, TriggerMethod
 from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
@@ -23,7 +23,7 @@ from syncline_platform.errors import InvalidError
 from syncline_platform.schedules import Timetable, compile_schedule, count_missed, first_fire
 from syncline_scheduler import repository
 from syncline_scheduler.repository import NewRun, SyncKey, Tick
-from syncline_scheduler.service import Emit, Emits, new_run_id
+from syncline_scheduler.service import Emit, Emits, new_run_id, request_for
 from syncline_scheduler.settings import SchedulerSettings
 
 log = structlog.get_logger(__name__)
@@ -139,7 +139,7 @@ async def fire_due(conn: Conn, *, now: datetime, settings: SchedulerSettings) ->
         conn, moves=[(d.tick, d.next_fire_at, d.run.run_id if d.run else None) for d in decisions]
     )
     log.info("schedules.due", claimed=len(rows), fired=len(fired), skipped=len(rows) - len(fired))
-    return len(rows), [emit for d in decisions for emit in _events(d, now=now)]
+    return len(rows), [emit for d in decisions for emit in _events(d, now=now, connectors=connectors)]
 
 
 def _decide(
@@ -216,7 +216,7 @@ def _options(schedule: Schedule) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _events(decision: _Decision, *, now: datetime) -> list[Emit]:
+def _events(decision: _Decision, *, now: datetime, connectors: dict[SyncKey, dict[str, Any]]) -> list[Emit]:
     tick, run = decision.tick, decision.run
     emits = Emits(org_id=tick.org_id)
     if run is None:
@@ -247,7 +247,9 @@ def _events(decision: _Decision, *, now: datetime) -> list[Emit]:
         run_id=run.run_id, sync_id=run.sync_id, job_type=run.job_type, trigger_method=run.trigger_method
     )
     emits.add(RUN_EVENTS, created)
-    emits.add(RUN_REQUESTS, RunRequested(run_id=run.run_id, sync_id=run.sync_id, job_type=run.job_type))
+    request = request_for(run, connectors[tick.sync_key])
+    if request is not None:
+        emits.add(RUN_REQUESTS, request)
     log.debug("schedule.fired", sync_id=tick.sync_id, schedule_id=tick.schedule_id, run_id=run.run_id)
     return emits.items
 
@@ -307,6 +309,8 @@ async def _retry(conn: Conn, *, row: asyncpg.Record, connector: dict[str, Any], 
         RUN_EVENTS,
         RunCreated(run_id=run.run_id, sync_id=run.sync_id, job_type=run.job_type, trigger_method=run.trigger_method),
     )
-    emits.add(RUN_REQUESTS, RunRequested(run_id=run.run_id, sync_id=run.sync_id, job_type=run.job_type))
+    request = request_for(run, connector)
+    if request is not None:
+        emits.add(RUN_REQUESTS, request)
     log.info("retry.fired", run_id=run.run_id, failed_run_id=row["failed_run_id"], attempt=run.attempt)
     return run.run_id

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from syncline_connectors.config import EXECUTABLE_SERVICE_TYPES, executable
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import (
@@ -99,6 +100,14 @@ class Outcome:
     request: RunRequested | None = None
 
 
+def request_for(run: NewRun, connector: dict[str, Any]) -> RunRequested | None:
+    """The request that sends a new run to Syncline's executors, or None when an external worker must claim it
+    (an Elastic connector of a service type Syncline has no source for)."""
+    if not executable(connector):
+        return None
+    return RunRequested(run_id=run.run_id, sync_id=run.sync_id, job_type=run.job_type)
+
+
 def check_job_type(*, sync_id: str, job_type: JobType) -> None:
     """Connectors here have no document level security, so access-control runs cannot run."""
     if job_type is JobType.ACCESS_CONTROL:
@@ -134,7 +143,7 @@ async def create_run(conn: Conn, *, org_id: str, cmd: CreateSyncJob, now: dateti
     )
     if not await repository.insert_run(conn, org_id=org_id, run=run, connector=connector):
         return Outcome(event=created)  # the same command again: answer it, request nothing twice
-    return Outcome(event=created, request=RunRequested(run_id=cmd.run_id, sync_id=cmd.sync_id, job_type=cmd.job_type))
+    return Outcome(event=created, request=request_for(run, connector))
 
 
 async def cancel_run(conn: Conn, *, org_id: str, cmd: CancelRun, now: datetime) -> Outcome:
@@ -232,7 +241,7 @@ async def _after_failure(
 
 async def sweep(conn: Conn, *, now: datetime, settings: SchedulerSettings, limit: int = 100) -> list[Emit]:
     """End runs whose executor went silent (in error, or canceled when they were being canceled) and request
-    again the pending runs no executor claimed."""
+    again the pending (or suspended) runs no executor claimed."""
     emitted: list[Emit] = []
     cutoff = now - timedelta(seconds=settings.reaper_after_s)
     for row in await repository.reap_silent(conn, cutoff=cutoff, now=now, limit=limit):
@@ -249,7 +258,10 @@ async def sweep(conn: Conn, *, now: datetime, settings: SchedulerSettings, limit
         emits.add(RUN_EVENTS, RunCanceled(run_id=run["id"], sync_id=run["sync_id"], counters=counters_of(run)))
         emitted += emits.items + (await settle_run(conn, run_id=run["id"], now=now, settings=settings)).emits
     stale = now - timedelta(seconds=settings.republish_after_s)
-    for row in await repository.rerequest_unclaimed(conn, cutoff=stale, now=now, limit=limit):
+    rows = await repository.rerequest_unclaimed(
+        conn, cutoff=stale, now=now, limit=limit, service_types=EXECUTABLE_SERVICE_TYPES
+    )
+    for row in rows:
         emits = Emits(org_id=row["org_id"])  # a fresh message id: the executor's inbox must not drop it
         emits.add(RUN_REQUESTS, RunRequested(run_id=row["id"], sync_id=row["sync_id"], job_type=row["job_type"]))
         emitted += emits.items

@@ -5,7 +5,7 @@ from typing import Any
 
 from syncline_connectors.config import schema_for
 
-_MIB = 1024 * 1024
+MIB = 1024 * 1024
 
 DEFAULT_FEATURES = {
     "document_level_security": {"enabled": False},
@@ -126,7 +126,7 @@ def sync_job(run: dict[str, Any]) -> dict[str, Any]:
         "deleted_document_count": run["deleted_document_count"],
         "error": run["error"],
         "indexed_document_count": run["indexed_document_count"],
-        "indexed_document_volume": run["indexed_document_volume"] // _MIB,
+        "indexed_document_volume": run["indexed_document_volume"] // MIB,
         "job_type": run["job_type"],
         "last_seen": es_time(run["last_seen"]),
         "metadata": run["metadata"],

@@ -172,3 +172,27 @@ class LastSyncUpdate(StrictBody):
     last_sync_status: str | None = None
     last_synced: str | None = None
     sync_cursor: Any = None
+
+
+class SyncJobClaim(StrictBody):
+    """`PUT /_connector/_sync_job/{id}/_claim`."""
+
+    worker_hostname: str
+    sync_cursor: Any = None
+
+
+class SyncJobError(StrictBody):
+    """`PUT /_connector/_sync_job/{id}/_error`."""
+
+    error: str
+
+
+class SyncJobStats(StrictBody):
+    """`PUT /_connector/_sync_job/{id}/_stats` (`indexed_document_volume` in MiB, as Elasticsearch counts it)."""
+
+    deleted_document_count: int
+    indexed_document_count: int
+    indexed_document_volume: int
+    total_document_count: int | None = None
+    last_seen: str | None = None
+    metadata: dict[str, Any] | None = None

@@ -20,14 +20,30 @@ from syncline_contracts.connectors import (
     UpdateConnector,
     UpsertConnector,
 )
-from syncline_contracts.runs import CancelRun, CreateSyncJob
+from syncline_contracts.runs import (
+    CancelRun,
+    CheckInRun,
+    ClaimRun,
+    CreateSyncJob,
+    DeleteRun,
+    FailRun,
+    ReportRunStats,
+)
 from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, Topic
 from syncline_gateway import repository
 from syncline_gateway.commands import CommandBus
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.elastic import PRODUCT_HEADER, documents
 from syncline_gateway.dialects.elastic.auth import authenticate
-from syncline_gateway.dialects.elastic.models import ConnectorConfiguration, ConnectorPut, SyncJobPost, parse
+from syncline_gateway.dialects.elastic.models import (
+    ConnectorConfiguration,
+    ConnectorPut,
+    SyncJobClaim,
+    SyncJobError,
+    SyncJobPost,
+    SyncJobStats,
+    parse,
+)
 from syncline_gateway.dialects.elastic.updates import UPDATES
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
 from syncline_platform.secrets import Sealer
@@ -111,6 +127,51 @@ async def get_sync_job(request: Request, job_id: str, caller: Caller) -> JSONRes
 async def cancel_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     await _send(request, topic=RUN_COMMANDS, message=CancelRun(run_id=job_id), caller=caller)
     return answer({"result": "updated"})
+
+
+@router.delete("/_connector/_sync_job/{job_id}")
+async def delete_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    await _send(request, topic=RUN_COMMANDS, message=DeleteRun(run_id=job_id), caller=caller)
+    return answer({"acknowledged": True})
+
+
+# The worker protocol: how an external worker (Elastic's connector service, or any client of this API) runs jobs.
+
+
+@router.put("/_connector/_sync_job/{job_id}/_claim")
+async def claim_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    body = parse(await request.body(), SyncJobClaim, parser="claim_connector_sync_job_request")
+    command = ClaimRun(run_id=job_id, worker=body.worker_hostname, sync_cursor=body.sync_cursor)
+    await _send(request, topic=RUN_COMMANDS, message=command, caller=caller)
+    return answer({})
+
+
+@router.put("/_connector/_sync_job/{job_id}/_check_in")
+async def check_in_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    await _send(request, topic=RUN_COMMANDS, message=CheckInRun(run_id=job_id), caller=caller)
+    return answer({})
+
+
+@router.put("/_connector/_sync_job/{job_id}/_error")
+async def error_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    body = parse(await request.body(), SyncJobError, parser="connector_sync_job_error_request")
+    await _send(request, topic=RUN_COMMANDS, message=FailRun(run_id=job_id, error=body.error), caller=caller)
+    return answer({})
+
+
+@router.put("/_connector/_sync_job/{job_id}/_stats")
+async def stats_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
+    body = parse(await request.body(), SyncJobStats, parser="connector_sync_job_update_stats_request")
+    command = ReportRunStats(
+        run_id=job_id,
+        indexed_document_count=body.indexed_document_count,
+        deleted_document_count=body.deleted_document_count,
+        indexed_document_volume_bytes=body.indexed_document_volume * documents.MIB,
+        total_document_count=body.total_document_count,
+        metadata=body.metadata,
+    )
+    await _send(request, topic=RUN_COMMANDS, message=command, caller=caller)
+    return answer({})
 
 
 @router.put("/_connector/{connector_id}/_configuration")
