@@ -7,7 +7,6 @@ from typing import Any
 import asyncpg
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
-
 from tests.e2e.test_elastic_first_path import configure, documents, seed, wait_for_job
 from tests.support.system import System
 
@@ -142,6 +141,7 @@ async def test_incremental_jobs_index_only_changed_rows(
     finally:
         await conn.close()
     configure(es, "incr", database=database, index="incr-idx")
+    es.connector.update_configuration(connector_id="incr", values={"tracking_field": "updated_at"})
     full = await wait_for_job(es, es.connector.sync_job_post(id="incr", job_type="full")["id"])
     assert full["indexed_document_count"] == 20
     assert es.connector.get(connector_id="incr")["sync_cursor"] is not None  # stored when the job completed

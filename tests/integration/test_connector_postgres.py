@@ -267,6 +267,7 @@ async def test_names_are_normalised_and_new_fields_follow_the_discovery_setting(
     columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'order_items' ORDER BY 1"
     assert [r[0] for r in await sql(target, columns)] == ["item_id", "unit_price"]
     take = keep.model_copy(update={"new_fields": Discover.ALL})
+    await sql(source, 'UPDATE "Order Items" SET "Note" = \'n\'')  # incremental runs read rows written since
     await run(state, take)
     assert [r[0] for r in await sql(target, columns)] == ["item_id", "note", "unit_price"]
     assert await sql(target, "SELECT note FROM out.order_items") == [("n",)]
@@ -330,3 +331,21 @@ async def test_a_resumed_snapshot_neither_duplicates_nor_loses_rows(
     assert await rows_as_text(target, "r") == await rows_as_text(source, "r")
     assert tally.counters().indexed_document_count == 5000
     assert tally.counters().rows_read == 5000
+
+
+async def test_incremental_without_a_tracking_field_reads_what_was_written_since(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    source, target = pair
+    await sql(
+        source, "CREATE TABLE w (id int PRIMARY KEY, v text); INSERT INTO w SELECT g, 'v' FROM generate_series(1, 30) g"
+    )
+    spec = spec_for(source, target, ["w"], mode=Mode.INCREMENTAL, sync_id=unique("xmin"))
+    first = await run(state, spec, batch_rows=7)
+    assert first.counters().indexed_document_count == 30
+    await sql(source, "UPDATE w SET v = 'changed' WHERE id IN (3, 4); INSERT INTO w VALUES (31, 'new')")
+    second = await run(state, spec, batch_rows=7)
+    assert second.counters().indexed_document_count == 3
+    assert await rows_as_text(target, "w") == await rows_as_text(source, "w")
+    third = await run(state, spec, batch_rows=7)
+    assert third.counters().indexed_document_count == 0

@@ -73,27 +73,29 @@ class Plant:
 @pytest.fixture
 async def plant() -> AsyncIterator[Plant]:
     names = [unique("exec"), unique("exec_docs"), unique("exec_src")]
-    dsns = [await create_database(n) for n in names]
-    await apply_migrations(dsn=SecretStr(dsns[0]), schema="scheduler", directory=SCHEDULER_MIGRATIONS)
     prefix = f"{unique('ex')}."
-    await ensure_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=prefix))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCLINE_")}
-    env |= {
-        "SYNCLINE_DATABASE_URL": dsns[0],
-        "SYNCLINE_DOCSTORE_URL": dsns[1],
-        "SYNCLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap_servers(),
-        "SYNCLINE_KAFKA__TOPIC_PREFIX": prefix,
-        "SYNCLINE_SECRET_KEY": generate_key(),
-        "SYNCLINE_LOG__JSON_OUTPUT": "true",
-        "SYNCLINE_INSTANCE_ID": "test-executor",
-        "SYNCLINE_BATCH_ROWS": "1000",
-    }
-    (ROOT / ".local" / "test-logs").mkdir(parents=True, exist_ok=True)
-    result = Plant(database=dsns[0], docstore=dsns[1], source=dsns[2], source_name=names[2], prefix=prefix, env=env)
+    result: Plant | None = None
     try:
+        dsns = [await create_database(n) for n in names]
+        await apply_migrations(dsn=SecretStr(dsns[0]), schema="scheduler", directory=SCHEDULER_MIGRATIONS)
+        await ensure_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=prefix))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCLINE_")}
+        env |= {
+            "SYNCLINE_DATABASE_URL": dsns[0],
+            "SYNCLINE_DOCSTORE_URL": dsns[1],
+            "SYNCLINE_KAFKA__BOOTSTRAP_SERVERS": bootstrap_servers(),
+            "SYNCLINE_KAFKA__TOPIC_PREFIX": prefix,
+            "SYNCLINE_SECRET_KEY": generate_key(),
+            "SYNCLINE_LOG__JSON_OUTPUT": "true",
+            "SYNCLINE_INSTANCE_ID": "test-executor",
+            "SYNCLINE_BATCH_ROWS": "1000",
+        }
+        (ROOT / ".local" / "test-logs").mkdir(parents=True, exist_ok=True)
+        result = Plant(database=dsns[0], docstore=dsns[1], source=dsns[2], source_name=names[2], prefix=prefix, env=env)
         yield result
     finally:
-        result.stop()
+        if result is not None:
+            result.stop()
         for name in names:
             await drop_database(name)
         await delete_topics(prefix)

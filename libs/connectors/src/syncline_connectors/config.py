@@ -55,6 +55,12 @@ POSTGRESQL_FIELDS: tuple[ConfigField, ...] = (
     ConfigField("schema", "Schema", default="public", required=False, order=6),
     ConfigField("tables", "Comma-separated list of tables", type="list", default="*", required=False, order=7),
     ConfigField("fetch_size", "Rows fetched per request", type="int", default=1000, required=False, order=8),
+    ConfigField(
+        "tracking_field",
+        "Column that grows with every change (incremental syncs move rows past the last value seen)",
+        required=False,
+        order=10,
+    ),
     ConfigField("ssl_enabled", "Enable SSL verification", type="bool", default=False, required=False, order=9),
 )
 

@@ -28,6 +28,12 @@ class UnsupportedServiceTypeError(InvalidError):
         super().__init__(f"no source connector for service type [{service_type}]")
 
 
+def elastic_sync_key(*, org_id: str, connector_id: str) -> str:
+    """The key of an Elastic connector's lasting sync state (cursors, slots): connector ids repeat across
+    organisations, so the organisation is part of it."""
+    return f"{org_id}/{connector_id}"
+
+
 def spec_from_connector(
     connector: dict[str, Any], *, sealed_secrets: dict[str, str], job_type: str, docstore_dsn: str
 ) -> SyncSpec:
@@ -41,7 +47,7 @@ def spec_from_connector(
     tables = values.get("tables") or "*"
     cursor = connector.get("sync_cursor")
     cursor = cursor if isinstance(cursor, dict) else {}
-    tracking = cursor.get("tracking_field") if job_type == "incremental" else None
+    tracking = (values.get("tracking_field") or cursor.get("tracking_field")) if job_type == "incremental" else None
     everything = tables in ("*", ["*"])
     objects = (
         () if everything else tuple(ObjectSpec(name=t, schema_name=schema, tracking_field=tracking) for t in tables)

@@ -246,9 +246,25 @@ class PostgresSource:
     async def read_incremental(
         self, plan: ObjectPlan, *, after: Position | None, encoding: Encoding, shape: RecordShape | None, emit: Emit
     ) -> None:
-        """Rows with `(tracking field, key) > after`, in that order; rows without a tracking value are skipped."""
+        """Rows with `(tracking field, key) > after`, in that order; rows without a tracking value are skipped.
+
+        Without a tracking field, the rows written since `after["since"]` (a transaction id the previous run's
+        snapshot saw as its horizon): every row whose `xmin` is not older, which may re-read a few rows, never
+        misses one.
+        """
         if not plan.tracking_field:
-            await self.read_snapshot(plan, after=after, encoding=encoding, shape=shape, emit=emit)
+            since = (after or {}).get("since")
+            extra = [] if since is None else [_written_since(int(since))]
+            await self._read(
+                plan,
+                keys=keyset_of(plan, incremental=False),
+                after=after,
+                encoding=encoding,
+                shape=shape,
+                emit=emit,
+                extra=extra,
+                since=since,
+            )
             return
         keys = keyset_of(plan, incremental=True)
         conditions = [f"t.{quote_ident(plan.tracking_field)} IS NOT NULL"]
@@ -264,21 +280,31 @@ class PostgresSource:
         shape: RecordShape | None,
         emit: Emit,
         extra: Sequence[str] = (),
+        since: int | None = None,
     ) -> None:
         conds = [*filter_sql(plan.filters), *extra]
         lo: list[str | None] | None = (after or {}).get("after") if keys else None
         async with self.conn.transaction(isolation="repeatable_read", readonly=True):
+            # the snapshot's horizon (its first statement takes it): what a later incremental read starts from
+            horizon = (after or {}).get("xmin") or await self.conn.fetchval(
+                "SELECT txid_snapshot_xmin(txid_current_snapshot()) % 4294967296"
+            )
+
+            def at(key: list[str | None] | None) -> Position:
+                return {"after": key, "xmin": horizon} | ({"since": since} if since is not None else {})
+
             while True:
                 bounds = list(conds)
                 if keys and lo is not None:
                     bounds.append(f"{keys.row()} > {keys.values(lo)}")
                 hi = await self._upper(plan, keys, bounds) if keys else None
                 if keys and hi is None:
+                    await emit(Mark(position=at(lo), rows=0))
                     return
                 if keys and hi is not None:
                     bounds.append(f"{keys.row()} <= {keys.values(hi)}")
                 rows = await self._copy(plan, bounds, encoding, shape, emit)
-                await emit(Mark(position={"after": hi}, rows=rows))
+                await emit(Mark(position=at(hi), rows=rows))
                 if not keys:
                     return
                 lo = hi
@@ -359,6 +385,11 @@ class PostgresSource:
         if dropped:
             log.info("source.slot_dropped", slot=name)
         return bool(dropped)
+
+
+def _written_since(xid: int) -> str:
+    """Rows whose inserting or updating transaction is not older than `xid` (32-bit, wrapping)."""
+    return f"((t.xmin::text::bigint - {xid} + 4294967296) % 4294967296) < 2147483648"
 
 
 def slot_name(sync_id: str) -> str:

@@ -365,27 +365,29 @@ class ChangeSql:
         plan = self.plan
         order = plan.table_columns or plan.primary_key
         key_order = sorted(plan.primary_key, key=order.index)
-        old = [self._typed(self._field("identity", k, key_order.index(k)), k) for k in plan.primary_key]
-        new_keys = ", ".join(
-            f"{self._typed(f'm->{quote_literal(k)}', k)} AS k{i}" for i, k in enumerate(plan.primary_key)
+        olds = ", ".join(
+            f"{self._typed(self._field('identity', k, key_order.index(k)), k)} AS o{i}"
+            for i, k in enumerate(plan.primary_key)
         )
-        old_keys = ", ".join(f"{o} AS k{i}" for i, o in enumerate(old))
-        changed = " OR ".join(
-            f"({o}) IS DISTINCT FROM {self._typed(f'm->{quote_literal(k)}', k)}"
-            for o, k in zip(old, plan.primary_key, strict=True)
-        )
+        news = ", ".join(f"{self._typed(f'm->{quote_literal(k)}', k)} AS k{i}" for i, k in enumerate(plan.primary_key))
+        old_as_keys = ", ".join(f"o{i} AS k{i}" for i in range(len(plan.primary_key)))
         ks = ", ".join(f"k{i}" for i in range(len(plan.primary_key)))
+        changed = " OR ".join(f"o{i} IS DISTINCT FROM k{i}" for i in range(len(plan.primary_key)))
         return f"""
         CREATE TEMP TABLE _syncline_events AS
         WITH ch AS (
-            SELECT n, d, d->>'action' AS action, CASE WHEN d->>'action' <> 'D' THEN {self._row()} END AS m
-            FROM (SELECT n, data::jsonb AS d FROM pg_temp.{CHANGES_TABLE}) s
-            WHERE d->>'schema' = {quote_literal(plan.schema or "public")} AND d->>'table' = {quote_literal(plan.name)}
+            SELECT n, action, m, {news}, {olds}
+            FROM (
+                SELECT n, d, d->>'action' AS action, CASE WHEN d->>'action' <> 'D' THEN {self._row()} END AS m
+                FROM (SELECT n, data::jsonb AS d FROM pg_temp.{CHANGES_TABLE} OFFSET 0) s  -- parsed once
+                WHERE d->>'schema' = {quote_literal(plan.schema or "public")}
+                  AND d->>'table' = {quote_literal(plan.name)}
+            ) parsed
         )
-        SELECT n, 'D' AS op, NULL::jsonb AS m, {old_keys} FROM ch
-            WHERE action = 'D' OR (action = 'U' AND d ? 'identity' AND ({changed}))
+        SELECT n, 'D' AS op, NULL::jsonb AS m, {old_as_keys} FROM ch
+            WHERE action = 'D' OR (action = 'U' AND o0 IS NOT NULL AND ({changed}))
         UNION ALL
-        SELECT n, action, m, {new_keys} FROM ch WHERE action IN ('I', 'U');
+        SELECT n, action, m, {ks} FROM ch WHERE action IN ('I', 'U');
         CREATE TEMP TABLE _syncline_latest AS
             SELECT DISTINCT ON ({ks}) * FROM _syncline_events ORDER BY {ks}, n DESC;
         """

@@ -40,6 +40,9 @@ class CreateSyncJob(Message):
     """Full or incremental."""
     trigger_method: TriggerMethod = TriggerMethod.ON_DEMAND
     """Why the run exists."""
+    options: dict[str, Any] | None = None
+    """How to run it, kept on the run (Polytomic's start options: `fetch_mode`, `resync_mode`, `schemas` (a
+    subset of the sync's objects), `test`)."""
 
 
 class CancelRun(Message):

@@ -163,7 +163,12 @@ class Pipeline:
         existing = destination.existing_columns if isinstance(destination, PostgresDestination) else None
         default_schema = getattr(getattr(source, "config", None), "schema", None)
         plans = await planning.plan(spec, discovered, default_schema=default_schema, existing=existing)
-        keyed = spec.destination_type is DestinationType.DOCSTORE or spec.mode is not Mode.SNAPSHOT
+        # documents, upserts and change streams need a key; a snapshot does not
+        keyed = (
+            spec.destination_type is DestinationType.DOCSTORE
+            or spec.mode is Mode.REPLICATE
+            or (spec.mode is not Mode.SNAPSHOT and spec.destination_type is DestinationType.POSTGRESQL)
+        )
         usable = []
         for plan in plans:
             if keyed and not plan.primary_key:
@@ -205,7 +210,7 @@ class Pipeline:
         incremental = mode is Mode.INCREMENTAL
         tracked = incremental and plan.tracking_field is not None  # without one, every run reads every row
         resume = checkpoint.position if checkpoint else None
-        if tracked and resume is None:
+        if incremental and resume is None:
             async with self.pool.acquire() as conn:
                 resume = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=plan.key)
         options = WriteOptions(mode=mode, conflict_policy=spec.conflict_policy, run_id=self.run_id)
@@ -220,10 +225,12 @@ class Pipeline:
         async def reader(emit: Callable[[Item], Awaitable[None]]) -> None:
             await read(plan, after=resume, encoding=encoding, shape=destination.shape, emit=emit)
 
+        last: Position | None = None
         try:
             async with self._stream(reader, counters) as items:
                 async for committed in destination.write(plan, items, encoding=encoding):
                     self._count(counters, committed)
+                    last = committed.position
                     sync_position = committed.position if tracked else None
                     await self._checkpoint(spec, plan.key, counters, committed.position, sync_position=sync_position)
             outcome = await destination.close_object(plan)
@@ -233,7 +240,9 @@ class Pipeline:
             raise
         counters.rows_deleted += outcome.deleted
         counters.total = outcome.total
-        await self._checkpoint(spec, plan.key, counters, None, done=True)
+        # untracked objects: the next incremental run reads what was written since this run's snapshot
+        horizon = {"since": last["xmin"]} if not tracked and last and last.get("xmin") is not None else None
+        await self._checkpoint(spec, plan.key, counters, None, done=True, sync_position=horizon)
         log.info("object.moved", object=plan.key, rows=counters.rows_written, deleted=counters.rows_deleted)
 
     @contextlib.asynccontextmanager

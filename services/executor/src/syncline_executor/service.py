@@ -11,7 +11,8 @@ from typing import Any
 import asyncpg
 import structlog
 
-from syncline_connectors.elastic import spec_from_connector
+from syncline_connectors.elastic import elastic_sync_key, spec_from_connector
+from syncline_connectors.spec import Discover, SyncSpec
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunProgressed
@@ -27,6 +28,15 @@ from syncline_platform.service import ServiceApp
 
 log = structlog.get_logger(__name__)
 SOURCE = "/syncline/executor"
+
+
+def subset(spec: SyncSpec, schemas: list[str] | None) -> SyncSpec:
+    """The spec with only the named objects (`schema.name` or name); all of them when None or empty."""
+    if not schemas:
+        return spec
+    wanted = set(schemas)
+    kept = tuple(o for o in spec.objects if f"{o.schema_name}.{o.name}" in wanted or o.name in wanted)
+    return spec.model_copy(update={"objects": kept, "new_objects": Discover.NONE})
 
 
 def _terminal_event(run: dict[str, Any], status: RunStatus, tally: Tally, error: str | None) -> Message:
@@ -117,13 +127,23 @@ class RunExecutor:
                 mover.cancel()
                 return True
 
-    async def _move(self, run: dict[str, Any], tally: Tally) -> None:
+    def _spec(self, run: dict[str, Any]) -> SyncSpec:
+        """A compiled spec snapshot (bulk syncs), narrowed to the run's `schemas` option; else an Elastic
+        connector's."""
+        if "spec" in run["connector"]:
+            return subset(SyncSpec.model_validate(run["connector"]["spec"]), (run.get("options") or {}).get("schemas"))
         spec = spec_from_connector(
             run["connector"],
             sealed_secrets=run["sealed_secrets"] or {},
             job_type=str(run["job_type"]),
             docstore_dsn=self.settings.docstore_dsn(),
         )
+        # connector ids are chosen by clients and repeat across organisations: state that outlives runs
+        # (cursors, replication slots) is keyed by the organisation too
+        return spec.model_copy(update={"sync_id": elastic_sync_key(org_id=run["org_id"], connector_id=run["sync_id"])})
+
+    async def _move(self, run: dict[str, Any], tally: Tally) -> None:
+        spec = self._spec(run)
         async with self.pool.acquire() as conn:
             attempt_of = await repository.retry_root(conn, run=run)
         pipeline = Pipeline(

@@ -19,6 +19,7 @@ from syncline_gateway.dialects.elastic import PRODUCT_HEADER
 from syncline_gateway.dialects.elastic import errors as elastic_errors
 from syncline_gateway.dialects.elastic.routes import router as elastic_router
 from syncline_gateway.dialects.polytomic import errors as polytomic_errors
+from syncline_gateway.dialects.polytomic.deliveries import Deliverer
 from syncline_gateway.dialects.polytomic.routes import router as polytomic_router
 from syncline_gateway.errors import BadRequestError
 from syncline_gateway.service import start_gateway
@@ -55,10 +56,13 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         app.state.credentials = gateway.credentials
         app.state.sealer = gateway.sealer
         log.info("idempotency.purged", count=await idempotency.purge(gateway.pool))
+        deliverer = Deliverer(settings=settings, pool=gateway.pool, sealer=gateway.sealer)
+        await deliverer.start()
         log.info("gateway.started", host=settings.host, port=settings.port)
         try:
             yield
         finally:
+            await deliverer.stop()
             await gateway.stop()
 
     app = FastAPI(title="Syncline gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)

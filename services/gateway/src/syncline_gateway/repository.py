@@ -80,6 +80,14 @@ async def last_runs(conn: Conn, *, org_id: str, sync_ids: list[str]) -> dict[str
     return {r["sync_id"]: dict(r) for r in rows}
 
 
+async def sync_positions(conn: Conn, *, sync_key: str) -> dict[str, Any] | None:
+    """The executor's lasting positions of a sync (incremental cursors), by object; None when there are none."""
+    rows = await conn.fetch(
+        "SELECT object, state FROM executor.sync_state WHERE sync_id = $1 ORDER BY object", sync_key
+    )
+    return {r["object"]: r["state"] for r in rows} or None
+
+
 async def get_run(conn: Conn, *, org_id: str, run_id: str) -> dict[str, Any] | None:
     """A run of the organisation."""
     row = await conn.fetchrow("SELECT * FROM scheduler.runs WHERE org_id = $1 AND id = $2", org_id, run_id)

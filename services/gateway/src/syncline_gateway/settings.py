@@ -14,3 +14,11 @@ class GatewaySettings(ServiceSettings):
     """How long a create waits for its command's outcome before answering 202 with the id to poll."""
     key_cache_s: float = 60.0
     """How long an opened credential is kept in memory."""
+    webhook_retries: int = 5
+    """Retries of a webhook delivery answered with an error (after the first attempt)."""
+    webhook_backoff_s: float = 1.0
+    """Wait before the first retry of a delivery; doubles with each retry."""
+    webhook_timeout_s: float = 10.0
+    """How long one delivery attempt may take."""
+    event_retention_h: float = 48.0
+    """How long Polytomic events are kept (`GET /api/events`)."""

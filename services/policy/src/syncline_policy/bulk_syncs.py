@@ -30,6 +30,7 @@ from syncline_platform.secrets import Sealer
 from syncline_policy import selection
 from syncline_policy import sync_repository as repo
 from syncline_policy.bulk_schedules import compile_schedules
+from syncline_policy.bulk_spec import store_spec
 from syncline_policy.errors import BulkSyncNotFoundError, NameTakenError, ScheduleNotFoundError
 from syncline_policy.polytomic_rules import check_configuration, check_enums
 
@@ -162,6 +163,7 @@ async def create_bulk_sync(conn: Conn, *, org_id: str, cmd: CreateBulkSync, seal
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
     await _save_schedules(conn, sync_id=cmd.sync_id, schedules=cmd.definition.schedules, actor=cmd.actor, now=now)
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)
+    await store_spec(conn, org_id=org_id, sync_id=cmd.sync_id)
     return await _announce(conn, sync_id=cmd.sync_id, result="created", active=cmd.definition.active, now=now)
 
 
@@ -179,6 +181,7 @@ async def update_bulk_sync(conn: Conn, *, org_id: str, cmd: UpdateBulkSync, seal
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
     await _save_schedules(conn, sync_id=cmd.sync_id, schedules=d.schedules, actor=cmd.actor, now=now)
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)
+    await store_spec(conn, org_id=org_id, sync_id=cmd.sync_id)
     return await _announce(conn, sync_id=cmd.sync_id, result="updated", active=d.active, now=now)
 
 
@@ -269,4 +272,5 @@ async def configure_schemas(conn: Conn, *, org_id: str, cmd: ConfigureBulkSyncSc
     rows = selection.name_outputs(rows, normalize=sync["normalize_names"], source_type=source_type)
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)
     await repo.touch_sync(conn, sync_id=cmd.sync_id, actor=cmd.actor)
+    await store_spec(conn, org_id=org_id, sync_id=cmd.sync_id)
     return [BulkSyncConfigured(sync_id=cmd.sync_id, result="updated", active=sync["active"])]

@@ -22,6 +22,7 @@ from syncline_platform.db import Conn
 from syncline_platform.errors import ConflictError, InvalidError
 from syncline_platform.secrets import Sealer
 from syncline_policy import sync_repository as repo
+from syncline_policy.bulk_spec import store_spec
 from syncline_policy.bulk_syncs import deleted_events
 from syncline_policy.errors import (
     ConnectionCheckFailedError,
@@ -105,6 +106,8 @@ async def update_connection(conn: Conn, *, org_id: str, cmd: UpdateConnection, s
     kind = _type(row["type"])
     columns = await _checked(conn, org_id=org_id, cmd=cmd, kind=kind, sealed=sealed, sealer=sealer)
     await repo.save_connection(conn, org_id=org_id, connection_id=cmd.connection_id, values=columns)
+    for sync_id in await repo.syncs_using(conn, connection_id=cmd.connection_id):  # their runs see the change
+        await store_spec(conn, org_id=org_id, sync_id=sync_id)
     return _configured(cmd.connection_id, columns, created=False)
 
 

@@ -172,3 +172,8 @@ async def deactivate_sync(conn: Conn, *, org_id: str, sync_id: str) -> None:
         org_id,
         sync_id,
     )
+
+
+async def set_spec(conn: Conn, *, sync_id: str, spec: dict[str, Any]) -> None:
+    """Keep a sync's compiled run spec beside it."""
+    await conn.execute("UPDATE syncs SET spec = $2 WHERE id = $1", sync_id, spec)

@@ -1,4 +1,4 @@
-"""SQL of the scheduler schema (and the read of connector definitions from policy's).
+"""SQL of the scheduler schema (and the read of sync definitions from policy's `sync_snapshots` view).
 
 Every run status change here is a guarded UPDATE that moves a run only from a status the transition table
 allows; due schedules and retries are claimed with `FOR UPDATE SKIP LOCKED`, so replicas never fire one twice.
@@ -51,18 +51,18 @@ def _pairs(keys: Iterable[SyncKey]) -> tuple[list[str], list[str]]:
 
 
 async def connector_snapshots(conn: Conn, *, keys: Iterable[SyncKey]) -> dict[SyncKey, dict[str, Any]]:
-    """The connectors as new runs see them, by (org_id, connector id); missing ones are absent."""
+    """The syncs as new runs see them, by (org_id, sync id): an Elastic connector's definition, or a bulk sync's
+    compiled spec (`{"spec": ...}`), read through policy's `sync_snapshots` view; missing ones are absent."""
     orgs, ids = _pairs(keys)
     rows = await conn.fetch(
         """
-        SELECT c.org_id, c.id, c.configuration, c.sealed_secrets, c.filtering, c.index_name, c.language,
-               c.service_type, c.sync_cursor
-        FROM policy.connectors c JOIN unnest($1::text[], $2::text[]) AS k(org_id, id) USING (org_id, id)
+        SELECT s.org_id, s.id, s.snapshot, s.sealed_secrets
+        FROM policy.sync_snapshots s JOIN unnest($1::text[], $2::text[]) AS k(org_id, id) USING (org_id, id)
         """,
         orgs,
         ids,
     )
-    return {(r["org_id"], r["id"]): {k: v for k, v in r.items() if k != "org_id"} for r in rows}
+    return {(r["org_id"], r["id"]): {**r["snapshot"], "sealed_secrets": r["sealed_secrets"]} for r in rows}
 
 
 async def connector_snapshot(conn: Conn, *, org_id: str, connector_id: str) -> dict[str, Any] | None:

@@ -140,6 +140,7 @@ async def create_run(conn: Conn, *, org_id: str, cmd: CreateSyncJob, now: dateti
         job_type=cmd.job_type,
         trigger_method=cmd.trigger_method,
         requested_at=now,
+        options=dict(cmd.options or {}),
     )
     if not await repository.insert_run(conn, org_id=org_id, run=run, connector=connector):
         return Outcome(event=created)  # the same command again: answer it, request nothing twice

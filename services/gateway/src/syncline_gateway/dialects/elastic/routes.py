@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from syncline_connectors.config import sensitive_keys
+from syncline_connectors.elastic import elastic_sync_key
 from syncline_contracts.base import Message
 from syncline_contracts.connectors import (
     CommandRejected,
@@ -266,6 +267,11 @@ async def get_connector(request: Request, connector_id: str, caller: Caller) -> 
     async with request.app.state.pool.acquire() as conn:
         row = await _connector_or_404(conn, caller, connector_id)
         last = await repository.last_runs(conn, org_id=caller.org_id, sync_ids=[connector_id])
+        positions = await repository.sync_positions(
+            conn, sync_key=elastic_sync_key(org_id=caller.org_id, connector_id=connector_id)
+        )
+    if positions is not None:  # where the last jobs left off (a worker's own `_last_sync` cursor otherwise)
+        row = row | {"sync_cursor": {"positions": positions}}
     return answer(documents.connector(row, last.get(connector_id)))
 
 

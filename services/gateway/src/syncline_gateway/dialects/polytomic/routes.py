@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from syncline_gateway.dialects.polytomic import bulk_syncs, connections, sync_parts, webhooks
+from syncline_gateway.dialects.polytomic import bulk_syncs, connections, events, executions, sync_parts, webhooks
 
 router = APIRouter()
 router.include_router(connections.router)
 router.include_router(sync_parts.router)
 router.include_router(bulk_syncs.router)
+router.include_router(executions.router)
 router.include_router(webhooks.router)
+router.include_router(events.router)
