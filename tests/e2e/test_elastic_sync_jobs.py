@@ -202,3 +202,39 @@ async def test_an_external_worker_runs_a_job_through_the_protocol(es: Elasticsea
     assert failed["error"] == "upstream API said no"
     with pytest.raises(NotFoundError):
         es.connector.sync_job_check_in(connector_sync_job_id="nope")
+
+
+async def test_sync_rules_decide_what_is_indexed(es: Elasticsearch, system: System, source_db: tuple[str, str]) -> None:
+    database, dsn = source_db
+    await seed(dsn)
+    configure(es, "rules", database=database, index="rules-idx")
+    first = await wait_for_job(es, es.connector.sync_job_post(id="rules")["id"])
+    assert first["indexed_document_count"] == 12
+    es.connector.update_filtering(
+        connector_id="rules",
+        rules=[
+            {
+                "id": "keep-7",
+                "order": 0,
+                "policy": "include",
+                "field": "public_customers_id",
+                "rule": "equals",
+                "value": "7",
+            },
+            {
+                "id": "no-big",
+                "order": 1,
+                "policy": "exclude",
+                "field": "public_customers_id",
+                "rule": ">",
+                "value": "5",
+            },
+            {"id": "no-lines", "order": 2, "policy": "exclude", "field": "Table", "rule": "regex", "value": "order_.*"},
+        ],
+    )
+    second = await wait_for_job(es, es.connector.sync_job_post(id="rules")["id"])
+    assert second["status"] == "completed"
+    assert second["indexed_document_count"] == 6  # customers 1-5, and 7 (the first matching rule wins)
+    assert second["deleted_document_count"] == 6  # what the rules now exclude leaves the index
+    docs = await documents(system, "rules-idx")
+    assert sorted(d["public_customers_id"] for d in docs.values()) == [1, 2, 3, 4, 5, 7]

@@ -5,6 +5,7 @@ sync then deletes the documents it did not see (`finish`), across every object o
 """
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -26,6 +27,7 @@ from syncline_connectors.capabilities import (
 from syncline_connectors.pgcopy import quote_ident
 from syncline_connectors.spec import Mode
 from syncline_connectors.stream import batches
+from syncline_connectors.sync_rules import SyncRule, keep
 from syncline_platform.errors import UnavailableError
 
 
@@ -43,11 +45,20 @@ class DocumentStore:
     accepts = (Encoding.RECORDS,)
     shape = RecordShape.DOCUMENT
 
-    def __init__(self, *, dsn: str, index: str, run_id: str, mode: Mode = Mode.FULL_WITH_DELETES) -> None:
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        index: str,
+        run_id: str,
+        mode: Mode = Mode.FULL_WITH_DELETES,
+        rules: tuple[SyncRule, ...] = (),
+    ) -> None:
         self.dsn = dsn
         self.index = index
         self.run_id = run_id
         self.mode = mode
+        self.rules = rules
         self._conn: asyncpg.Connection | None = None
 
     @property
@@ -95,9 +106,16 @@ class DocumentStore:
         async for batch in batches(items):
             rows = size = 0
             async for piece in batch.pieces():
-                size += await self.upsert(piece.data)
-                rows += len(piece.data)
+                kept = self._filtered(piece.data)
+                size += await self.upsert(kept)
+                rows += len(kept)
             yield Committed(position=batch.mark.position, rows=rows, bytes=size)
+
+    def _filtered(self, documents: list[Record]) -> list[Record]:
+        """The documents the sync rules index (all of them without rules: nothing is decoded then)."""
+        if not self.rules:
+            return documents
+        return [d for d in documents if keep(json.loads(d.value), self.rules)]
 
     async def upsert(self, documents: list[Record]) -> int:
         """Upsert documents (key = `_id`, value = `_source` JSON); returns the bytes of source written."""

@@ -59,7 +59,14 @@ def spec_from_connector(
             config={k: values[k] for k in SOURCE_KEYS if k in values} | {"schema": schema},
             sealed_secrets={k: v for k, v in sealed_secrets.items() if k == "password"},
         ),
-        destination=Endpoint(type="docstore", config={"dsn": docstore_dsn, "index": connector["index_name"]}),
+        destination=Endpoint(
+            type="docstore",
+            config={
+                "dsn": docstore_dsn,
+                "index": connector["index_name"],
+                "filtering": connector.get("filtering") or [],  # Elastic's sync rules, applied before indexing
+            },
+        ),
         objects=objects,
         mode=Mode.INCREMENTAL if job_type == "incremental" else Mode.FULL_WITH_DELETES,
         new_objects=Discover.ALL if everything else Discover.NONE,

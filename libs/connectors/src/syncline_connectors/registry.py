@@ -8,6 +8,7 @@ from syncline_connectors.kafka import KafkaConfig, KafkaDestination
 from syncline_connectors.postgres import PostgresConfig, PostgresSource
 from syncline_connectors.postgres_dest import PostgresDestination
 from syncline_connectors.spec import DestinationType, KafkaPolicy, SourceType, SyncSpec
+from syncline_connectors.sync_rules import active_rules
 from syncline_platform.errors import InvalidError
 
 Source = PostgresSource | FilesSource
@@ -41,5 +42,11 @@ def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> D
                 database=str(spec.source.config.get("database") or spec.source.type),
             )
         case DestinationType.DOCSTORE:
-            return DocumentStore(dsn=config["dsn"], index=config["index"], run_id=run_id, mode=spec.mode)
+            return DocumentStore(
+                dsn=config["dsn"],
+                index=config["index"],
+                run_id=run_id,
+                mode=spec.mode,
+                rules=active_rules(config.get("filtering")),
+            )
     raise InvalidError(f"no destination connector for connection type [{spec.destination.type}]")
