@@ -28,6 +28,7 @@ def test_valid_values_are_coerced() -> None:
         "tables": ["a", "b"],
         "fetch_size": 1000,
         "ssl_enabled": False,
+        "tracking_field": None,
     }
 
 

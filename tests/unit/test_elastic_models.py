@@ -255,7 +255,8 @@ def test_connector_password_not_set() -> None:
 def test_connector_configuration_objects() -> None:
     config = documents.connector(_connector_row(), None)["configuration"]
     assert set(config) == {"host", "port", "username", "password", "database", "schema", "tables", "fetch_size"} | {
-        "ssl_enabled"
+        "ssl_enabled",
+        "tracking_field",
     }
     assert config["host"]["value"] == "db"
     assert config["host"]["is_set"] is True
