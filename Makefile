@@ -42,7 +42,7 @@ ES8_ENV := UV_PROJECT_ENVIRONMENT=$(ROOT)/.local/venv-es8
 test: up ## install what is missing, start the infrastructure, run the whole suite (+ the Elasticsearch e2e with client 8.x)
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 	@echo "--- Elasticsearch e2e again with the 8.x client"
-	@$(ES8_ENV) $(UV) run --frozen --quiet --no-default-groups --group es8 pytest -p no:cacheprovider tests/e2e -k elastic
+	@$(ES8_ENV) $(UV) run --frozen --quiet --no-default-groups --group es8 pytest -p no:cacheprovider $(wildcard tests/e2e/test_elastic_*.py)
 
 lint: install ## ruff, formatting, mypy strict, lock file
 	@$(UV) lock --check --quiet
