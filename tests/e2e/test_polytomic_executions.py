@@ -213,3 +213,48 @@ async def test_second_start_conflicts_and_cancel_stops_the_run(
     assert status.current_execution is None
     assert status.last_execution is not None
     assert status.last_execution.status == "canceled"
+
+
+async def test_deleting_a_sync_stops_its_run_and_deletes_its_history(
+    api: Polytomic, system: System, source_db: tuple[str, str], target_db: tuple[str, str]
+) -> None:
+    source_name, source_dsn = source_db
+    target_name, _ = target_db
+    conn = await asyncpg.connect(source_dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a');"
+            "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
+            " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g"
+        )
+    finally:
+        await conn.close()
+    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    sync_id = bulk_sync(api, source, target, ["public.small", "public.huge"])
+    first = api.bulk_sync.start(sync_id, schemas=["public.small"], request_options=NO_RETRY).data
+    assert first is not None
+    assert wait(api, sync_id, str(first.id)).status == "completed"
+    running = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
+    assert running is not None
+    deadline = time.monotonic() + 30
+    while api.bulk_sync.executions.get(sync_id, str(running.id)).data.status != "running":
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.1)
+
+    api.bulk_sync.delete(sync_id)
+
+    runs = await asyncpg.connect(system.database_url)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            rows = {
+                r["id"]: r["status"]
+                for r in await runs.fetch("SELECT id, status FROM scheduler.runs WHERE sync_id = $1", sync_id)
+            }
+            if rows.get(str(running.id)) == "canceled":
+                break
+            assert time.monotonic() < deadline, f"the running execution did not stop: {rows}"
+            time.sleep(0.2)
+    finally:
+        await runs.close()
+    assert str(first.id) not in rows  # the finished history is gone

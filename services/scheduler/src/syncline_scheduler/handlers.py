@@ -25,6 +25,7 @@ from syncline_contracts.runs import (
     RunCommand,
 )
 from syncline_contracts.schedules import SchedulesConfigured
+from syncline_contracts.syncs import BulkSyncDeleted
 from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS, Topic
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
@@ -144,6 +145,9 @@ def _sync_events(app: ServiceApp, *, clock: Clock, ticker: Ticker) -> None:
     )  # type: ignore[untyped-decorator]
     async def handle_sync_event(body: dict[str, Any]) -> None:
         envelope = current_envelope()
+        if envelope.ce_type == BulkSyncDeleted.wire_type():
+            await _sync_deleted(app, BulkSyncDeleted.model_validate(body), clock=clock)
+            return
         if envelope.ce_type != SchedulesConfigured.wire_type():
             return  # other outcomes on the topic (policy's answers, the scheduler's own reports)
         event = SchedulesConfigured.model_validate(body)
@@ -174,6 +178,18 @@ def _connector_events(app: ServiceApp) -> None:
                     deleted = await repository.delete_runs_of(conn, org_id=envelope.org_id, sync_id=event.connector_id)
                     log.info("runs.deleted_with_connector", sync_id=event.connector_id, runs=deleted)
         await _commit(app)
+
+
+async def _sync_deleted(app: ServiceApp, event: BulkSyncDeleted, *, clock: Clock) -> None:
+    """A deleted bulk sync: its waiting runs end canceled, running ones are asked to stop (they keep their
+    record until they have), and the history of finished runs is deleted."""
+    envelope = current_envelope()
+    async with app.pool.acquire() as conn, conn.transaction():
+        if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
+            emitted = await service.sync_deleted(conn, org_id=envelope.org_id, sync_id=event.sync_id, now=clock())
+            await service.publish(conn, emitted)
+            log.info("runs.sync_deleted", sync_id=event.sync_id, events=len(emitted))
+    await _commit(app)
 
 
 def _run_events(app: ServiceApp, *, settings: SchedulerSettings, clock: Clock, ticker: Ticker) -> None:

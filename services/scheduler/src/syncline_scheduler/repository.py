@@ -583,3 +583,36 @@ async def fail(conn: Conn, *, run_id: str, error: str, now: datetime) -> bool:
         list(sources_of(RunStatus.ERROR)),
     )
     return moved is not None
+
+
+async def stop_runs_of(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Waiting runs of a sync end canceled, running ones become canceling; returns the runs it moved."""
+    waiting = await conn.fetch(
+        """
+        UPDATE runs SET status = 'canceled', canceled_at = $3
+        WHERE org_id = $1 AND sync_id = $2 AND status IN ('pending', 'suspended') RETURNING *
+        """,
+        org_id,
+        sync_id,
+        now,
+    )
+    running = await conn.fetch(
+        """
+        UPDATE runs SET status = 'canceling', cancelation_requested_at = $3
+        WHERE org_id = $1 AND sync_id = $2 AND status = 'in_progress' RETURNING *
+        """,
+        org_id,
+        sync_id,
+        now,
+    )
+    return [dict(r) for r in [*waiting, *running]]
+
+
+async def delete_finished_runs_of(conn: Conn, *, org_id: str, sync_id: str) -> int:
+    """Delete a sync's finished runs (those still stopping keep their record until they end)."""
+    status: str = await conn.execute(
+        "DELETE FROM runs WHERE org_id = $1 AND sync_id = $2 AND status IN ('completed', 'canceled', 'error')",
+        org_id,
+        sync_id,
+    )
+    return int(status.rsplit(maxsplit=1)[-1])

@@ -267,3 +267,15 @@ async def sweep(conn: Conn, *, now: datetime, settings: SchedulerSettings, limit
         emits.add(RUN_REQUESTS, RunRequested(run_id=row["id"], sync_id=row["sync_id"], job_type=row["job_type"]))
         emitted += emits.items
     return emitted
+
+
+async def sync_deleted(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[Emit]:
+    """Stop a deleted sync's runs and delete its finished history; returns the events to publish."""
+    emits = Emits(org_id=org_id)
+    for run in await repository.stop_runs_of(conn, org_id=org_id, sync_id=sync_id, now=now):
+        if run["status"] == RunStatus.CANCELED:
+            emits.add(RUN_EVENTS, RunCanceled(run_id=run["id"], sync_id=sync_id, counters=counters_of(run)))
+        else:
+            emits.add(RUN_EVENTS, RunCancelRequested(run_id=run["id"], sync_id=sync_id))
+    await repository.delete_finished_runs_of(conn, org_id=org_id, sync_id=sync_id)
+    return emits.items
