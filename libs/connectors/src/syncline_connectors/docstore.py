@@ -24,7 +24,7 @@ from syncline_connectors.capabilities import (
     RecordShape,
     WriteOptions,
 )
-from syncline_connectors.pgcopy import quote_ident
+from syncline_connectors.pgcopy import quote_ident, release
 from syncline_connectors.spec import Mode
 from syncline_connectors.stream import batches
 from syncline_connectors.sync_rules import SyncRule, keep
@@ -82,7 +82,7 @@ class DocumentStore:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._conn is not None:
-            await self._conn.close()
+            await release(self._conn, failed=exc_type is not None)
 
     @property
     def conn(self) -> asyncpg.Connection:

@@ -4,7 +4,10 @@ The parser is used where a writer needs individual rows (Kafka records, document
 PostgreSQL passes the binary stream through untouched.
 """
 
+import asyncio
 import struct
+
+import asyncpg
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = len(SIGNATURE) + 8
@@ -98,3 +101,15 @@ def _row(buf: bytes, pos: int, end: int) -> tuple[Row | None, int]:
         fields.append(buf[pos : pos + length])
         pos += length
     return tuple(fields), pos
+
+
+async def release(conn: asyncpg.Connection, *, failed: bool) -> None:
+    """Close a connector's connection. After a failure or a cancel the connection may be in the middle of a
+    COPY, where a polite close can wait on the server indefinitely: it is terminated at once instead."""
+    if failed:
+        conn.terminate()
+        return
+    try:
+        await asyncio.wait_for(conn.close(), timeout=10)
+    except TimeoutError:
+        conn.terminate()

@@ -28,7 +28,7 @@ from syncline_connectors.capabilities import (
     Record,
     RecordShape,
 )
-from syncline_connectors.pgcopy import BinaryRowParser, copy_rows, qualified, quote_ident, quote_literal
+from syncline_connectors.pgcopy import BinaryRowParser, copy_rows, qualified, quote_ident, quote_literal, release
 from syncline_connectors.spec import Filter
 from syncline_platform.errors import InvalidError, UnavailableError
 
@@ -214,7 +214,7 @@ class PostgresSource:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._conn is not None:
-            await self._conn.close()
+            await release(self._conn, failed=exc_type is not None)
 
     @property
     def conn(self) -> asyncpg.Connection:

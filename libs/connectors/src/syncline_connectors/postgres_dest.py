@@ -30,7 +30,7 @@ from syncline_connectors.capabilities import (
     Position,
     WriteOptions,
 )
-from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_literal
+from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_literal, release
 from syncline_connectors.postgres import PostgresConfig, connect
 from syncline_connectors.spec import ConflictPolicy, Discover, Mode
 from syncline_connectors.stream import Batch, batches
@@ -70,7 +70,7 @@ class PostgresDestination:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._conn is not None:
-            await self._conn.close()
+            await release(self._conn, failed=exc_type is not None)
 
     @property
     def conn(self) -> asyncpg.Connection:

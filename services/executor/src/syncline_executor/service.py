@@ -48,6 +48,30 @@ def _terminal_event(run: dict[str, Any], status: RunStatus, tally: Tally, error:
     return RunFailed(**ids, error=error or "unknown error")
 
 
+CANCEL_GRACE_S = 3.0
+"""How long a cancelled run's mover may take to unwind before the run is ended canceled regardless."""
+
+
+def _cancel_requested(heartbeat: asyncio.Task[bool]) -> bool:
+    return heartbeat.done() and not heartbeat.cancelled() and heartbeat.exception() is None and heartbeat.result()
+
+
+async def _outcome_of(mover: asyncio.Task[None], heartbeat: asyncio.Task[bool]) -> tuple[RunStatus, str | None]:
+    """How a finished (or finishing) mover ends its run."""
+    try:
+        await mover
+    except asyncio.CancelledError:
+        if _cancel_requested(heartbeat):
+            return RunStatus.CANCELED, None
+        raise
+    except RunCanceledError:
+        return RunStatus.CANCELED, None
+    except Exception as exc:  # every failure of a run ends it in error with the reason
+        log.warning("run.failed", error=str(exc))
+        return RunStatus.ERROR, str(exc)
+    return RunStatus.COMPLETED, None
+
+
 class RunExecutor:
     """Moves the data of claimed runs, each in its own task."""
 
@@ -88,22 +112,21 @@ class RunExecutor:
         mover = asyncio.create_task(self._move(run, tally))
         heartbeat = asyncio.create_task(self._heartbeat(run, tally, envelope, mover))
         try:
-            await mover
-        except asyncio.CancelledError:
-            if heartbeat.done() and heartbeat.result():
+            done, _ = await asyncio.wait({mover, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+            if mover not in done and _cancel_requested(heartbeat):
+                # the heartbeat cancelled the mover: it gets a bounded time to unwind its connections, and the
+                # run ends canceled either way (a cancel must not wait on a stuck source or destination)
+                await asyncio.wait({mover}, timeout=CANCEL_GRACE_S)
+                if not mover.done():
+                    log.warning("run.cancel_unwinding_slowly", grace_s=CANCEL_GRACE_S)
                 return RunStatus.CANCELED, None
-            raise
-        except RunCanceledError:
-            return RunStatus.CANCELED, None
-        except Exception as exc:  # every failure of a run ends it in error with the reason
-            log.warning("run.failed", error=str(exc))
-            return RunStatus.ERROR, str(exc)
+            return await _outcome_of(mover, heartbeat)
         finally:
-            if not heartbeat.done():
-                heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            for task in (heartbeat, mover):
+                if not task.done() and (task is heartbeat or not _cancel_requested(heartbeat)):
+                    task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await heartbeat
-        return RunStatus.COMPLETED, None
 
     async def _heartbeat(
         self, run: dict[str, Any], tally: Tally, envelope: Envelope, mover: asyncio.Task[None]
