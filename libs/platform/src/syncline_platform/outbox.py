@@ -6,6 +6,7 @@ their order; a crash between publish and delete re-sends, and consumers dedupe o
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import asyncpg
 import structlog
@@ -23,12 +24,16 @@ BATCH = 500
 
 async def enqueue(conn: Conn, *, topic: Topic, message: Message, envelope: Envelope) -> None:
     """Write an event to the outbox; call inside the transaction whose effect it announces."""
-    await conn.execute(
+    await enqueue_many(conn, items=[(topic, message, envelope)])
+
+
+async def enqueue_many(conn: Conn, *, items: Sequence[tuple[Topic, Message, Envelope]]) -> None:
+    """Write several events in one round trip, in order, and wake the relay once."""
+    if not items:
+        return
+    await conn.executemany(
         "INSERT INTO outbox (topic, key, headers, payload) VALUES ($1, $2, $3, $4)",
-        topic.name,
-        message.key,
-        envelope.to_headers(),
-        message.model_dump(mode="json"),
+        [(t.name, m.key, e.to_headers(), m.model_dump(mode="json")) for t, m, e in items],
     )
     await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
 

@@ -403,15 +403,6 @@ async def after_ticks(conn: Conn, *, moves: Sequence[tuple[Tick, datetime | None
     )
 
 
-async def enqueue_events(conn: Conn, *, rows: Sequence[tuple[str, str, dict[str, str], dict[str, Any]]]) -> None:
-    """Write events to this schema's outbox in one round trip: (topic, key, headers, payload), the rows
-    `syncline_platform.outbox.enqueue` writes one at a time; then wake the relay once."""
-    if not rows:
-        return
-    await conn.executemany("INSERT INTO outbox (topic, key, headers, payload) VALUES ($1, $2, $3, $4)", rows)
-    await conn.execute("SELECT pg_notify(current_schema() || '_outbox', '')")
-
-
 async def next_due(conn: Conn) -> datetime | None:
     """The earliest due time of an active schedule or a waiting retry."""
     due: datetime | None = await conn.fetchval(

@@ -27,6 +27,7 @@ from syncline_contracts.runs import (
 from syncline_contracts.schedules import RetryPolicy, RunRetryScheduled, SyncDeactivated, SyncDeactivationWarned
 from syncline_contracts.status import JobType, RunStatus
 from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS, Topic
+from syncline_platform import outbox
 from syncline_platform.db import Conn
 from syncline_platform.errors import IllegalTransitionError
 from syncline_platform.schedules import retry_delay, warning_threshold
@@ -62,8 +63,7 @@ class Emit:
 
 async def publish(conn: Conn, emitted: list[Emit]) -> None:
     """Write events to the outbox, inside the caller's transaction."""
-    rows = [(e.topic.name, e.message.key, e.envelope.to_headers(), e.message.model_dump(mode="json")) for e in emitted]
-    await repository.enqueue_events(conn, rows=rows)
+    await outbox.enqueue_many(conn, items=[(e.topic, e.message, e.envelope) for e in emitted])
 
 
 @dataclass
