@@ -192,6 +192,14 @@ class SnapshotReader(Protocol):
 
 
 @runtime_checkable
+class Sampler(Protocol):
+    """Reads a few rows of an object, for a test run that validates a sync without moving its data."""
+
+    async def sample(self, plan: ObjectPlan, *, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows that pass the plan's filters, keyed by source field name."""
+
+
+@runtime_checkable
 class IncrementalReader(Protocol):
     """Reads the rows whose `(tracking field, key)` moved past a position."""
 

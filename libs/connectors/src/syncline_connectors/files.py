@@ -143,6 +143,22 @@ class FilesSource:
                     await emit(Piece(kept, rows=len(kept)))
             await emit(Mark(position={"file": rel}, rows=rows))
 
+    async def sample(self, plan: ObjectPlan, *, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows of the object's files that pass its filters."""
+        names = [c.name for c in plan.columns]
+
+        def first() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            for path in self.files(plan.name):
+                for row in _rows(path):
+                    if _matches(row, plan.filters):
+                        found.append({n: row.get(n) for n in names})
+                    if len(found) >= limit:
+                        return found
+            return found
+
+        return await asyncio.to_thread(first)
+
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as handle:
@@ -277,7 +293,7 @@ class FilesDestination:
         final = self.path_for(plan.output)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f".{final.name}.tmp")
-        opened = _OpenFile(final=final, temp=temp)
+        opened = _OpenFile(final=final, temp=temp, extra={"rebuild": bool(options.extra.get("rebuild"))})
         if self.format is FileFormat.PARQUET:
             from syncline_connectors import parquet  # noqa: PLC0415 - Arrow is large; loaded only when used
 
@@ -330,6 +346,10 @@ class FilesDestination:
             os.fsync(opened.handle.fileno())
             opened.handle.close()
         opened.temp.replace(opened.final)
+        if opened.extra["rebuild"]:  # the object is this run's file alone: earlier runs' files go
+            for earlier in opened.final.parent.glob(f"*.{self.format.value}"):
+                if earlier != opened.final:
+                    earlier.unlink(missing_ok=True)
         return ObjectOutcome(total=opened.rows)
 
     async def abort_object(self, plan: ObjectPlan) -> None:

@@ -222,6 +222,12 @@ class PostgresSource:
         assert self._conn is not None, "use PostgresSource as an async context manager"  # noqa: S101
         return self._conn
 
+    async def recover(self) -> None:
+        """A fresh connection after an object was interrupted (its COPY may have left this one unusable)."""
+        if self._conn is not None:
+            self._conn.terminate()
+        self._conn = await connect(self.config)
+
     async def check(self) -> None:
         """The source answers and the configured tables exist."""
         await self.conn.fetchval("SELECT 1")
@@ -242,6 +248,14 @@ class PostgresSource:
         await self._read(
             plan, keys=keyset_of(plan, incremental=False), after=after, encoding=encoding, shape=shape, emit=emit
         )
+
+    async def sample(self, plan: ObjectPlan, *, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows that pass the plan's filters (the same SELECT a snapshot copies)."""
+        cols = ", ".join(f"t.{quote_ident(c.name)}" for c in plan.columns)
+        where = " AND ".join(filter_sql(plan.filters))
+        query = f"SELECT {cols} FROM {qualified(plan.schema, plan.name)} t{f' WHERE {where}' if where else ''}"
+        rows = await self.conn.fetch(f"{query} LIMIT {int(limit)}")
+        return [dict(r) for r in rows]
 
     async def read_incremental(
         self, plan: ObjectPlan, *, after: Position | None, encoding: Encoding, shape: RecordShape | None, emit: Emit

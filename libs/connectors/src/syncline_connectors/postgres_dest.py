@@ -60,11 +60,17 @@ class PostgresDestination:
         self._conn: asyncpg.Connection | None = None
         self._options: dict[str, WriteOptions] = {}
         self._rows: dict[str, int] = {}
+        self._schema_made = False
 
     async def __aenter__(self) -> Self:
         self._conn = await connect(self.config)
-        await self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
         return self
+
+    async def _schema_ready(self) -> None:
+        """Create the output schema on the first write (a connection that only reads or checks creates nothing)."""
+        if not self._schema_made:
+            await self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+            self._schema_made = True
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -107,6 +113,7 @@ class PostgresDestination:
 
     async def open_object(self, plan: ObjectPlan, *, options: WriteOptions, resume: Position | None) -> Position | None:
         """Create the staging table (or reuse it past `resume`), or the target for incremental writes."""
+        await self._schema_ready()
         self._options[plan.key] = options
         if not self._uses_staging(plan):
             await self._ensure_target(plan)
@@ -209,15 +216,16 @@ class PostgresDestination:
     async def close_object(self, plan: ObjectPlan) -> ObjectOutcome:
         """Swap (snapshot), merge (full reads), or nothing more (incremental)."""
         options = self._options[plan.key]
-        try:
-            if options.mode is Mode.SNAPSHOT:
-                return await self._swap(plan)
-            if self._uses_staging(plan):
-                return await self._merge(plan)
+        if options.mode is Mode.SNAPSHOT:
+            outcome = await self._swap(plan)
+        elif self._uses_staging(plan):
+            outcome = await self._merge(plan)
+        else:
             await self.conn.execute(f"DROP TABLE IF EXISTS pg_temp.{BATCH_TABLE}")
-            return ObjectOutcome(total=await self._count(plan))
-        finally:
-            self._options.pop(plan.key, None)
+            outcome = ObjectOutcome(total=await self._count(plan))
+        # kept until here: a failed close is aborted, which drops the staging table
+        self._options.pop(plan.key, None)
+        return outcome
 
     async def _swap(self, plan: ObjectPlan) -> ObjectOutcome:
         staging = self._staging(plan)
@@ -256,12 +264,20 @@ class PostgresDestination:
         return total
 
     async def abort_object(self, plan: ObjectPlan) -> None:
-        """Drop the object's staging table."""
-        options = self._options.pop(plan.key, None)
+        """Drop the object's staging table (kept in mind until that worked: a connection stuck in an interrupted
+        COPY fails here, and the object is aborted again once `recover` gave a fresh one)."""
+        options = self._options.get(plan.key)
         if options is not None:
             await self.conn.execute(
                 f"DROP TABLE IF EXISTS {qualified(self.schema, staging_name(options.run_id, plan.key))}"
             )
+            self._options.pop(plan.key, None)
+
+    async def recover(self) -> None:
+        """A fresh connection after an object was interrupted (its COPY may have left this one unusable)."""
+        if self._conn is not None:
+            self._conn.terminate()
+        self._conn = await connect(self.config)
 
     # change streams ---------------------------------------------------------------------------------------------
 
@@ -274,6 +290,7 @@ class PostgresDestination:
     async def _apply_changes(
         self, plans: Sequence[ObjectPlan], items: AsyncIterator[Item], options: WriteOptions
     ) -> AsyncIterator[Committed]:
+        await self._schema_ready()
         for plan in plans:
             self._options[plan.key] = options
             await self._ensure_target(plan)

@@ -174,6 +174,9 @@ class SyncSpec(_Frozen):
     """Format of a files destination."""
     kafka: KafkaPolicy | None = None
     """Policies of a Kafka destination."""
+    isolate_failures: bool = False
+    """A failing object does not stop the others: the run completes with errors (Polytomic's bulk syncs) unless
+    every object failed. Off, the first failure fails the run (Elastic's sync jobs)."""
 
     @property
     def source_type(self) -> SourceType:

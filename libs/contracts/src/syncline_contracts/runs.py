@@ -43,6 +43,8 @@ class CreateSyncJob(Message):
     options: dict[str, Any] | None = None
     """How to run it, kept on the run (Polytomic's start options: `fetch_mode`, `resync_mode`, `schemas` (a
     subset of the sync's objects), `test`)."""
+    exclusive: bool | None = None
+    """Refuse the run (`conflict`) while another run of the sync is still going (Polytomic's 409 on start)."""
 
 
 class CancelRun(Message):
@@ -53,6 +55,19 @@ class CancelRun(Message):
     """Wire type."""
     run_id: str
     """The run to cancel."""
+
+
+class CancelRunObject(Message):
+    """Stop one object of a run (Polytomic's per-schema cancel); the run's other objects go on."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.cancel_object"] = "syncline.run.cancel_object"
+    """Wire type."""
+    run_id: str
+    """The run whose object stops."""
+    object: str
+    """The object (Polytomic schema id: `schema.table`, or the name) whose work stops; the run's other objects
+    go on."""
 
 
 class DeleteRun(Message):
@@ -189,6 +204,20 @@ class RunCancelRequested(Message):
     """Its connector (sync)."""
 
 
+class RunObjectCancelRequested(Message):
+    """One object of a run was asked to stop; its executor stops that object's work and goes on with the others."""
+
+    key_field: ClassVar[str] = "run_id"
+    type: Literal["syncline.run.object_cancel_requested"] = "syncline.run.object_cancel_requested"
+    """Wire type."""
+    run_id: str
+    """The run."""
+    sync_id: str
+    """Its connector (sync)."""
+    object: str
+    """The object (Polytomic schema id: `schema.table`, or the name) asked to stop."""
+
+
 class RunStarted(Message):
     """An executor claimed the run and began moving data."""
 
@@ -229,6 +258,9 @@ class RunCompleted(Message):
     """Its connector (sync)."""
     counters: RunCounters
     """What it moved."""
+    object_errors: dict[str, str] | None = None
+    """Objects that failed while the others moved (a sync that isolates failures per object), each with its
+    error: the run completed with errors (Polytomic's `errors` status, `bulk_sync.completed_with_error`)."""
 
 
 class RunFailed(Message):
@@ -262,7 +294,7 @@ class RunCanceled(Message):
 
 
 RunCommand = Annotated[
-    CreateSyncJob | CancelRun | DeleteRun | ClaimRun | CheckInRun | ReportRunStats | FailRun,
+    CreateSyncJob | CancelRun | CancelRunObject | DeleteRun | ClaimRun | CheckInRun | ReportRunStats | FailRun,
     Field(discriminator="type"),
 ]
 """Everything on the run commands topic."""
@@ -275,6 +307,7 @@ RunEvent = Annotated[
     | RunUpdated
     | RunDeleted
     | RunCancelRequested
+    | RunObjectCancelRequested
     | RunStarted
     | RunProgressed
     | RunCompleted

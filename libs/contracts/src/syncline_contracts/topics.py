@@ -24,6 +24,7 @@ from syncline_contracts.connectors import (
 )
 from syncline_contracts.runs import (
     CancelRun,
+    CancelRunObject,
     CheckInRun,
     ClaimRun,
     CreateSyncJob,
@@ -36,6 +37,7 @@ from syncline_contracts.runs import (
     RunCreated,
     RunDeleted,
     RunFailed,
+    RunObjectCancelRequested,
     RunProgressed,
     RunRequested,
     RunStarted,
@@ -103,10 +105,11 @@ CONNECTOR_EVENTS = Topic(
 RUN_COMMANDS = Topic(
     name="syncline.runs.commands.v1",
     key="run_id",
-    messages=(CreateSyncJob, CancelRun, DeleteRun, ClaimRun, CheckInRun, ReportRunStats, FailRun),
+    messages=(CreateSyncJob, CancelRun, CancelRunObject, DeleteRun, ClaimRun, CheckInRun, ReportRunStats, FailRun),
     producers=("gateway",),
     consumers=("scheduler",),
-    description="Create, cancel and delete runs; an external worker's claim, check-ins, counters and errors.",
+    description="Create, cancel (a whole run, or one of its objects) and delete runs; an external worker's claim, "
+    "check-ins, counters and errors.",
 )
 RUN_REQUESTS = Topic(
     name="syncline.runs.requests.v1",
@@ -124,6 +127,7 @@ RUN_EVENTS = Topic(
         RunUpdated,
         RunDeleted,
         RunCancelRequested,
+        RunObjectCancelRequested,
         RunStarted,
         RunProgressed,
         RunCompleted,

@@ -10,7 +10,7 @@ position is stored. Cancellation arrives as task cancellation; an object interru
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from syncline_connectors.capabilities import (
     Mark,
     ObjectPlan,
     Position,
+    Sampler,
     WriteOptions,
 )
 from syncline_connectors.postgres import PostgresSource, slot_name
@@ -36,7 +37,7 @@ from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
 from syncline_contracts.runs import RunCounters
 from syncline_executor import repository
 from syncline_executor.repository import ObjectCheckpoint
-from syncline_platform.errors import InvalidError
+from syncline_platform.errors import InvalidError, TerminalError
 from syncline_platform.secrets import Sealer
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,8 @@ class Tally:
     deleted_extra: int = 0
     total: int | None = None
     last_progress: float = field(default_factory=time.monotonic)
+    failures: dict[str, str] = field(default_factory=dict)
+    """Objects that failed while the others moved, with their errors."""
 
     def of(self, key: str) -> ObjectCounters:
         """The counters of one object."""
@@ -95,6 +98,81 @@ class Tally:
         )
 
 
+TEST_ROWS = 5
+"""Rows a test run reads per object (Polytomic: "syncs up to 5 records per schema")."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one run departs from its sync's usual run (Polytomic's start options)."""
+
+    test: bool = False
+    """Validate the sync: open both sides, plan every object, read up to `TEST_ROWS` rows of each; write nothing
+    and move no stored position."""
+    fresh: bool = False
+    """Read everything again, ignoring stored positions (`fetch_mode=full`, any `resync_mode`); a change stream
+    starts over with a new snapshot."""
+    replace: bool = False
+    """Replace each destination object rather than merge into it (`resync`, `rebuild`)."""
+    rebuild: bool = False
+    """Drop what the destination kept of earlier runs (`rebuild`): a files destination keeps only this run's file
+    per object. (Tables are recreated by every full load already: staging, then swap.)"""
+
+    @classmethod
+    def of(cls, options: dict[str, Any] | None) -> "RunOptions":
+        """The options kept on a run."""
+        options = options or {}
+        resync = options.get("resync_mode")
+        return cls(
+            test=bool(options.get("test")),
+            fresh=resync is not None or options.get("fetch_mode") == "full",
+            replace=resync in ("resync", "rebuild"),
+            rebuild=resync == "rebuild",
+        )
+
+
+class Steering:
+    """Per-object cancels, asked for while the run moves: an object not started yet is skipped, one in flight has
+    its task cancelled (and is aborted like any interrupted object)."""
+
+    def __init__(self, canceled: frozenset[str] = frozenset()) -> None:
+        self.canceled: set[str] = set(canceled)
+        self._moving: dict[str, tuple[ObjectPlan, asyncio.Task[None]]] = {}
+
+    def wants_stopped(self, plan: ObjectPlan) -> bool:
+        """Was the object (by `schema.name` or name) cancelled?"""
+        return plan.key in self.canceled or plan.name in self.canceled
+
+    def cancel(self, objects: frozenset[str]) -> None:
+        """Cancel these objects (those already cancelled are left as they are)."""
+        fresh = objects - self.canceled
+        if not fresh:
+            return
+        self.canceled |= fresh
+        for plan, task in self._moving.values():
+            if self.wants_stopped(plan):
+                log.info("object.cancel_noticed", object=plan.key)
+                task.cancel()
+
+    @contextlib.contextmanager
+    def moving(self, plan: ObjectPlan, task: asyncio.Task[None]) -> Iterator[None]:
+        """While an object's task runs, a cancel for it reaches it."""
+        self._moving[plan.key] = (plan, task)
+        try:
+            yield
+        finally:
+            self._moving.pop(plan.key, None)
+
+
+class ObjectsFailedError(TerminalError):
+    """Every object of a run that isolates failures failed."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.failures = failures
+        detail = "; ".join(f"{key}: {error}" for key, error in sorted(failures.items()))
+        super().__init__(f"every object failed: {detail}")
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """Knobs of the data plane."""
@@ -118,13 +196,23 @@ class Pipeline:
     """Moves the data of one run."""
 
     def __init__(
-        self, *, pool: asyncpg.Pool, sealer: Sealer | None, settings: PipelineSettings, run_id: str, tally: Tally
+        self,
+        *,
+        pool: asyncpg.Pool,
+        sealer: Sealer | None,
+        settings: PipelineSettings,
+        run_id: str,
+        tally: Tally,
+        options: RunOptions | None = None,
+        steering: Steering | None = None,
     ) -> None:
         self.pool = pool
         self.sealer = sealer
         self.settings = settings
         self.run_id = run_id
         self.tally = tally
+        self.options = options or RunOptions()
+        self.steering = steering or Steering()
 
     def opened(self, endpoint: Endpoint) -> dict[str, Any]:
         """An endpoint's configuration with its secrets opened (only ever in memory, only here)."""
@@ -140,23 +228,114 @@ class Pipeline:
         destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id)
         async with source, destination:
             plans = await self._plans(spec, source, destination)
+            if self.options.test:
+                await self._sample(source, destination, plans)
+                return
             async with self.pool.acquire() as conn:
                 done = await repository.checkpoints(conn, run_id=self.run_id)
             self._restore(done)
-            if spec.mode is Mode.REPLICATE and _streams(source, destination):
+            streams = spec.mode is Mode.REPLICATE and _streams(source, destination)
+            if not streams or self.options.fresh:
+                await self._drop_stream(spec, source)  # a fresh run of a stream starts it over
+            if streams:
                 await self._replicate(spec, source, destination, plans, done)
             else:
-                await self._drop_stream(spec, source)
+                mode = Mode.SNAPSHOT if self.options.replace else spec.mode
                 for plan in plans:
-                    await self._object(
+                    await self._isolated(
                         spec,
-                        source=source,
-                        destination=destination,
-                        plan=plan,
+                        plan,
+                        lambda plan=plan: self._object(  # type: ignore[misc]
+                            spec,
+                            source=source,
+                            destination=destination,
+                            plan=plan,
+                            checkpoint=done.get(plan.key),
+                            mode=mode,
+                        ),
                         checkpoint=done.get(plan.key),
-                        mode=spec.mode,
+                        sides=(source, destination),
                     )
+            self._all_failed(plans)
             await self._finish(destination)
+
+    async def _isolated(
+        self,
+        spec: SyncSpec,
+        plan: ObjectPlan,
+        work: Callable[[], Awaitable[None]],
+        *,
+        checkpoint: ObjectCheckpoint | None,
+        sides: tuple[Source, Destination],
+    ) -> None:
+        """Move one object in a task a per-object cancel can reach; with `isolate_failures`, its failure is
+        recorded and the run goes on."""
+        if checkpoint is not None and checkpoint.outcome == "canceled":
+            return
+        if self.steering.wants_stopped(plan):
+            await self._end_object(spec, plan, outcome="canceled")
+            return
+
+        async def move() -> None:
+            await work()
+
+        task = asyncio.create_task(move(), name=f"object-{plan.key}")
+        with self.steering.moving(plan, task):
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the whole run is stopping
+                await self._end_object(spec, plan, outcome="canceled")
+            except Exception as exc:
+                if not spec.isolate_failures:
+                    raise
+                log.warning("object.failed", object=plan.key, error=str(exc))
+                self.tally.failures[plan.key] = str(exc)
+                await self._end_object(spec, plan, outcome="failed", error=str(exc))
+            else:
+                return
+        await self._recover(plan, *sides)
+
+    @staticmethod
+    async def _recover(plan: ObjectPlan, source: Source, destination: Destination) -> None:
+        """After an interrupted object, the next one gets fresh connections, and the interrupted object's
+        leftovers (a staging table) go."""
+        for side in (source, destination):
+            recover = getattr(side, "recover", None)
+            if recover is not None:
+                await recover()
+        with contextlib.suppress(Exception):
+            await destination.abort_object(plan)
+
+    async def _end_object(self, spec: SyncSpec, plan: ObjectPlan, *, outcome: str, error: str | None = None) -> None:
+        """Record an object that ended without moving all its data (a cancelled one counts as done: a retry of
+        the run leaves it alone)."""
+        log.info("object.ended", object=plan.key, outcome=outcome)
+        await self._checkpoint(
+            spec, plan.key, self.tally.of(plan.key), None, done=outcome == "canceled", outcome=outcome, error=error
+        )
+
+    def _all_failed(self, plans: list[ObjectPlan]) -> None:
+        """A run whose every object failed fails (one that moved anything completes, with errors)."""
+        if self.tally.failures and all(p.key in self.tally.failures for p in plans):
+            raise ObjectsFailedError(dict(self.tally.failures))
+
+    async def _sample(self, source: Source, destination: Destination, plans: list[ObjectPlan]) -> None:
+        """A test run: the destination answers, a few rows of every object are read; nothing is written and no
+        stored position moves."""
+        if not isinstance(source, Sampler):
+            raise InvalidError(f"test executions cannot read {type(source).__name__} sources")
+        check = getattr(destination, "check", None)
+        if check is not None:
+            await check()
+        for plan in plans:
+            rows = await source.sample(plan, limit=TEST_ROWS)
+            counters = self.tally.of(plan.key)
+            counters.rows_read = len(rows)
+            await self._checkpoint(None, plan.key, counters, None, done=True)
+            log.info("object.sampled", object=plan.key, rows=len(rows))
 
     async def _plans(self, spec: SyncSpec, source: Source, destination: Destination) -> list[ObjectPlan]:
         discovered = await source.discover()
@@ -210,10 +389,15 @@ class Pipeline:
         incremental = mode is Mode.INCREMENTAL
         tracked = incremental and plan.tracking_field is not None  # without one, every run reads every row
         resume = checkpoint.position if checkpoint else None
-        if incremental and resume is None:
+        if incremental and resume is None and not self.options.fresh:
             async with self.pool.acquire() as conn:
                 resume = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=plan.key)
-        options = WriteOptions(mode=mode, conflict_policy=spec.conflict_policy, run_id=self.run_id)
+        options = WriteOptions(
+            mode=mode,
+            conflict_policy=spec.conflict_policy,
+            run_id=self.run_id,
+            extra={"rebuild": True} if self.options.rebuild else {},
+        )
         kept = await destination.open_object(plan, options=options, resume=resume)
         counters = self.tally.of(plan.key)
         if resume is not None and kept is None:  # the destination starts the object over: so do its counters
@@ -289,7 +473,7 @@ class Pipeline:
 
     async def _checkpoint(
         self,
-        spec: SyncSpec,
+        spec: SyncSpec | None,
         key: str,
         counters: ObjectCounters,
         position: Position | None,
@@ -297,6 +481,8 @@ class Pipeline:
         done: bool = False,
         sync_position: Position | None = None,
         stream: dict[str, Any] | None = None,
+        outcome: str | None = None,
+        error: str | None = None,
     ) -> None:
         checkpoint = ObjectCheckpoint(
             position=position,
@@ -305,9 +491,13 @@ class Pipeline:
             rows_written=counters.rows_written,
             rows_deleted=counters.rows_deleted,
             bytes=counters.bytes,
+            outcome=outcome,
+            error=error,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.save_checkpoint(conn, run_id=self.run_id, object_key=key, checkpoint=checkpoint)
+            if spec is None:
+                return
             if sync_position is not None:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=key, state=sync_position)
             if stream is not None:
@@ -335,14 +525,22 @@ class Pipeline:
         covered = set(state.get("objects", []))
         fresh = [p for p in plans if p.key not in covered]
         for plan in fresh:
-            await self._object(
+            await self._isolated(
                 spec,
-                source=source,
-                destination=destination,
-                plan=plan,
+                plan,
+                lambda plan=plan: self._object(  # type: ignore[misc]
+                    spec,
+                    source=source,
+                    destination=destination,
+                    plan=plan,
+                    checkpoint=done.get(plan.key),
+                    mode=Mode.SNAPSHOT,
+                ),
                 checkpoint=done.get(plan.key),
-                mode=Mode.SNAPSHOT,
+                sides=(source, destination),
             )
+            if plan.key in self.tally.failures or self.steering.wants_stopped(plan):
+                continue  # not covered: the next run snapshots it again
             state = state | {"objects": sorted({*state.get("objects", []), plan.key})}
             async with self.pool.acquire() as conn:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)

@@ -9,6 +9,7 @@ from typing import Any
 
 from syncline_contracts.runs import RunCounters
 from syncline_contracts.status import RunStatus, sources_of
+from syncline_executor.errors import RunGoneError
 from syncline_platform.db import Conn
 
 
@@ -28,13 +29,22 @@ async def claim(conn: Conn, *, run_id: str, worker: str) -> dict[str, Any] | Non
     return dict(row) if row else None
 
 
-async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> RunStatus:
-    """Record liveness and counters; returns the run's status (a cancel request shows here)."""
-    status: str = await conn.fetchval(
+@dataclass(frozen=True)
+class CheckIn:
+    """What a check-in learns: the run's status (a cancel request shows here) and the objects whose work was
+    cancelled on their own."""
+
+    status: RunStatus
+    canceled_objects: frozenset[str]
+
+
+async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn:
+    """Record liveness and counters."""
+    row = await conn.fetchrow(
         """
         UPDATE scheduler.runs SET last_seen = now(), rows_read = $2, indexed_document_count = $3,
             deleted_document_count = $4, indexed_document_volume = $5
-        WHERE id = $1 RETURNING status
+        WHERE id = $1 RETURNING status, canceled_objects
         """,
         run_id,
         counters.rows_read,
@@ -42,7 +52,9 @@ async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> RunStat
         counters.deleted_document_count,
         counters.indexed_document_volume_bytes,
     )
-    return RunStatus(status)
+    if row is None:
+        raise RunGoneError(run_id)
+    return CheckIn(status=RunStatus(row["status"]), canceled_objects=frozenset(row["canceled_objects"]))
 
 
 async def finish(
@@ -85,13 +97,17 @@ class ObjectCheckpoint:
     rows_written: int
     rows_deleted: int
     bytes: int
+    outcome: str | None = None
+    """`failed` or `canceled` when the object ended so (see `ObjectOutcome`); None while it moves or once done."""
+    error: str | None = None
+    """Why it failed."""
 
 
 async def checkpoints(conn: Conn, *, run_id: str) -> dict[str, ObjectCheckpoint]:
     """The run's checkpoints by object (empty for a first attempt)."""
     rows = await conn.fetch(
-        "SELECT object, position, done, rows_read, rows_written, rows_deleted, bytes FROM executor.checkpoints"
-        " WHERE run_id = $1",
+        "SELECT object, position, done, rows_read, rows_written, rows_deleted, bytes, outcome, error"
+        " FROM executor.checkpoints WHERE run_id = $1",
         run_id,
     )
     return {r["object"]: ObjectCheckpoint(**{k: v for k, v in dict(r).items() if k != "object"}) for r in rows}
@@ -101,11 +117,13 @@ async def save_checkpoint(conn: Conn, *, run_id: str, object_key: str, checkpoin
     """Record an object's position and counters (call in the transaction that also moves any sync state)."""
     await conn.execute(
         """
-        INSERT INTO executor.checkpoints (run_id, object, position, done, rows_read, rows_written, rows_deleted, bytes)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO executor.checkpoints
+            (run_id, object, position, done, rows_read, rows_written, rows_deleted, bytes, outcome, error)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (run_id, object) DO UPDATE SET position = EXCLUDED.position, done = EXCLUDED.done,
             rows_read = EXCLUDED.rows_read, rows_written = EXCLUDED.rows_written,
-            rows_deleted = EXCLUDED.rows_deleted, bytes = EXCLUDED.bytes, updated_at = now()
+            rows_deleted = EXCLUDED.rows_deleted, bytes = EXCLUDED.bytes, outcome = EXCLUDED.outcome,
+            error = EXCLUDED.error, updated_at = now()
         """,
         run_id,
         object_key,
@@ -115,6 +133,8 @@ async def save_checkpoint(conn: Conn, *, run_id: str, object_key: str, checkpoin
         checkpoint.rows_written,
         checkpoint.rows_deleted,
         checkpoint.bytes,
+        checkpoint.outcome,
+        checkpoint.error,
     )
 
 

@@ -20,7 +20,7 @@ from syncline_contracts.status import RunStatus
 from syncline_contracts.topics import RUN_EVENTS
 from syncline_executor import repository
 from syncline_executor.errors import RunCanceledError
-from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally
+from syncline_executor.pipeline import Pipeline, PipelineSettings, RunOptions, Steering, Tally
 from syncline_executor.settings import ExecutorSettings
 from syncline_platform import outbox
 from syncline_platform.secrets import Sealer
@@ -42,10 +42,16 @@ def subset(spec: SyncSpec, schemas: list[str] | None) -> SyncSpec:
 def _terminal_event(run: dict[str, Any], status: RunStatus, tally: Tally, error: str | None) -> Message:
     ids = {"run_id": run["id"], "sync_id": run["sync_id"], "counters": tally.counters()}
     if status is RunStatus.COMPLETED:
-        return RunCompleted(**ids)
+        return RunCompleted(**ids, object_errors=dict(tally.failures) or None)
     if status is RunStatus.CANCELED:
         return RunCanceled(**ids)
     return RunFailed(**ids, error=error or "unknown error")
+
+
+def _failures_summary(failures: dict[str, str]) -> str:
+    """The error of a run that completed while some objects failed."""
+    detail = "; ".join(f"{key}: {error}" for key, error in sorted(failures.items()))
+    return f"{len(failures)} object(s) failed: {detail}"
 
 
 CANCEL_GRACE_S = 3.0
@@ -104,13 +110,16 @@ class RunExecutor:
         with structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]):
             try:
                 status, error = await self._supervise(run, tally, envelope)
+                if status is RunStatus.COMPLETED and tally.failures:
+                    error = _failures_summary(tally.failures)
                 await self._finish(run, status, tally, error, envelope)
             finally:
                 self.slots.release()
 
     async def _supervise(self, run: dict[str, Any], tally: Tally, envelope: Envelope) -> tuple[RunStatus, str | None]:
-        mover = asyncio.create_task(self._move(run, tally))
-        heartbeat = asyncio.create_task(self._heartbeat(run, tally, envelope, mover))
+        steering = Steering(frozenset(run.get("canceled_objects") or ()))
+        mover = asyncio.create_task(self._move(run, tally, steering))
+        heartbeat = asyncio.create_task(self._heartbeat(run, tally, envelope, mover, steering))
         try:
             done, _ = await asyncio.wait({mover, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
             if mover not in done and _cancel_requested(heartbeat):
@@ -129,13 +138,14 @@ class RunExecutor:
                 await heartbeat
 
     async def _heartbeat(
-        self, run: dict[str, Any], tally: Tally, envelope: Envelope, mover: asyncio.Task[None]
+        self, run: dict[str, Any], tally: Tally, envelope: Envelope, mover: asyncio.Task[None], steering: Steering
     ) -> bool:
-        """Check in every interval; cancels the mover and returns True when the run became canceling."""
+        """Check in every interval; passes per-object cancels on, cancels the mover and returns True when the run
+        became canceling."""
         while True:
             await asyncio.sleep(self.settings.checkin_interval_s)
             async with self.pool.acquire() as conn, conn.transaction():
-                status = await repository.check_in(conn, run_id=run["id"], counters=tally.counters())
+                checked = await repository.check_in(conn, run_id=run["id"], counters=tally.counters())
                 if time.monotonic() - tally.last_progress >= 1.0:
                     tally.last_progress = time.monotonic()
                     progress = RunProgressed(run_id=run["id"], sync_id=run["sync_id"], counters=tally.counters())
@@ -145,7 +155,8 @@ class RunExecutor:
                         message=progress,
                         envelope=envelope.caused(ce_type=progress.wire_type(), ce_source=SOURCE),
                     )
-            if status is RunStatus.CANCELING:
+            steering.cancel(checked.canceled_objects)
+            if checked.status is RunStatus.CANCELING:
                 log.info("run.cancel_noticed")
                 mover.cancel()
                 return True
@@ -165,7 +176,7 @@ class RunExecutor:
         # (cursors, replication slots) is keyed by the organisation too
         return spec.model_copy(update={"sync_id": elastic_sync_key(org_id=run["org_id"], connector_id=run["sync_id"])})
 
-    async def _move(self, run: dict[str, Any], tally: Tally) -> None:
+    async def _move(self, run: dict[str, Any], tally: Tally, steering: Steering) -> None:
         spec = self._spec(run)
         async with self.pool.acquire() as conn:
             attempt_of = await repository.retry_root(conn, run=run)
@@ -175,6 +186,8 @@ class RunExecutor:
             settings=PipelineSettings(batch_rows=self.settings.batch_rows, queue_pieces=self.settings.queue_pieces),
             run_id=attempt_of,  # a retry continues its chain's first run: same checkpoints, staging, file names
             tally=tally,
+            options=RunOptions.of(run.get("options")),
+            steering=steering,
         )
         await pipeline.run(spec)
 

@@ -101,6 +101,7 @@ def compile_spec(
         new_fields=Discover.NONE if sync["add_new_fields"] == "none" else Discover.ALL,
         normalize_names=NormalizeNames(sync["normalize_names"]),
         file_format=FileFormat(file_format) if file_format else FileFormat.JSONL,
+        isolate_failures=True,
     )
 
 

@@ -1,6 +1,6 @@
 """Errors of the scheduler; each becomes a `CommandRejected` event."""
 
-from syncline_platform.errors import InvalidError, NotFoundError
+from syncline_platform.errors import ConflictError, InvalidError, NotFoundError
 
 
 class ConnectorNotFoundError(NotFoundError):
@@ -28,3 +28,12 @@ class UnsupportedJobTypeError(InvalidError):
             f"Connector [{connector_id}] does not support [{job_type}] sync jobs: "
             "document level security is not enabled for this connector"
         )
+
+
+class RunAlreadyActiveError(ConflictError):
+    """An exclusive run was asked for while another run of the sync is still going."""
+
+    def __init__(self, *, sync_id: str, run_id: str) -> None:
+        self.sync_id = sync_id
+        self.run_id = run_id
+        super().__init__(f"bulk sync {sync_id} already has a running execution ({run_id})")

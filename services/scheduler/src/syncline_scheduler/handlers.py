@@ -1,8 +1,9 @@
 """Scheduler's subscribers.
 
-Consumes `syncline.runs.commands.v1` (create, cancel), `syncline.syncs.events.v1` (a sync's schedules and retry
-policy) and `syncline.runs.events.v1` (finished runs: failures, retries, continuous schedules); produces
-`syncline.runs.events.v1`, `syncline.runs.requests.v1` and `syncline.syncs.events.v1`; writes `scheduler.*`.
+Consumes `syncline.runs.commands.v1` (create, cancel a run or one of its objects), `syncline.syncs.events.v1` (a
+sync's schedules and retry policy) and `syncline.runs.events.v1` (finished runs: failures, retries, continuous
+schedules); produces `syncline.runs.events.v1`, `syncline.runs.requests.v1` and `syncline.syncs.events.v1`; writes
+`scheduler.*`.
 """
 
 from datetime import datetime
@@ -16,6 +17,7 @@ from syncline_contracts.connectors import ConnectorDeleted
 from syncline_contracts.runs import (
     TERMINAL_RUN_EVENTS,
     CancelRun,
+    CancelRunObject,
     CheckInRun,
     ClaimRun,
     CreateSyncJob,
@@ -74,6 +76,8 @@ async def _apply(conn: Conn, command: RunCommand, *, org_id: str, now: datetime)
             outcome = await service.create_run(conn, org_id=org_id, cmd=command, now=now)
         case CancelRun():
             outcome = await service.cancel_run(conn, org_id=org_id, cmd=command, now=now)
+        case CancelRunObject():
+            outcome = await service.cancel_run_object(conn, org_id=org_id, cmd=command, now=now)
         case DeleteRun():
             outcome = await workers.delete_run(conn, org_id=org_id, cmd=command)
         case ClaimRun():

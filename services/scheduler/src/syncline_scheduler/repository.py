@@ -120,6 +120,19 @@ async def lock_run(conn: Conn, *, org_id: str, run_id: str) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
+async def add_canceled_object(conn: Conn, *, run_id: str, obj: str) -> bool:
+    """Add an object to the run's canceled objects, once; False when it was already there."""
+    added = await conn.fetchval(
+        """
+        UPDATE runs SET canceled_objects = array_append(canceled_objects, $2)
+        WHERE id = $1 AND NOT ($2 = ANY(canceled_objects)) RETURNING 1
+        """,
+        run_id,
+        obj,
+    )
+    return added is not None
+
+
 async def get_run(conn: Conn, *, run_id: str) -> dict[str, Any] | None:
     """The run, or None."""
     row = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
@@ -136,6 +149,16 @@ async def move(conn: Conn, *, run_id: str, target: RunStatus, stamp: str, now: d
         now,
     )
     return moved is not None
+
+
+async def lock_runs_of(conn: Conn, *, keys: Iterable[SyncKey]) -> None:
+    """Serialise, until the transaction ends, every decision to start a run of these syncs (exclusive starts,
+    schedule fires, retries): whoever checks for a run still going and inserts one holds the sync's lock. Keys
+    are locked in one order so two batches cannot deadlock."""
+    ordered = sorted({f"{org_id}/{sync_id}" for org_id, sync_id in keys})
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('runs:' || k, 0)) FROM unnest($1::text[]) AS k", ordered
+    )
 
 
 async def active_runs(conn: Conn, *, keys: Iterable[SyncKey]) -> dict[SyncKey, str]:

@@ -126,6 +126,7 @@ async def fire_due(conn: Conn, *, now: datetime, settings: SchedulerSettings) ->
     if not rows:
         return 0, []
     keys = {(r["org_id"], r["sync_id"]) for r in rows}
+    await repository.lock_runs_of(conn, keys=keys)
     active = await repository.active_runs(conn, keys=keys)
     connectors = await repository.connector_snapshots(conn, keys=keys)
     decisions = [_decide(row, now=now, settings=settings, active=active, connectors=connectors) for row in rows]
@@ -264,6 +265,7 @@ async def fire_retries(conn: Conn, *, now: datetime, settings: SchedulerSettings
     if not rows:
         return 0, []
     keys = {(r["org_id"], r["sync_id"]) for r in rows}
+    await repository.lock_runs_of(conn, keys=keys)
     active = await repository.active_runs(conn, keys=keys)
     connectors = await repository.connector_snapshots(conn, keys=keys)
     emitted: list[Emit] = []

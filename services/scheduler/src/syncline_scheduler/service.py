@@ -16,12 +16,14 @@ from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import (
     CancelRun,
+    CancelRunObject,
     CreateSyncJob,
     RunCanceled,
     RunCancelRequested,
     RunCounters,
     RunCreated,
     RunFailed,
+    RunObjectCancelRequested,
     RunRequested,
 )
 from syncline_contracts.schedules import RetryPolicy, RunRetryScheduled, SyncDeactivated, SyncDeactivationWarned
@@ -32,7 +34,12 @@ from syncline_platform.db import Conn
 from syncline_platform.errors import IllegalTransitionError
 from syncline_platform.schedules import retry_delay, warning_threshold
 from syncline_scheduler import repository
-from syncline_scheduler.errors import ConnectorNotFoundError, RunNotFoundError, UnsupportedJobTypeError
+from syncline_scheduler.errors import (
+    ConnectorNotFoundError,
+    RunAlreadyActiveError,
+    RunNotFoundError,
+    UnsupportedJobTypeError,
+)
 from syncline_scheduler.repository import NewRun
 from syncline_scheduler.settings import SchedulerSettings
 
@@ -125,12 +132,24 @@ def counters_of(run: dict[str, Any]) -> RunCounters:
     )
 
 
+async def _check_exclusive(conn: Conn, *, org_id: str, cmd: CreateSyncJob) -> None:
+    """An exclusive run starts only when no other run of its sync is going (checked under the sync's lock, so
+    two simultaneous starts cannot both pass)."""
+    key = (org_id, cmd.sync_id)
+    await repository.lock_runs_of(conn, keys=[key])
+    running = (await repository.active_runs(conn, keys=[key])).get(key)
+    if running is not None and running != cmd.run_id:
+        raise RunAlreadyActiveError(sync_id=cmd.sync_id, run_id=running)
+
+
 async def create_run(conn: Conn, *, org_id: str, cmd: CreateSyncJob, now: datetime) -> Outcome:
     """Record a pending run with a snapshot of its connector, and request its execution."""
     connector = await repository.connector_snapshot(conn, org_id=org_id, connector_id=cmd.sync_id)
     if connector is None:
         raise ConnectorNotFoundError(cmd.sync_id)
     check_job_type(sync_id=cmd.sync_id, job_type=cmd.job_type)
+    if cmd.exclusive:
+        await _check_exclusive(conn, org_id=org_id, cmd=cmd)
     created = RunCreated(
         run_id=cmd.run_id, sync_id=cmd.sync_id, job_type=cmd.job_type, trigger_method=cmd.trigger_method
     )
@@ -162,6 +181,26 @@ async def cancel_run(conn: Conn, *, org_id: str, cmd: CancelRun, now: datetime) 
         )
         return Outcome(event=RunCancelRequested(run_id=cmd.run_id, sync_id=run["sync_id"]))
     raise IllegalTransitionError(resource_id=cmd.run_id, current=current, target=RunStatus.CANCELED)
+
+
+OBJECT_CANCELABLE = frozenset({RunStatus.PENDING, RunStatus.SUSPENDED, RunStatus.IN_PROGRESS})
+"""A run in one of these can have one of its objects stopped (a canceling run is stopping them all)."""
+
+
+async def cancel_run_object(conn: Conn, *, org_id: str, cmd: CancelRunObject, now: datetime) -> Outcome:
+    """One object of a waiting or running run stops, the others go on: the object joins the run's
+    `canceled_objects`, which its executor reads when it claims the run and at each check-in."""
+    del now  # no time to stamp: the object stops when its executor next reads the run
+    run = await repository.lock_run(conn, org_id=org_id, run_id=cmd.run_id)
+    if run is None:
+        raise RunNotFoundError(cmd.run_id)
+    current = RunStatus(run["status"])
+    if current not in OBJECT_CANCELABLE:
+        raise IllegalTransitionError(
+            resource_id=f"{cmd.run_id}/{cmd.object}", current=current, target=RunStatus.CANCELED
+        )
+    await repository.add_canceled_object(conn, run_id=cmd.run_id, obj=cmd.object)
+    return Outcome(event=RunObjectCancelRequested(run_id=cmd.run_id, sync_id=run["sync_id"], object=cmd.object))
 
 
 # --- finished runs ------------------------------------------------------------------------------------------

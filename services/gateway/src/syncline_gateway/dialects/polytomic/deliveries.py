@@ -38,9 +38,10 @@ EVENT_TYPES: dict[type[Message], str] = {
     RunCanceled: "bulk_sync.canceled",
     RunFailed: "bulk_sync.failed",
 }
-"""Run events → Polytomic bulk-sync event types. (`bulk_sync.completed_with_error` has no run event yet: a run
-that completes has no per-record errors to report.)"""
-ALL_EVENT_TYPES = (*EVENT_TYPES.values(), "bulk_sync.completed_with_error")
+"""Run events → Polytomic bulk-sync event types (a completed run with failed objects: `COMPLETED_WITH_ERROR`)."""
+COMPLETED_WITH_ERROR = "bulk_sync.completed_with_error"
+"""Polytomic's name (singular "error") for an execution that completed while some of its schemas failed."""
+ALL_EVENT_TYPES = (*EVENT_TYPES.values(), COMPLETED_WITH_ERROR)
 """Every event type this dialect may emit (`GET /api/events_types`)."""
 LEASE_S = 60.0
 _DECODER: TypeAdapter[Any] = TypeAdapter(RunEvent)
@@ -72,9 +73,16 @@ def payload_of(event: Message, sync: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def kind_of(event: Message) -> str | None:
+    """The Polytomic event type of a run event; None for run events that have none."""
+    if isinstance(event, RunCompleted) and event.object_errors:
+        return COMPLETED_WITH_ERROR
+    return EVENT_TYPES.get(type(event))
+
+
 async def record(pool: asyncpg.Pool, *, event: Message, envelope: Envelope) -> bool:
     """Keep a bulk sync's event and queue it for delivery; False when the run event is not one."""
-    kind = EVENT_TYPES.get(type(event))
+    kind = kind_of(event)
     if kind is None:
         return False
     async with pool.acquire() as conn, conn.transaction():

@@ -80,7 +80,7 @@ async def checkpoints(conn: Conn, *, run_id: str) -> dict[str, dict[str, Any]]:
             UNION ALL
             SELECT r.id, r.retry_of FROM scheduler.runs r JOIN chain c ON r.id = c.retry_of
         )
-        SELECT object, done, rows_read, rows_written, rows_deleted, updated_at FROM executor.checkpoints
+        SELECT object, done, rows_read, rows_written, rows_deleted, outcome, error, updated_at FROM executor.checkpoints
         WHERE run_id = (SELECT id FROM chain WHERE retry_of IS NULL LIMIT 1)
         """,
         run_id,

@@ -20,9 +20,12 @@ TERMINAL_EXECUTION = frozenset({"completed", "canceled", "failed", "errors", "in
 
 
 def execution_status(run: dict[str, Any]) -> str:
-    """A run's execution status; a pending run fired by a schedule is `scheduled`."""
+    """A run's execution status; a pending run fired by a schedule is `scheduled`, a run that completed while
+    some of its objects failed is `errors`."""
     if run["status"] == "pending" and run["trigger_method"] == "scheduled":
         return "scheduled"
+    if run["status"] == "completed" and run["error"]:
+        return "errors"
     return EXECUTION_STATUS[run["status"]]
 
 
@@ -43,6 +46,8 @@ def _objects(run: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _schema_status(run_status: str, checkpoint: dict[str, Any] | None) -> str:
+    if checkpoint is not None and checkpoint.get("outcome"):
+        return "canceled" if checkpoint["outcome"] == "canceled" else "failed"
     if checkpoint is not None and checkpoint["done"]:
         return "completed"
     return {
@@ -56,19 +61,38 @@ def _schema_status(run_status: str, checkpoint: dict[str, Any] | None) -> str:
     }[run_status]
 
 
+def _message(run: dict[str, Any], status: str, checkpoint: dict[str, Any] | None) -> str:
+    if status != "failed":
+        return ""
+    return str((checkpoint or {}).get("error") or run["error"] or "")
+
+
+def _records(run: dict[str, Any], checkpoint: dict[str, Any] | None) -> int:
+    """Records the schema moved (a test execution writes nothing: the records it read)."""
+    if checkpoint is None:
+        return 0
+    return int(checkpoint["rows_read"] if _is_test(run) else checkpoint["rows_written"])
+
+
+def _is_test(run: dict[str, Any]) -> bool:
+    return bool((run["options"] or {}).get("test"))
+
+
 def _schema(run: dict[str, Any], key: str, output: str, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
     status = _schema_status(run["status"], checkpoint)
     return {
         "schema": key,
         "output_name": output,
         "status": status,
-        "status_message": run["error"] or "" if status == "failed" else "",
-        "record_count": checkpoint["rows_written"] if checkpoint else 0,
+        "status_message": _message(run, status, checkpoint),
+        "record_count": _records(run, checkpoint),
         "error_count": 1 if status == "failed" else 0,
         "warning_count": 0,
         "created_at": iso(run["created_at"]),
         "started_at": iso(run["started_at"]) if checkpoint else None,
-        "completed_at": iso(checkpoint["updated_at"]) if checkpoint and checkpoint["done"] else None,
+        "completed_at": iso(checkpoint["updated_at"])
+        if checkpoint and (checkpoint["done"] or checkpoint.get("outcome"))
+        else None,
         "updated_at": iso(checkpoint["updated_at"] if checkpoint else run["created_at"]),
     }
 
@@ -79,6 +103,14 @@ def schemas(run: dict[str, Any], checkpoints: dict[str, dict[str, Any]]) -> list
     known = {key for key, _ in listed}
     listed += [(key, key.rsplit(".", 1)[-1]) for key in sorted(checkpoints) if key not in known]
     return [_schema(run, key, output, checkpoints.get(key)) for key, output in listed]
+
+
+def _error_count(run: dict[str, Any], checkpoints: dict[str, dict[str, Any]] | None) -> int:
+    """Failed schemas (known from the checkpoints), else one for a failed or partly failed run."""
+    failed = sum(1 for c in (checkpoints or {}).values() if c.get("outcome") == "failed")
+    if failed:
+        return failed
+    return 1 if run["status"] == "error" or (run["status"] == "completed" and run["error"]) else 0
 
 
 def execution(run: dict[str, Any], checkpoints: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -96,8 +128,8 @@ def execution(run: dict[str, Any], checkpoints: dict[str, dict[str, Any]] | None
         "is_partial": bool(options.get("schemas")),
         "is_resync": bool(options.get("resync_mode")),
         "is_test": bool(options.get("test")),
-        "record_count": run["indexed_document_count"],
-        "error_count": 1 if run["status"] == "error" else 0,
+        "record_count": run["rows_read"] if _is_test(run) else run["indexed_document_count"],
+        "error_count": _error_count(run, checkpoints),
         "warning_count": 0,
         "created_at": iso(run["created_at"]),
         "started_at": iso(run["started_at"]),

@@ -27,7 +27,6 @@ from syncline_gateway.dialects.polytomic.execution_rendering import execution
 from syncline_gateway.dialects.polytomic.models import Body, parse
 from syncline_gateway.dialects.polytomic.rendering import iso
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
-from syncline_platform.errors import ConflictError
 
 router = APIRouter(tags=["polytomic"])
 PAGE_LIMIT = 100
@@ -80,11 +79,8 @@ async def _start(request: Request, caller: Principal, sync_id: str) -> Response:
     options = _options(body)
     row = await read_sync(request, caller, sync_id)
     await _check_schemas(request, sync_id=sync_id, schemas=options.get("schemas", []))
-    async with pool_of(request).acquire() as conn:
-        running = await q.active_run(conn, sync_id=sync_id)
-    if running is not None:
-        raise ConflictError(f"bulk sync {sync_id} already has a running execution ({running['id']})")
-    command = CreateSyncJob(run_id=str(uuid.uuid4()), sync_id=sync_id, options=options)
+    # the scheduler refuses the start (409) while another execution is going, under the sync's lock
+    command = CreateSyncJob(run_id=str(uuid.uuid4()), sync_id=sync_id, options=options, exclusive=True)
     await send(request, topic=RUN_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True)
     async with pool_of(request).acquire() as conn:
         run = await q.run(conn, sync_id=sync_id, run_id=command.run_id)

@@ -1,8 +1,9 @@
-"""SQL of the Polytomic dialect: reads of policy's connections and syncs (read-only), and the organisation's
-webhook, which the gateway owns (`gateway.webhooks`).
+"""SQL of the Polytomic dialect: reads of policy's connections and syncs and of the scheduler's runs (read-only),
+and the organisation's webhook, which the gateway owns (`gateway.webhooks`).
 
 `org_id=None` reads across organisations (partner keys)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +72,28 @@ async def objects(conn: Conn, *, sync_id: str, enabled: bool | None = None) -> l
         " ORDER BY position, id",
         sync_id,
         enabled,
+    )
+    return [dict(r) for r in rows]
+
+
+async def runs_with_object(
+    conn: Conn, *, org_id: str, sync_id: str, obj: str, statuses: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The sync's runs in one of `statuses` (read from the scheduler's runs) that include an object: those
+    started for every object (no `schemas` option, or an empty one) and those whose `schemas` name it; newest
+    first."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM scheduler.runs
+        WHERE org_id = $1 AND sync_id = $2 AND status = ANY($3::text[])
+          AND (jsonb_typeof(options->'schemas') IS DISTINCT FROM 'array'
+               OR options->'schemas' = '[]'::jsonb OR options->'schemas' ? $4)
+        ORDER BY created_at DESC, id
+        """,
+        org_id,
+        sync_id,
+        list(statuses),
+        obj,
     )
     return [dict(r) for r in rows]
 

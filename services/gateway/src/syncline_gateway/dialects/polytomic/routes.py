@@ -2,11 +2,20 @@
 
 from fastapi import APIRouter
 
-from syncline_gateway.dialects.polytomic import bulk_syncs, connections, events, executions, sync_parts, webhooks
+from syncline_gateway.dialects.polytomic import (
+    bulk_syncs,
+    connections,
+    events,
+    executions,
+    statuses,
+    sync_parts,
+    webhooks,
+)
 
 router = APIRouter()
 router.include_router(connections.router)
 router.include_router(sync_parts.router)
+router.include_router(statuses.router)  # before bulk_syncs: `/api/bulk/syncs/{sync_id}` would capture "status"
 router.include_router(bulk_syncs.router)
 router.include_router(executions.router)
 router.include_router(webhooks.router)

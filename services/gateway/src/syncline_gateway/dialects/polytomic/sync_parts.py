@@ -1,5 +1,7 @@
 """A bulk sync's schedules (`/api/bulk/syncs/{id}/schedules[/{schedule_id}]`, camelCase answers) and schemas
-(`/api/bulk/syncs/{id}/schemas[/{schema_id}]`). Changes are commands on `syncline.syncs.commands.v1`."""
+(`/api/bulk/syncs/{id}/schemas[/{schema_id}]`). Changes are commands on `syncline.syncs.commands.v1`; cancelling
+one schema (`.../schemas/{schema_id}/cancel`) is `CancelRunObject` on `syncline.runs.commands.v1` for each
+execution still going that includes it (read from the scheduler's runs)."""
 
 import uuid
 from typing import Any
@@ -7,19 +9,21 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from syncline_contracts.runs import CancelRunObject
 from syncline_contracts.syncs import (
     AddBulkSyncSchedule,
     ChangeBulkSyncSchedule,
     ConfigureBulkSyncSchemas,
     RemoveBulkSyncSchedule,
 )
-from syncline_contracts.topics import SYNC_COMMANDS
+from syncline_contracts.topics import RUN_COMMANDS, SYNC_COMMANDS
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
 from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of, send
+from syncline_gateway.dialects.polytomic.execution_queries import ACTIVE
 from syncline_gateway.dialects.polytomic.models import ScheduleBody, SchemaIn, SchemasPatch, parse
-from syncline_gateway.errors import ResourceNotFoundError
+from syncline_gateway.errors import RejectedError, ResourceNotFoundError
 
 router = APIRouter(tags=["polytomic"])
 
@@ -150,3 +154,34 @@ async def _update_schema(request: Request, caller: Principal, sync_id: str, sche
     command = ConfigureBulkSyncSchemas(sync_id=sync_id, schemas=(body.part(schema_id),), actor=caller.key_id)
     await send(request, topic=SYNC_COMMANDS, message=command, org_id=row["org_id"], invalid_is_400=True)
     return answer(rendering.schema(await _object(request, sync_id, schema_id)))
+
+
+@router.post("/api/bulk/syncs/{sync_id}/schemas/{schema_id}/cancel")
+async def cancel_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> Response:
+    return await once(request, caller, lambda: _cancel_schema(request, caller, sync_id, schema_id))
+
+
+async def _cancel_schema(request: Request, caller: Principal, sync_id: str, schema_id: str) -> Response:
+    row = await read_sync(request, caller, sync_id)
+    await _object(request, sync_id, schema_id)
+    async with pool_of(request).acquire() as conn:
+        runs = await queries.runs_with_object(
+            conn, org_id=row["org_id"], sync_id=sync_id, obj=schema_id, statuses=ACTIVE
+        )
+    if not runs:
+        return answer({"message": f"schema {schema_id} of bulk sync {sync_id} is not running"})
+    return answer({"message": "; ".join([await _cancel_object(request, run, schema_id) for run in runs])})
+
+
+async def _cancel_object(request: Request, run: dict[str, Any], schema_id: str) -> str:
+    """Ask for one schema of a run to stop; what to tell the caller."""
+    if run["status"] == "canceling":
+        return f"execution {run['id']} is already being canceled"
+    command = CancelRunObject(run_id=run["id"], object=schema_id)
+    try:
+        await send(request, topic=RUN_COMMANDS, message=command, org_id=run["org_id"])
+    except RejectedError as exc:
+        if exc.code not in ("illegal_transition", "not_found"):
+            raise
+        return f"schema {schema_id} of execution {run['id']} is not running"  # it ended (or went) meanwhile
+    return f"cancellation of schema {schema_id} in execution {run['id']} requested"
