@@ -7,18 +7,20 @@ Parquet and JSONL (`rebuild` keeps only the newest file), and source schema chan
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pyarrow.parquet as pq
 import pytest
-from polytomic import BadRequestError, BulkSyncDefaultScheduleRequest, ConflictError, Polytomic
+from polytomic import BadRequestError, BulkSyncDefaultScheduleRequest, ConflictError, Polytomic, SchemaConfiguration
 from tests.e2e.test_polytomic_connections import name, seed
 from tests.e2e.test_polytomic_executions import NO_RETRY, api, connection, target_db, wait
 
 pytestmark = pytest.mark.e2e
 __all__ = ["api", "target_db"]  # fixtures shared with the executions tests
+TERMINAL_STATUSES = {"completed", "canceled", "failed", "errors", "interrupted"}
 
 
 SYNC_COMMIT = {"synchronous_commit": "on"}
@@ -338,3 +340,58 @@ async def test_cancelling_one_schema_lets_the_others_finish(
     assert by_schema["public.small"].record_count == 2
     assert await fetch(target_dsn, "SELECT id FROM copy.small ORDER BY id") == [{"id": 1}, {"id": 2}]
     assert await fetch(target_dsn, "SELECT to_regclass('copy.huge') IS NULL AS gone") == [{"gone": True}]
+
+
+async def test_data_cutoff_excludes_older_records(
+    api: Polytomic, source_db: tuple[str, str], target_db: tuple[str, str]
+) -> None:
+    source_name, source_dsn = source_db
+    target_name, target_dsn = target_db
+    await execute(
+        source_dsn,
+        "CREATE TABLE events (id int PRIMARY KEY, at timestamptz NOT NULL);"
+        " INSERT INTO events SELECT g, timestamptz '2025-01-01' + g * interval '1 day' FROM generate_series(1, 10) g",
+    )
+    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    sync_id = create_sync(
+        api,
+        source,
+        target,
+        [SchemaConfiguration(id="public.events", tracking_field="at")],
+        data_cutoff_timestamp=datetime(2025, 1, 8, tzinfo=UTC),
+    )
+    done = run(api, sync_id)
+    assert done.status == "completed", done.status_message
+    assert [r["id"] for r in await fetch(target_dsn, "SELECT id FROM copy.events ORDER BY id")] == [7, 8, 9, 10]
+
+
+async def test_concurrency_limit_moves_schemas_side_by_side(
+    api: Polytomic, source_db: tuple[str, str], target_db: tuple[str, str]
+) -> None:
+    source_name, source_dsn = source_db
+    target_name, target_dsn = target_db
+    await execute(
+        source_dsn,
+        "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
+        " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g;"
+        " CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')",
+    )
+    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    sync_id = create_sync(api, source, target, ["public.huge", "public.small"], concurrency_limit=2)
+    started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
+    assert started is not None
+    deadline = time.monotonic() + 30
+    while True:  # the small table lands while the huge one, listed first, is still moving
+        found = api.bulk_sync.executions.get(sync_id, str(started.id)).data
+        assert found is not None
+        by_schema = {s.schema_: s.status for s in found.schemas or []}
+        if by_schema.get("public.small") == "completed":
+            break
+        assert found.status not in TERMINAL_STATUSES, f"the run ended first: {by_schema}"
+        assert time.monotonic() < deadline, f"small never completed: {by_schema}"
+        time.sleep(0.05)
+    assert found.status == "running"
+    assert by_schema["public.huge"] in {"scheduled", "running"}
+    assert await fetch(target_dsn, "SELECT v FROM copy.small") == [{"v": "a"}]
+    api.bulk_sync.cancel(sync_id)
+    assert wait(api, sync_id, str(started.id)).status == "canceled"

@@ -66,6 +66,38 @@ def test_filters_the_data_plane_cannot_run_are_rejected() -> None:
         )
 
 
+def test_data_cutoff_becomes_a_filter_on_the_tracking_field() -> None:
+    cutoff = datetime(2025, 3, 1, tzinfo=UTC)
+    own = datetime(2025, 6, 1, tzinfo=UTC)
+    objects = [
+        row("public.a", filters=[], tracking_field="updated"),
+        row("public.b", filters=[], tracking_field="updated", data_cutoff_timestamp=own),
+        row("public.c", filters=[], tracking_field="updated", disable_data_cutoff=True),
+        row("public.d", filters=[]),
+    ]
+    spec = compile_spec(sync(data_cutoff_timestamp=cutoff), source=PG, target=PG, objects=objects)
+    filters = {o.name: o.filters for o in spec.objects}
+    assert filters == {
+        "a": (Filter(field="updated", op=">=", value=cutoff.isoformat()),),
+        "b": (Filter(field="updated", op=">=", value=own.isoformat()),),
+        "c": (),
+        "d": (),  # no tracking field: no record age to cut at
+    }
+    with pytest.raises(InvalidError, match="needs a tracking_field"):
+        compile_spec(sync(), source=PG, target=PG, objects=[row("public.e", data_cutoff_timestamp=own)])
+
+
+def test_obfuscated_fields_and_record_timestamps() -> None:
+    fields = [{"id": "id", "enabled": True}, {"id": "email", "enabled": True, "obfuscated": True}]
+    spec = compile_spec(sync(), source=PG, target=PG, objects=[row("public.users", fields=fields)])
+    assert spec.objects[0].obfuscated == ("email",)
+    assert spec.record_timestamps is True
+    assert spec.isolate_failures is True
+    assert (
+        compile_spec(sync(disable_record_timestamps=True), source=PG, target=PG, objects=[]).record_timestamps is False
+    )
+
+
 def run(**changes: Any) -> dict[str, Any]:
     created = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     return {

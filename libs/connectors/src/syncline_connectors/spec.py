@@ -120,6 +120,9 @@ class ObjectSpec(_Frozen):
     """Key fields; the source's primary key when absent."""
     output_name: str | None = None
     """Destination object name; the (normalised) source name when absent."""
+    obfuscated: tuple[str, ...] = ()
+    """Fields whose values are replaced by a one-way hash (hex SHA-256 of the value's text) before they leave the
+    source (Polytomic's field `obfuscate`); NULL stays NULL."""
 
 
 class KafkaPolicy(_Frozen):
@@ -174,6 +177,14 @@ class SyncSpec(_Frozen):
     """Format of a files destination."""
     kafka: KafkaPolicy | None = None
     """Policies of a Kafka destination."""
+    record_timestamps: bool = False
+    """Destination tables get `_polytomic_created_at` / `_polytomic_updated_at` (Polytomic's record timestamps,
+    on unless `disable_record_timestamps`): when a row first landed and when a run last wrote it."""
+    concurrency: int = Field(default=1, ge=1, le=16)
+    """Objects moved at the same time, each mover with its own source and destination connections (Polytomic's
+    `concurrency_limit`)."""
+    resync_concurrency: int | None = Field(default=None, ge=1, le=16)
+    """The same for runs that read everything again (`resync_concurrency_limit`); `concurrency` when absent."""
     isolate_failures: bool = False
     """A failing object does not stop the others: the run completes with errors (Polytomic's bulk syncs) unless
     every object failed. Off, the first failure fails the run (Elastic's sync jobs)."""

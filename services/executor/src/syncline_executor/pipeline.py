@@ -240,24 +240,58 @@ class Pipeline:
             if streams:
                 await self._replicate(spec, source, destination, plans, done)
             else:
-                mode = Mode.SNAPSHOT if self.options.replace else spec.mode
-                for plan in plans:
-                    await self._isolated(
-                        spec,
-                        plan,
-                        lambda plan=plan: self._object(  # type: ignore[misc]
-                            spec,
-                            source=source,
-                            destination=destination,
-                            plan=plan,
-                            checkpoint=done.get(plan.key),
-                            mode=mode,
-                        ),
-                        checkpoint=done.get(plan.key),
-                        sides=(source, destination),
-                    )
+                await self._objects(spec, plans, done, sides=(source, destination))
             self._all_failed(plans)
             await self._finish(destination)
+
+    async def _objects(
+        self,
+        spec: SyncSpec,
+        plans: list[ObjectPlan],
+        done: dict[str, ObjectCheckpoint],
+        *,
+        sides: tuple[Source, Destination],
+    ) -> None:
+        """Move the objects, up to the sync's concurrency at a time: the first mover uses the run's open source
+        and destination, each other mover opens its own pair."""
+        mode = Mode.SNAPSHOT if self.options.replace else spec.mode
+        pending = iter(plans)
+
+        async def mover(source: Source, destination: Destination) -> None:
+            for plan in pending:
+                await self._isolated(
+                    spec,
+                    plan,
+                    lambda plan=plan: self._object(  # type: ignore[misc]
+                        spec,
+                        source=source,
+                        destination=destination,
+                        plan=plan,
+                        checkpoint=done.get(plan.key),
+                        mode=mode,
+                    ),
+                    checkpoint=done.get(plan.key),
+                    sides=(source, destination),
+                )
+
+        async def another_mover() -> None:
+            source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows)
+            destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id)
+            async with source, destination:
+                await mover(source, destination)
+
+        limit = spec.resync_concurrency if self.options.fresh and spec.resync_concurrency else spec.concurrency
+        movers = min(limit, len(plans))
+        if movers <= 1:
+            await mover(*sides)
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(mover(*sides))
+                for _ in range(movers - 1):
+                    group.create_task(another_mover())
+        except ExceptionGroup as failed:  # the first failure is the run's error
+            raise failed.exceptions[0] from None
 
     async def _isolated(
         self,

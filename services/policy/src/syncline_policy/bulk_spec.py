@@ -4,6 +4,7 @@ its selection changes, so the scheduler can snapshot it for a new run (through `
 Endpoint secrets stay sealed and are left out here: the snapshot view reads them from the connections.
 """
 
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -65,7 +66,22 @@ def _filter(object_id: str, item: dict[str, Any]) -> Filter:
     return Filter(field=item["field_id"], op=op, value=value)  # type: ignore[arg-type]
 
 
-def object_spec(row: dict[str, Any], *, source_type: str) -> ObjectSpec:
+def _cutoff(row: dict[str, Any], *, default: datetime | None) -> tuple[Filter, ...]:
+    """The data cutoff as a filter on the tracking field: the schema's own cutoff, else the sync's (unless the
+    schema disables it). A record's age is its tracking field: a schema without one has no cutoff to apply, so its
+    own cutoff is refused and the sync's passes it by."""
+    own = row.get("data_cutoff_timestamp")
+    cutoff = own or (None if row.get("disable_data_cutoff") else default)
+    if cutoff is None:
+        return ()
+    if not row["tracking_field"]:
+        if own is not None:
+            raise InvalidError(f"schema [{row['id']}]: data_cutoff_timestamp needs a tracking_field")
+        return ()
+    return (Filter(field=row["tracking_field"], op=">=", value=cutoff.isoformat()),)
+
+
+def object_spec(row: dict[str, Any], *, source_type: str, cutoff: datetime | None = None) -> ObjectSpec:
     """One enabled selection row as the data plane's object."""
     fields = [f for f in row["fields"] if f.get("enabled", True)]
     everything = len(fields) == len(row["fields"])
@@ -77,10 +93,19 @@ def object_spec(row: dict[str, Any], *, source_type: str) -> ObjectSpec:
         name=name,
         schema_name=schema_name,
         fields=None if everything else tuple(f["id"] for f in fields),
-        filters=tuple(_filter(row["id"], f) for f in row["filters"]),
+        filters=(*(_filter(row["id"], f) for f in row["filters"]), *_cutoff(row, default=cutoff)),
         tracking_field=row["tracking_field"] or None,
         output_name=row["user_output_name"] or row["output_name"] or None,
+        obfuscated=tuple(f["id"] for f in fields if f.get("obfuscated")),
     )
+
+
+MAX_CONCURRENCY = 8
+"""The most objects one run moves at once, whatever a sync asks for (each mover holds a connection to each side)."""
+
+
+def _concurrency(limit: int | None) -> int | None:
+    return None if not limit else max(1, min(int(limit), MAX_CONCURRENCY))
 
 
 def compile_spec(
@@ -95,13 +120,20 @@ def compile_spec(
         sync_id=sync["id"],
         source=endpoint(source, extra=dict(sync["source_configuration"])),
         destination=endpoint(target, extra=target_config),
-        objects=tuple(object_spec(r, source_type=source["type"]) for r in objects if r["enabled"]),
+        objects=tuple(
+            object_spec(r, source_type=source["type"], cutoff=sync.get("data_cutoff_timestamp"))
+            for r in objects
+            if r["enabled"]
+        ),
         mode=Mode(sync["mode"]),
         new_objects=Discover.ALL if sync["add_new_objects"] == "all" else Discover.NONE,
         new_fields=Discover.NONE if sync["add_new_fields"] == "none" else Discover.ALL,
         normalize_names=NormalizeNames(sync["normalize_names"]),
         file_format=FileFormat(file_format) if file_format else FileFormat.JSONL,
         isolate_failures=True,
+        concurrency=_concurrency(sync.get("concurrency_limit")) or 1,
+        resync_concurrency=_concurrency(sync.get("resync_concurrency_limit")),
+        record_timestamps=not sync.get("disable_record_timestamps"),
     )
 
 
