@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import dataplane, first_path, kafka_start, scheduler
+from tests.bench import dataplane, first_path, kafka_start, polytomic, scheduler
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -26,6 +26,7 @@ def main() -> None:
     results = [
         kafka_start.measure(),
         asyncio.run(first_path.measure()),
+        asyncio.run(polytomic.measure()),
         *dataplane.measure(),
         asyncio.run(scheduler.measure()),
     ]

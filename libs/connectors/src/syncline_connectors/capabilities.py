@@ -91,6 +91,16 @@ class Column:
     name: str
     type: str
     nullable: bool = True
+    obfuscated: bool = False
+    """Values leave the source as the lower-case hex SHA-256 of their text (NULL stays NULL); `type` is then
+    `text`, the type the destination gets."""
+    source_type: str | None = None
+    """The field's type at the source when `type` differs from it (an obfuscated field)."""
+
+    @property
+    def read_type(self) -> str:
+        """The field's type where it is read (what source-side literals and casts use)."""
+        return self.source_type or self.type
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,11 @@ class ObjectPlan:
     def output_key(self) -> tuple[str, ...]:
         """The primary key in destination names."""
         return tuple(self.output_name(c) for c in self.primary_key)
+
+    @property
+    def obfuscated(self) -> tuple[str, ...]:
+        """The fields whose values leave the source hashed (`Column.obfuscated`)."""
+        return tuple(c.name for c in self.columns if c.obfuscated)
 
 
 @dataclass

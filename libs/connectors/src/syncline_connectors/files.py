@@ -5,17 +5,22 @@ Source objects are folders below the root (AWS `FileConfiguration` folders); eve
 belongs to it, read in path order, one batch per file, so a resumed run continues after the last whole file.
 A destination object is one file per run, `<root>/<object>/<run id>.<ext>`, written under a temporary name and
 renamed once complete: readers never see a partial file, and a retried run rewrites the same name.
+Obfuscated fields of source rows are replaced by the hex SHA-256 of the value's PostgreSQL text form (`pg_text`),
+so a value hashes the same whether it is read from a file or from a PostgreSQL table.
 """
 
 import asyncio
 import contextlib
 import csv
 import fnmatch
+import hashlib
 import io
 import json
+import math
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -129,7 +134,7 @@ class FilesSource:
     ) -> None:
         """Rows of every file after `after["file"]`, a mark after each file."""
         done = (after or {}).get("file")
-        names = [c.name for c in plan.columns]
+        project = _projection(plan)
         for path in self.files(plan.name):
             rel = path.relative_to(self.root).as_posix()
             if done is not None and rel <= done:
@@ -137,7 +142,7 @@ class FilesSource:
             rows = 0
             chunks = _chunks(path)
             while chunk := await asyncio.to_thread(next, chunks, None):
-                kept = [{n: r.get(n) for n in names} for r in chunk if _matches(r, plan.filters)]
+                kept = [project(r) for r in chunk if _matches(r, plan.filters)]
                 rows += len(kept)
                 if kept:
                     await emit(Piece(kept, rows=len(kept)))
@@ -145,19 +150,76 @@ class FilesSource:
 
     async def sample(self, plan: ObjectPlan, *, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` rows of the object's files that pass its filters."""
-        names = [c.name for c in plan.columns]
+        project = _projection(plan)
 
         def first() -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
             for path in self.files(plan.name):
                 for row in _rows(path):
                     if _matches(row, plan.filters):
-                        found.append({n: row.get(n) for n in names})
+                        found.append(project(row))
                     if len(found) >= limit:
                         return found
             return found
 
         return await asyncio.to_thread(first)
+
+
+def _projection(plan: ObjectPlan) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A row of a file as the plan's fields, obfuscated ones hashed (filters see the clear values before)."""
+    names = [c.name for c in plan.columns]
+    hidden = frozenset(plan.obfuscated)
+
+    def project(row: dict[str, Any]) -> dict[str, Any]:
+        return {n: obfuscated(row.get(n)) if n in hidden else row.get(n) for n in names}
+
+    return project
+
+
+def obfuscated(value: Any) -> str | None:
+    """The lower-case hex SHA-256 of the value's PostgreSQL text form; None stays None."""
+    return None if value is None else hashlib.sha256(pg_text(value).encode()).hexdigest()
+
+
+def pg_text(value: Any) -> str:
+    """The text PostgreSQL prints for a value decoded from a file (booleans, floats, JSON as `jsonb`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict | list):
+        return _jsonb_text(value)
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    """`double precision` output: the shortest exact digits, fixed-point for exponents -4 to 14."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    digits = Decimal(repr(value)).normalize()
+    exponent = digits.adjusted()
+    if -4 <= exponent < 15:  # PostgreSQL's thresholds
+        return format(digits, "f")
+    sign, figures, _ = digits.as_tuple()
+    mantissa = "".join(map(str, figures))
+    mantissa = mantissa[0] + (f".{mantissa[1:]}" if len(mantissa) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+
+
+def _jsonb_text(value: Any) -> str:
+    """`jsonb` output: keys by length then bytes, `, ` and `: ` separators, numbers as `numeric` prints them."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: (len(kv[0].encode()), kv[0].encode()))
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_jsonb_text(v)}" for k, v in items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonb_text(v) for v in value) + "]"
+    if isinstance(value, float) and math.isfinite(value):
+        return format(Decimal(repr(value)), "f")
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -2,14 +2,17 @@
 
 Listed objects must exist; with `new_objects=all`, every other discovered object joins with all its fields.
 Destination names follow `normalize_names`; with `new_fields=none`, an existing destination object keeps the
-fields it has (source fields added since are left out).
+fields it has (source fields added since are left out). Obfuscated fields are marked on their columns, which take
+the type `text` (the hex SHA-256 the destination gets); a key field cannot be obfuscated (writes and resumes match
+rows by key).
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import structlog
 
-from syncline_connectors.capabilities import ObjectInfo, ObjectPlan
+from syncline_connectors.capabilities import Column, ObjectInfo, ObjectPlan
 from syncline_connectors.naming import normalize, normalize_all
 from syncline_connectors.spec import Discover, ObjectSpec, SyncSpec
 from syncline_platform.errors import InvalidError
@@ -83,10 +86,11 @@ async def _plan_one(
             if dropped:
                 log.info("plan.new_fields_ignored", object=info.key, fields=dropped)
             names, outputs = [n for n, _ in kept], tuple(o for _, o in kept)
+    hidden = _obfuscated(wanted, info, key=key)
     return ObjectPlan(
         schema=info.schema,
         name=info.name,
-        columns=tuple(by_name[n] for n in names),
+        columns=tuple(_obfuscate(by_name[n]) if n in hidden else by_name[n] for n in names),
         primary_key=tuple(key),
         output=output,
         output_columns=tuple(outputs),
@@ -94,3 +98,16 @@ async def _plan_one(
         filters=wanted.filters,
         table_columns=tuple(c.name for c in info.columns),
     )
+
+
+def _obfuscated(wanted: ObjectSpec, info: ObjectInfo, *, key: tuple[str, ...]) -> frozenset[str]:
+    """The fields of `wanted` to hash; none may be a key field."""
+    keyed = [f for f in wanted.obfuscated if f in key]
+    if keyed:
+        raise InvalidError(f"key fields of [{info.key}] cannot be obfuscated: {', '.join(keyed)}")
+    return frozenset(wanted.obfuscated)
+
+
+def _obfuscate(column: Column) -> Column:
+    """The column as it leaves the source: hashed values of type text, its own type kept for reading."""
+    return replace(column, type="text", obfuscated=True, source_type=column.read_type)

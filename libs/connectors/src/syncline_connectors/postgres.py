@@ -4,7 +4,9 @@ Reads are keyset batches inside one repeatable-read transaction: each batch is o
 AND key <= hi) TO STDOUT`, so a resumed run continues after the last stored key and memory stays bounded by the
 driver's read buffer. The server builds every encoding (binary rows, CSV, JSON lines, Kafka messages, Elastic
 documents); Python only moves bytes. Change capture uses a logical replication slot with wal2json: changes are
-peeked (not consumed) and the slot advances only after the caller stored the position.
+peeked (not consumed) and the slot advances only after the caller stored the position. Obfuscated fields are
+hashed by the server in every read (snapshot, incremental, sample and change lines), so their values never leave
+the source in clear.
 """
 
 import hashlib
@@ -192,7 +194,7 @@ def keyset_of(plan: ObjectPlan, *, incremental: bool) -> Keyset | None:
     names = ((plan.tracking_field,) if incremental and plan.tracking_field else ()) + plan.primary_key
     if not names:
         return None
-    types = {c.name: c.type for c in plan.columns}
+    types = {c.name: c.read_type for c in plan.columns}
     return Keyset(columns=names, types=tuple(types[n] for n in names))
 
 
@@ -251,7 +253,7 @@ class PostgresSource:
 
     async def sample(self, plan: ObjectPlan, *, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` rows that pass the plan's filters (the same SELECT a snapshot copies)."""
-        cols = ", ".join(f"t.{quote_ident(c.name)}" for c in plan.columns)
+        cols = ", ".join(f"{read_expr(c)} AS {quote_ident(c.name)}" for c in plan.columns)
         where = " AND ".join(filter_sql(plan.filters))
         query = f"SELECT {cols} FROM {qualified(plan.schema, plan.name)} t{f' WHERE {where}' if where else ''}"
         rows = await self.conn.fetch(f"{query} LIMIT {int(limit)}")
@@ -371,7 +373,7 @@ class PostgresSource:
         tables = ",".join(_wal2json_table(p) for p in plans)
         since = (after or {}).get("lsn") or "0/0"
         query = (
-            "SELECT c.n, c.lsn::text, c.data FROM pg_logical_slot_peek_changes("
+            f"SELECT c.n, c.lsn::text, {_change_data(plans)} FROM pg_logical_slot_peek_changes("
             f"{quote_literal(name)}, {quote_literal(upto)}::pg_lsn, NULL, 'format-version', '2',"
             " 'include-transaction', 'false',"
             f" 'add-tables', {quote_literal(tables)}) WITH ORDINALITY AS c(lsn, xid, data, n)"
@@ -448,8 +450,7 @@ def select_query(
 ) -> str:
     """The SELECT whose COPY yields `encoding` (and, for records, `shape`)."""
     cols = ", ".join(
-        f"t.{quote_ident(c.name)}{'::text' if getattr(c, 'cast_text', False) else ''} AS {quote_ident(out)}"
-        for c, out in zip(plan.columns, plan.output_columns, strict=True)
+        f"{read_expr(c)} AS {quote_ident(out)}" for c, out in zip(plan.columns, plan.output_columns, strict=True)
     )
     where = f" WHERE {' AND '.join(conds)}" if conds else ""
     inner = f"SELECT {cols} FROM {qualified(plan.schema, plan.name)} t{where}"
@@ -462,6 +463,52 @@ def select_query(
         prefix = quote_literal(document_id_prefix(plan, database))
         return f"SELECT {prefix} || {key}, ({_document_expr(plan, database)})::text FROM ({inner}) r"
     return f"SELECT {key}, ({message_expr(plan, database)})::text FROM ({inner}) r"
+
+
+def obfuscated_sql(expr: str) -> str:
+    """The lower-case hex SHA-256 of the text of `expr` (NULL stays NULL): Polytomic's field obfuscation."""
+    return f"encode(sha256(convert_to(({expr})::text, 'UTF8')), 'hex')"
+
+
+def read_expr(column: Column, *, alias: str = "t") -> str:
+    """How a column is read: hashed when obfuscated, as text when its type exists only in the source."""
+    expr = f"{alias}.{quote_ident(column.name)}"
+    if column.obfuscated:
+        return obfuscated_sql(expr)
+    return f"{expr}::text" if getattr(column, "cast_text", False) else expr
+
+
+def _change_data(plans: Sequence[ObjectPlan]) -> str:
+    """The change line of `c`, with the values (new and old) of obfuscated fields hashed as a snapshot hashes them."""
+    hiding = [p for p in plans if p.obfuscated]
+    if not hiding:
+        return "c.data"
+    cases = " ".join(
+        f"WHEN d->>'schema' = {quote_literal(p.schema or 'public')} AND d->>'table' = {quote_literal(p.name)}"
+        f" THEN (d || {_hashed_array(p, 'columns')} || {_hashed_array(p, 'identity')})::text"
+        for p in hiding
+    )
+    return f"(SELECT CASE {cases} ELSE c.data END FROM (SELECT c.data::jsonb AS d) line)"
+
+
+def _hashed_array(plan: ObjectPlan, array: str) -> str:
+    """`{"<array>": [...]}` with the obfuscated fields' values hashed (read back through their own type, so the
+    text hashed is the one a snapshot hashes); `{}` when the line has no such array."""
+    whens = " ".join(
+        f"WHEN {quote_literal(c.name)} THEN jsonb_set(x, '{{value}}', COALESCE(to_jsonb({_hashed_value(c)}), 'null'))"
+        for c in plan.columns
+        if c.obfuscated
+    )
+    values = (
+        f"SELECT COALESCE(jsonb_agg(CASE x->>'name' {whens} ELSE x END ORDER BY i), '[]')"
+        f" FROM jsonb_array_elements(d->'{array}') WITH ORDINALITY e(x, i)"
+    )
+    present = f"jsonb_typeof(d->'{array}') = 'array'"
+    return f"CASE WHEN {present} THEN jsonb_build_object('{array}', ({values})) ELSE '{{}}' END"
+
+
+def _hashed_value(column: Column) -> str:
+    return obfuscated_sql(f"(x->>'value')::{column.read_type}")
 
 
 def _key_expr(plan: ObjectPlan, *, alias: str = "r") -> str:
