@@ -10,6 +10,17 @@
 - change streams: wal2json lines are COPYed into a temporary table and applied per object with SQL: the last
   change per key wins, deletes remove rows, unchanged TOAST values are kept.
 PostgreSQL-to-PostgreSQL batches arrive as binary COPY and are never decoded in Python.
+
+Record timestamps (Polytomic's, on with `record_timestamps`): every table written gets `_polytomic_created_at`
+(when the row first landed) and `_polytomic_updated_at` (when a run last wrote it), both `timestamptz DEFAULT
+now()`, so COPY and INSERT (always with a column list) fill them. Upserts keep created_at and set updated_at on
+the rows they update (the merge of full reads only on rows that changed); change streams do the same for the
+inserts and updates they apply. A snapshot builds a new table whose rows get the time of their batch; with a
+primary key, rows whose key the replaced table had keep its created_at (one UPDATE of the staging table before the
+swap, skipped when the old table lacks the column or its key types differ). A table made before the timestamps
+were on gets the columns when an object opens; its earlier rows keep NULL (when they landed is unknown). The two
+columns are the destination's own: `existing_columns` leaves them out, and a source field of either name is
+refused. Off, nothing of this happens.
 """
 
 import hashlib
@@ -34,12 +45,22 @@ from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_
 from syncline_connectors.postgres import PostgresConfig, connect
 from syncline_connectors.spec import ConflictPolicy, Discover, Mode
 from syncline_connectors.stream import Batch, batches
-from syncline_platform.errors import ConflictError
+from syncline_platform.errors import ConflictError, InvalidError
 
 log = structlog.get_logger(__name__)
 
 CHANGES_TABLE = "_syncline_changes"
 BATCH_TABLE = "_syncline_batch"
+CREATED_AT = "_polytomic_created_at"
+UPDATED_AT = "_polytomic_updated_at"
+RECORD_TIMESTAMPS = (CREATED_AT, UPDATED_AT)
+
+_SAME_COLUMNS = """
+SELECT count(*) FROM pg_attribute s
+JOIN pg_attribute t ON t.attrelid = to_regclass($2) AND t.attname = s.attname AND t.atttypid = s.atttypid
+    AND t.attnum > 0 AND NOT t.attisdropped
+WHERE s.attrelid = to_regclass($1) AND s.attname = ANY($3::text[]) AND s.attnum > 0 AND NOT s.attisdropped
+"""
 
 
 def staging_name(run_id: str, key: str) -> str:
@@ -53,10 +74,18 @@ class PostgresDestination:
     accepts = (Encoding.PG_BINARY, Encoding.ROWS)
     shape = None
 
-    def __init__(self, config: PostgresConfig, *, schema: str = "public", new_fields: Discover = Discover.ALL) -> None:
+    def __init__(
+        self,
+        config: PostgresConfig,
+        *,
+        schema: str = "public",
+        new_fields: Discover = Discover.ALL,
+        record_timestamps: bool = False,
+    ) -> None:
         self.config = config
         self.schema = schema
         self.new_fields = new_fields
+        self.record_timestamps = record_timestamps
         self._conn: asyncpg.Connection | None = None
         self._options: dict[str, WriteOptions] = {}
         self._rows: dict[str, int] = {}
@@ -89,7 +118,14 @@ class PostgresDestination:
         await self.conn.fetchval("SELECT 1")
 
     async def existing_columns(self, output: str) -> list[str] | None:
-        """The columns of the target table, or None when it does not exist."""
+        """The columns of the target table, or None when it does not exist; the record timestamps this destination
+        writes are not fields of the source, so they are left out."""
+        columns = await self._columns(output)
+        if columns is None or not self.record_timestamps:
+            return columns
+        return [c for c in columns if c not in RECORD_TIMESTAMPS]
+
+    async def _columns(self, output: str) -> list[str] | None:
         rows = await self.conn.fetch(
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped"
             " ORDER BY attnum",
@@ -109,10 +145,20 @@ class PostgresDestination:
     def _uses_staging(self, plan: ObjectPlan) -> bool:
         return self._options[plan.key].mode is not Mode.INCREMENTAL
 
+    def _refuse_reserved(self, plan: ObjectPlan) -> None:
+        """A source field named like a record timestamp would collide with the destination's own column."""
+        clash = [o for o in plan.output_columns if o in RECORD_TIMESTAMPS]
+        if self.record_timestamps and clash:
+            raise InvalidError(
+                f"fields of [{plan.output}] collide with the record timestamps: {', '.join(clash)}"
+                " (rename them or disable record timestamps)"
+            )
+
     # objects ----------------------------------------------------------------------------------------------------
 
     async def open_object(self, plan: ObjectPlan, *, options: WriteOptions, resume: Position | None) -> Position | None:
         """Create the staging table (or reuse it past `resume`), or the target for incremental writes."""
+        self._refuse_reserved(plan)
         await self._schema_ready()
         self._options[plan.key] = options
         if not self._uses_staging(plan):
@@ -139,20 +185,33 @@ class PostgresDestination:
         if plan.primary_key:  # kept while loading: keys arrive in order, so the index only appends
             name = quote_ident(self._staging(plan) + "_pkey")
             key = f", CONSTRAINT {name} PRIMARY KEY ({', '.join(quote_ident(c) for c in plan.output_key)})"
-        await self.conn.execute(f"CREATE TABLE {staging} ({_column_defs(plan)}{key})")
+        await self.conn.execute(f"CREATE TABLE {staging} ({_column_defs(plan, stamped=self.record_timestamps)}{key})")
         self._rows[plan.key] = 0
         return None
 
     async def _ensure_target(self, plan: ObjectPlan) -> None:
-        existing = await self.existing_columns(plan.output)
+        existing = await self._columns(plan.output)
         if existing is None:
             key = f", PRIMARY KEY ({', '.join(quote_ident(c) for c in plan.output_key)})" if plan.primary_key else ""
-            await self.conn.execute(f"CREATE TABLE {self._target(plan)} ({_column_defs(plan)}{key})")
+            defs = _column_defs(plan, stamped=self.record_timestamps)
+            await self.conn.execute(f"CREATE TABLE {self._target(plan)} ({defs}{key})")
             return
+        changes = self._new_fields(plan, existing) + self._new_stamps(existing)
+        if changes:  # only then: ALTER TABLE locks out readers even when it has nothing to do
+            await self.conn.execute(f"ALTER TABLE {self._target(plan)} {', '.join(changes)}")
+
+    def _new_fields(self, plan: ObjectPlan, existing: list[str]) -> list[str]:
+        if self.new_fields is not Discover.ALL:
+            return []
         missing = [(c, o) for c, o in zip(plan.columns, plan.output_columns, strict=True) if o not in existing]
-        if missing and self.new_fields is Discover.ALL:
-            adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {quote_ident(o)} {c.type}" for c, o in missing)
-            await self.conn.execute(f"ALTER TABLE {self._target(plan)} {adds}")
+        return [f"ADD COLUMN IF NOT EXISTS {quote_ident(o)} {c.type}" for c, o in missing]
+
+    def _new_stamps(self, existing: list[str]) -> list[str]:
+        """Record timestamps for a table made before they were on: added without a default, so its rows keep
+        NULL, then given the default for the rows written from now on."""
+        missing = [c for c in RECORD_TIMESTAMPS if c not in existing] if self.record_timestamps else []
+        adds = [f"ADD COLUMN IF NOT EXISTS {quote_ident(c)} timestamptz" for c in missing]
+        return adds + [f"ALTER COLUMN {quote_ident(c)} SET DEFAULT now()" for c in missing]
 
     def write(self, plan: ObjectPlan, items: AsyncIterator[Item], *, encoding: Encoding) -> AsyncIterator[Committed]:
         """COPY each batch into staging (or upsert it), yielding after each."""
@@ -196,7 +255,9 @@ class PostgresDestination:
             async for piece in batch.pieces():
                 yield piece.data
 
-        status = await self.conn.copy_to_table(table, source=data(), format="binary", schema_name=schema)
+        status = await self.conn.copy_to_table(
+            table, source=data(), columns=list(plan.output_columns), format="binary", schema_name=schema
+        )  # the column list lets the record timestamps take their defaults
         return copy_rows(status), batch.bytes
 
     async def _upsert_batch(self, plan: ObjectPlan) -> int:
@@ -206,7 +267,7 @@ class PostgresDestination:
             try:
                 status = await self.conn.execute(
                     f"INSERT INTO {self._target(plan)} ({cols}) SELECT {cols} FROM pg_temp.{BATCH_TABLE}"
-                    f"{_on_conflict(plan, policy)}"
+                    f"{_on_conflict(plan, policy, stamped=self.record_timestamps)}"
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise ConflictError(f"row already in [{plan.output}] (conflict policy stop): {exc.detail}") from exc
@@ -232,6 +293,8 @@ class PostgresDestination:
         stage = qualified(self.schema, staging)
         total = self._rows.pop(plan.key, 0)
         async with self.conn.transaction():
+            if self.record_timestamps and plan.primary_key:
+                await self._keep_created(plan, stage)
             await self.conn.execute(f"DROP TABLE IF EXISTS {self._target(plan)}")
             await self.conn.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(plan.output)}")
             if plan.primary_key:
@@ -242,6 +305,20 @@ class PostgresDestination:
         log.info("destination.swapped", table=plan.output, rows=total)
         return ObjectOutcome(total=total)
 
+    async def _keep_created(self, plan: ObjectPlan, stage: str) -> None:
+        """Rows whose key the replaced table had keep the time they first landed there (when that table has the
+        column and the same key types; else every row keeps its load time)."""
+        target = self._target(plan)
+        wanted = [*plan.output_key, CREATED_AT]
+        if await self.conn.fetchval(_SAME_COLUMNS, stage, target, wanted) != len(wanted):
+            return
+        created = quote_ident(CREATED_AT)
+        match = " AND ".join(f"s.{quote_ident(k)} = t.{quote_ident(k)}" for k in plan.output_key)
+        kept = await self.conn.execute(
+            f"UPDATE {stage} s SET {created} = t.{created} FROM {target} t WHERE {match} AND t.{created} IS NOT NULL"
+        )
+        log.info("destination.created_at_kept", table=plan.output, rows=copy_rows(kept))
+
     async def _merge(self, plan: ObjectPlan) -> ObjectOutcome:
         stage = qualified(self.schema, self._staging(plan))
         target = self._target(plan)
@@ -251,7 +328,7 @@ class PostgresDestination:
         async with self.conn.transaction():
             await self.conn.execute(
                 f"INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage}"
-                f"{_on_conflict(plan, ConflictPolicy.OVERWRITE, changed_only=True)}"
+                f"{_on_conflict(plan, ConflictPolicy.OVERWRITE, changed_only=True, stamped=self.record_timestamps)}"
             )
             deleted = await self.conn.execute(
                 f"DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
@@ -292,6 +369,7 @@ class PostgresDestination:
     ) -> AsyncIterator[Committed]:
         await self._schema_ready()
         for plan in plans:
+            self._refuse_reserved(plan)
             self._options[plan.key] = options
             await self._ensure_target(plan)
         await self.conn.execute(
@@ -321,7 +399,7 @@ class PostgresDestination:
             self._options.pop(plan.key, None)
 
     async def _apply_object(self, plan: ObjectPlan, options: WriteOptions) -> tuple[int, int]:
-        sql = ChangeSql(plan, target=self._target(plan))
+        sql = ChangeSql(plan, target=self._target(plan), stamped=self.record_timestamps)
         await self.conn.execute(sql.latest())
         try:
             await self.conn.execute(sql.complete_merges())
@@ -342,9 +420,10 @@ class PostgresDestination:
 class ChangeSql:
     """The statements applying one object's wal2json changes from the changes table."""
 
-    def __init__(self, plan: ObjectPlan, *, target: str) -> None:
+    def __init__(self, plan: ObjectPlan, *, target: str, stamped: bool = False) -> None:
         self.plan = plan
         self.target = target
+        self.stamped = stamped
         self.names = [c.name for c in plan.columns]
         self.all_names = "ARRAY[" + ", ".join(quote_literal(n) for n in self.names) + "]"
 
@@ -433,7 +512,8 @@ class ChangeSql:
         values = ", ".join(self._value(n) for n in self.names)
         return (
             f"INSERT INTO {self.target} ({cols}) SELECT {values} FROM _syncline_latest"
-            f" WHERE op = {quote_literal(op)} AND m ?& {self.all_names}{_on_conflict(self.plan, policy)}"
+            f" WHERE op = {quote_literal(op)} AND m ?& {self.all_names}"
+            f"{_on_conflict(self.plan, policy, stamped=self.stamped)}"
         )
 
     def update_partial(self) -> str:
@@ -443,6 +523,8 @@ class ChangeSql:
             f" THEN {self._value(n, 'l.m')} ELSE t.{quote_ident(o)} END"
             for n, o in zip(self.names, self.plan.output_columns, strict=True)
         )
+        if self.stamped:
+            sets += f", {quote_ident(UPDATED_AT)} = now()"
         match = " AND ".join(f"t.{quote_ident(o)} = l.k{i}" for i, o in enumerate(self.plan.output_key))
         return (
             f"UPDATE {self.target} t SET {sets} FROM _syncline_latest l"
@@ -450,7 +532,9 @@ class ChangeSql:
         )
 
 
-def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool = False) -> str:
+def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool = False, stamped: bool = False) -> str:
+    """The ON CONFLICT clause of an upsert; `changed_only` leaves rows alone whose fields are all equal, `stamped`
+    sets the updated rows' record timestamp (their created_at is left as it is)."""
     if not plan.primary_key or policy is ConflictPolicy.STOP:
         return ""
     keys = ", ".join(quote_ident(c) for c in plan.output_key)
@@ -459,8 +543,10 @@ def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool
     others = [c for c in plan.output_columns if c not in plan.output_key]
     if not others:
         return f" ON CONFLICT ({keys}) DO NOTHING"
-    sets = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in others)
-    clause = f" ON CONFLICT ({keys}) DO UPDATE SET {sets}"
+    sets = [f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in others]
+    if stamped:
+        sets.append(f"{quote_ident(UPDATED_AT)} = now()")
+    clause = f" ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
     if changed_only:
         target = ", ".join(f"t.{quote_ident(c)}" for c in others)
         excluded = ", ".join(f"EXCLUDED.{quote_ident(c)}" for c in others)
@@ -468,8 +554,12 @@ def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool
     return clause
 
 
-def _column_defs(plan: ObjectPlan) -> str:
-    return ", ".join(f"{quote_ident(o)} {c.type}" for c, o in zip(plan.columns, plan.output_columns, strict=True))
+def _column_defs(plan: ObjectPlan, *, stamped: bool = False) -> str:
+    """The plan's columns, and the record timestamps (filled by their defaults) when `stamped`."""
+    defs = [f"{quote_ident(o)} {c.type}" for c, o in zip(plan.columns, plan.output_columns, strict=True)]
+    if stamped:
+        defs += [f"{quote_ident(c)} timestamptz DEFAULT now()" for c in RECORD_TIMESTAMPS]
+    return ", ".join(defs)
 
 
 def _coercer(type_: str) -> Any:

@@ -31,7 +31,10 @@ def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> D
     match spec.destination_type:
         case DestinationType.POSTGRESQL:
             return PostgresDestination(
-                PostgresConfig.from_values(config), schema=config.get("schema") or "public", new_fields=spec.new_fields
+                PostgresConfig.from_values(config),
+                schema=config.get("schema") or "public",
+                new_fields=spec.new_fields,
+                record_timestamps=spec.record_timestamps,
             )
         case DestinationType.FILES:
             return FilesDestination(FilesConfig.from_values(config), file_format=spec.file_format, run_id=run_id)
