@@ -395,3 +395,36 @@ async def test_concurrency_limit_moves_schemas_side_by_side(
     assert await fetch(target_dsn, "SELECT v FROM copy.small") == [{"v": "a"}]
     api.bulk_sync.cancel(sync_id)
     assert wait(api, sync_id, str(started.id)).status == "canceled"
+
+
+async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used(
+    api: Polytomic, source_db: tuple[str, str], target_db: tuple[str, str]
+) -> None:
+    source_name, source_dsn = source_db
+    target_name, _ = target_db
+    await execute(
+        source_dsn,
+        "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
+        " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g",
+    )
+    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    slot = f"named_{int(time.time() * 1000)}"
+    sync_id = create_sync(
+        api, source, target, ["public.huge"], mode="replicate", source_configuration={"replication_slot": slot}
+    )
+    started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
+    assert started is not None
+    deadline = time.monotonic() + 30
+    while api.bulk_sync.executions.get(sync_id, str(started.id)).data.status != "running":  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    named = f"SELECT plugin FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    while not await fetch(source_dsn, named):  # the stream opens right after the claim
+        assert time.monotonic() < deadline, "the named slot was never created"
+        time.sleep(0.05)
+    assert await fetch(source_dsn, named) == [{"plugin": "wal2json"}]
+    deactivated = api.bulk_sync.activate(sync_id, active=False).data
+    assert deactivated is not None
+    assert deactivated.active is False
+    assert wait(api, sync_id, str(started.id)).status == "canceled"
+    api.bulk_sync.delete(sync_id)

@@ -98,6 +98,13 @@ def test_obfuscated_fields_and_record_timestamps() -> None:
     )
 
 
+def test_replication_slot_of_the_source_configuration() -> None:
+    spec = compile_spec(sync(source_configuration={"replication_slot": "shop_slot"}), source=PG, target=PG, objects=[])
+    assert spec.source.config["replication_slot"] == "shop_slot"
+    with pytest.raises(InvalidError, match="replication_slot"):
+        compile_spec(sync(source_configuration={"replication_slot": "Bad-Slot"}), source=PG, target=PG, objects=[])
+
+
 def run(**changes: Any) -> dict[str, Any]:
     created = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     return {

@@ -112,6 +112,9 @@ class SchedulesConfigured(Message):
     """Inactive syncs do not fire (they can still be run on demand)."""
     configured_at: datetime | None = None
     """When the configuration changed; anchors `interval` and `aws_rate` schedules without a first execution."""
+    stop_runs: bool | None = None
+    """The owner switched the sync off and its runs stop too: waiting ones end canceled, running ones are asked to
+    stop (Polytomic's deactivation; Elastic's disabled scheduling leaves runs alone)."""
 
 
 class ScheduleFired(Message):

@@ -548,7 +548,7 @@ class Pipeline:
         done: dict[str, ObjectCheckpoint],
     ) -> None:
         """Snapshot the objects the stream does not cover yet (after opening it), then apply its changes."""
-        name = slot_name(spec.sync_id)
+        name = stream_slot(spec)
         async with self.pool.acquire() as conn:
             state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
         if state is None:
@@ -631,6 +631,12 @@ class Pipeline:
             await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=None)
 
 
+def stream_slot(spec: SyncSpec) -> str:
+    """The replication slot of a sync's change stream: the one its source configuration names (Polytomic's
+    `replication_slot`), else one derived from the sync."""
+    return str(spec.source.config.get("replication_slot") or slot_name(spec.sync_id))
+
+
 def _streams(source: Any, destination: Any) -> bool:
     return isinstance(source, ChangeStreamReader) and isinstance(destination, ChangeWriter)
 
@@ -649,6 +655,6 @@ async def release_sync(*, pool: asyncpg.Pool, spec: SyncSpec, sealer: Sealer | N
     if not isinstance(source, PostgresSource):
         return False
     async with source, pool.acquire() as conn:
-        dropped = await source.drop_stream(name=slot_name(spec.sync_id))
+        dropped = await source.drop_stream(name=stream_slot(spec))
         await conn.execute("DELETE FROM executor.sync_state WHERE sync_id = $1", spec.sync_id)
     return dropped

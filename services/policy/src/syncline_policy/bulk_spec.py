@@ -4,6 +4,7 @@ its selection changes, so the scheduler can snapshot it for a new run (through `
 Endpoint secrets stay sealed and are left out here: the snapshot view reads them from the connections.
 """
 
+import re
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
@@ -108,6 +109,18 @@ def _concurrency(limit: int | None) -> int | None:
     return None if not limit else max(1, min(int(limit), MAX_CONCURRENCY))
 
 
+SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
+"""What PostgreSQL accepts as a replication slot name."""
+
+
+def _source_configuration(sync: dict[str, Any]) -> dict[str, Any]:
+    config = dict(sync["source_configuration"])
+    slot = config.get("replication_slot")
+    if slot is not None and not (isinstance(slot, str) and SLOT_NAME.fullmatch(slot)):
+        raise InvalidError("source_configuration.replication_slot: 1-63 lower-case letters, digits or _")
+    return config
+
+
 def compile_spec(
     sync: dict[str, Any], *, source: dict[str, Any], target: dict[str, Any], objects: list[dict[str, Any]]
 ) -> SyncSpec:
@@ -118,7 +131,7 @@ def compile_spec(
         target_config["path"] = str(PurePath(target["configuration"]["path"]) / target_config["path"])
     return SyncSpec(
         sync_id=sync["id"],
-        source=endpoint(source, extra=dict(sync["source_configuration"])),
+        source=endpoint(source, extra=_source_configuration(sync)),
         destination=endpoint(target, extra=target_config),
         objects=tuple(
             object_spec(r, source_type=source["type"], cutoff=sync.get("data_cutoff_timestamp"))

@@ -211,7 +211,11 @@ async def activate_bulk_sync(conn: Conn, *, org_id: str, cmd: ActivateBulkSync) 
     """Turn the sync's schedules on or off."""
     await _existing(conn, org_id=org_id, sync_id=cmd.sync_id)
     await repo.touch_sync(conn, sync_id=cmd.sync_id, actor=cmd.actor, active=cmd.active)
-    return await _announce(conn, sync_id=cmd.sync_id, result="updated", active=cmd.active, now=_now())
+    announced = await _announce(conn, sync_id=cmd.sync_id, result="updated", active=cmd.active, now=_now())
+    if cmd.active:
+        return announced
+    # deactivating also asks the running execution to stop
+    return [m.model_copy(update={"stop_runs": True}) if isinstance(m, SchedulesConfigured) else m for m in announced]
 
 
 async def _schedule_specs(conn: Conn, *, sync_id: str) -> list[BulkSyncSchedule]:

@@ -159,6 +159,9 @@ def _sync_events(app: ServiceApp, *, clock: Clock, ticker: Ticker) -> None:
         async with app.pool.acquire() as conn, conn.transaction():
             if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
                 first = await schedules.configure(conn, org_id=envelope.org_id, event=event, now=clock())
+                if event.stop_runs and not event.active:
+                    stopped = await service.stop_runs(conn, org_id=envelope.org_id, sync_id=event.sync_id, now=clock())
+                    await service.publish(conn, stopped)
                 log.info("schedules.configured", sync_id=event.sync_id, active=event.active)
         await _commit(app)
         ticker.due_by(first)

@@ -308,13 +308,19 @@ async def sweep(conn: Conn, *, now: datetime, settings: SchedulerSettings, limit
     return emitted
 
 
-async def sync_deleted(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[Emit]:
-    """Stop a deleted sync's runs and delete its finished history; returns the events to publish."""
+async def stop_runs(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[Emit]:
+    """A sync's waiting runs end canceled and running ones are asked to stop; returns the events to publish."""
     emits = Emits(org_id=org_id)
     for run in await repository.stop_runs_of(conn, org_id=org_id, sync_id=sync_id, now=now):
         if run["status"] == RunStatus.CANCELED:
             emits.add(RUN_EVENTS, RunCanceled(run_id=run["id"], sync_id=sync_id, counters=counters_of(run)))
         else:
             emits.add(RUN_EVENTS, RunCancelRequested(run_id=run["id"], sync_id=sync_id))
-    await repository.delete_finished_runs_of(conn, org_id=org_id, sync_id=sync_id)
     return emits.items
+
+
+async def sync_deleted(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[Emit]:
+    """Stop a deleted sync's runs and delete its finished history; returns the events to publish."""
+    emitted = await stop_runs(conn, org_id=org_id, sync_id=sync_id, now=now)
+    await repository.delete_finished_runs_of(conn, org_id=org_id, sync_id=sync_id)
+    return emitted
