@@ -415,7 +415,7 @@ async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used
     started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
     assert started is not None
     deadline = time.monotonic() + 30
-    while api.bulk_sync.executions.get(sync_id, str(started.id)).data.status != "running":  # type: ignore[union-attr]
+    while api.bulk_sync.executions.get(sync_id, str(started.id)).data.status != "running":
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.05)
     named = f"SELECT plugin FROM pg_replication_slots WHERE slot_name = '{slot}'"
