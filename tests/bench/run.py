@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import dataplane, first_path, kafka_start, polytomic, scheduler
+from tests.bench import dataplane, first_path, kafka_start, polytomic_api, scheduler
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -26,7 +26,7 @@ def main() -> None:
     results = [
         kafka_start.measure(),
         asyncio.run(first_path.measure()),
-        asyncio.run(polytomic.measure()),
+        asyncio.run(polytomic_api.measure()),
         *dataplane.measure(),
         asyncio.run(scheduler.measure()),
     ]
