@@ -5,7 +5,6 @@ activation, paginated lists, idempotent creates, and every documented error rais
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from polytomic import (
     UpdateBulkField,
 )
 from polytomic.core.api_error import ApiError
-from tests.e2e.test_polytomic_connections import name, pg_config, polytomic, seed, wait_for_policy
+from tests.e2e.polytomic_support import name, pg_config, polytomic, seed
 from tests.support.infra import read_topic
 from tests.support.system import System
 
@@ -37,13 +36,6 @@ DAILY = BulkSyncDefaultScheduleRequest(frequency="daily", hour="3", minute="0")
 WEEKLY = BulkSyncAdditionalScheduleRequest(
     frequency="weekly", day_of_week="sunday", hour="4", minute="30", resync_mode="resync", schemas=["public.customers"]
 )
-
-
-@pytest.fixture
-def api(system: System) -> Iterator[Polytomic]:
-    with polytomic(system) as sdk:
-        wait_for_policy(sdk)
-        yield sdk
 
 
 def connections(api: Polytomic, database: str) -> tuple[str, str]:

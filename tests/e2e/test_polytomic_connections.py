@@ -1,15 +1,10 @@
 """Polytomic connections with the official `polytomic` SDK only: create (checked for real), read, list, update,
 delete, test, connection types, source discovery and destination metadata, and their errors."""
 
-import contextlib
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from polytomic import (
@@ -23,69 +18,11 @@ from polytomic import (
     UnprocessableEntityError,
 )
 from polytomic.core.api_error import ApiError
+from tests.e2e.polytomic_support import name, pg_config, polytomic, seed
 from tests.support.infra import bootstrap_servers, database_url
 from tests.support.system import System, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-@contextlib.contextmanager
-def polytomic(system: System, *, token: str | None = None, **options: Any) -> Iterator[Polytomic]:
-    """The official SDK, pointed at the gateway with a key (the organisation's unless another is given)."""
-    with httpx.Client(timeout=30) as http:
-        yield Polytomic(
-            base_url=system.url, token=token or system.key["encoded"], httpx_client=http, timeout=30, **options
-        )
-
-
-def wait_for_policy(api: Polytomic, *, timeout_s: float = 60.0) -> None:
-    """Return once policy answers commands (its consumers may still be joining their group at start-up)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        probe = api.connections.create(name=name("probe"), type="file", configuration={"path": "/"}).data
-        if probe is not None and probe.saved:
-            return
-        assert time.monotonic() < deadline, "policy never answered"
-
-
-@pytest.fixture
-def api(system: System) -> Iterator[Polytomic]:
-    with polytomic(system) as sdk:
-        wait_for_policy(sdk)
-        yield sdk
-
-
-def pg_config(database: str, **changes: Any) -> dict[str, Any]:
-    """A PostgreSQL connection's configuration, in Polytomic's keys."""
-    server = urlsplit(database_url())
-    config = {
-        "hostname": server.hostname,
-        "port": server.port,
-        "username": server.username,
-        "password": "never-echoed",
-        "database": database,
-        "ssl": False,
-    }
-    return config | changes
-
-
-def name(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-async def seed(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(
-            """
-            CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, balance numeric(10,2),
-                                    joined timestamptz NOT NULL DEFAULT now(), active boolean);
-            CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, total numeric, items jsonb);
-            INSERT INTO customers (id, name, balance) SELECT g, 'customer ' || g, g * 1.5 FROM generate_series(1, 5) g;
-            """
-        )
-    finally:
-        await conn.close()
 
 
 async def test_connections_lifecycle(api: Polytomic, source_db: tuple[str, str], tmp_path: Path) -> None:

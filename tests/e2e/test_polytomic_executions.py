@@ -4,83 +4,32 @@ tables (a field disabled, a filter), poll the execution until it completes and r
 sync's status."""
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import asyncpg
 import pytest
 from polytomic import (
     BulkFilter,
-    BulkSyncDefaultScheduleRequest,
     ConflictError,
     FieldConfiguration,
     NotFoundError,
     Polytomic,
     SchemaConfiguration,
 )
-from tests.e2e.test_polytomic_connections import name, pg_config, polytomic, seed, wait_for_policy
-from tests.support.infra import create_database, drop_database, unique
+from tests.e2e.polytomic_support import (
+    NO_RETRY,
+    big_table,
+    bulk_sync,
+    connection,
+    execute,
+    running,
+    seed,
+    start,
+    wait,
+    wait_for,
+)
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
-
-TERMINAL = {"completed", "canceled", "failed", "errors", "interrupted"}
-NO_RETRY: Any = {"max_retries": 0}
-
-
-@pytest.fixture
-def api(system: System) -> Iterator[Polytomic]:
-    with polytomic(system) as sdk:
-        wait_for_policy(sdk)
-        yield sdk
-
-
-@pytest.fixture
-async def target_db() -> AsyncIterator[tuple[str, str]]:
-    """A fresh destination database: (name, DSN); dropped afterwards."""
-    database = unique("target")
-    dsn = await create_database(database)
-    try:
-        yield database, dsn
-    finally:
-        await drop_database(database)
-
-
-def connection(api: Polytomic, database: str, role: str) -> str:
-    created = api.connections.create(
-        name=name(role), type="postgresql", configuration=pg_config(database), validate=True
-    ).data
-    assert created is not None
-    assert created.id
-    return str(created.id)
-
-
-def bulk_sync(api: Polytomic, source: str, target: str, schemas: list[Any]) -> str:
-    created = api.bulk_sync.create(
-        name=name("pg to pg"),
-        source_connection_id=source,
-        destination_connection_id=target,
-        destination_configuration={"schema": "copy"},
-        default_schedule=BulkSyncDefaultScheduleRequest(frequency="daily", hour="3", minute="0"),
-        mode="snapshot",
-        active=True,
-        schemas=schemas,
-    ).data
-    assert created is not None
-    assert created.id
-    return str(created.id)
-
-
-def wait(api: Polytomic, sync_id: str, execution_id: str, *, timeout_s: float = 60.0) -> Any:
-    """Poll the execution until it ends."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = api.bulk_sync.executions.get(sync_id, execution_id).data
-        assert found is not None
-        if found.status in TERMINAL:
-            return found
-        assert time.monotonic() < deadline, f"execution still {found.status}"
-        time.sleep(0.2)
 
 
 async def test_start_runs_the_sync_into_the_destination(
@@ -172,14 +121,7 @@ async def test_second_start_conflicts_and_cancel_stops_the_run(
 ) -> None:
     source_name, source_dsn = source_db
     target_name, _ = target_db
-    conn = await asyncpg.connect(source_dsn)
-    try:
-        await conn.execute(
-            "CREATE TABLE big (id bigint PRIMARY KEY, payload text);"
-            " INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 2000000) g"
-        )
-    finally:
-        await conn.close()
+    await big_table(source_dsn, "big", rows=2_000_000)
     source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
     sync_id = bulk_sync(api, source, target, ["public.big"])
 
@@ -220,26 +162,14 @@ async def test_deleting_a_sync_stops_its_run_and_deletes_its_history(
 ) -> None:
     source_name, source_dsn = source_db
     target_name, _ = target_db
-    conn = await asyncpg.connect(source_dsn)
-    try:
-        await conn.execute(
-            "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a');"
-            "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
-            " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g"
-        )
-    finally:
-        await conn.close()
+    await execute(source_dsn, "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')")
+    await big_table(source_dsn, "huge", rows=1_500_000)
     source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
     sync_id = bulk_sync(api, source, target, ["public.small", "public.huge"])
-    first = api.bulk_sync.start(sync_id, schemas=["public.small"], request_options=NO_RETRY).data
-    assert first is not None
-    assert wait(api, sync_id, str(first.id)).status == "completed"
-    running = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
-    assert running is not None
-    deadline = time.monotonic() + 30
-    while api.bulk_sync.executions.get(sync_id, str(running.id)).data.status != "running":
-        assert time.monotonic() < deadline, "the run never started"
-        time.sleep(0.1)
+    first_id = start(api, sync_id, schemas=["public.small"])
+    assert wait(api, sync_id, first_id).status == "completed"
+    going = start(api, sync_id)
+    wait_for(lambda: running(api, sync_id, going), what="the run starting")
 
     api.bulk_sync.delete(sync_id)
 
@@ -251,10 +181,10 @@ async def test_deleting_a_sync_stops_its_run_and_deletes_its_history(
                 r["id"]: r["status"]
                 for r in await runs.fetch("SELECT id, status FROM scheduler.runs WHERE sync_id = $1", sync_id)
             }
-            if rows.get(str(running.id)) == "canceled":
+            if rows.get(going) == "canceled":
                 break
             assert time.monotonic() < deadline, f"the running execution did not stop: {rows}"
             time.sleep(0.2)
     finally:
         await runs.close()
-    assert str(first.id) not in rows  # the finished history is gone
+    assert first_id not in rows  # the finished history is gone

@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 from polytomic import FieldConfiguration, Polytomic, SchemaConfiguration
-from tests.e2e.test_polytomic_connections import seed
-from tests.e2e.test_polytomic_executions import api, connection, target_db
-from tests.e2e.test_polytomic_run_options import create_sync, execute, fetch, run
+from tests.e2e.polytomic_support import connection, create_sync, execute, fetch, run, seed
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "target_db"]  # fixtures shared with the executions tests
 
 OBFUSCATED_NAME = SchemaConfiguration(id="public.customers", fields=[FieldConfiguration(id="name", obfuscate=True)])
 

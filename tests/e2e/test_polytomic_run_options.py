@@ -11,60 +11,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pyarrow.parquet as pq
 import pytest
-from polytomic import BadRequestError, BulkSyncDefaultScheduleRequest, ConflictError, Polytomic, SchemaConfiguration
-from tests.e2e.test_polytomic_connections import name, seed
-from tests.e2e.test_polytomic_executions import NO_RETRY, api, connection, target_db, wait
+from polytomic import BadRequestError, ConflictError, Polytomic, SchemaConfiguration
+from tests.e2e.polytomic_support import (
+    NO_RETRY,
+    big_table,
+    connection,
+    create_sync,
+    execute,
+    fetch,
+    name,
+    run,
+    running,
+    schema_statuses,
+    seed,
+    start,
+    wait,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "target_db"]  # fixtures shared with the executions tests
-TERMINAL_STATUSES = {"completed", "canceled", "failed", "errors", "interrupted"}
-
-
-SYNC_COMMIT = {"synchronous_commit": "on"}
-"""The local cluster commits asynchronously; change capture reads only flushed WAL."""
-
-
-async def execute(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn, server_settings=SYNC_COMMIT)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def fetch(dsn: str, sql: str) -> list[dict[str, Any]]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return [dict(r) for r in await conn.fetch(sql)]
-    finally:
-        await conn.close()
-
-
-def create_sync(api: Polytomic, source: str, target: str, schemas: list[Any], **changes: Any) -> str:
-    fields: dict[str, Any] = {
-        "name": name("options"),
-        "source_connection_id": source,
-        "destination_connection_id": target,
-        "destination_configuration": {"schema": "copy"},
-        "default_schedule": BulkSyncDefaultScheduleRequest(frequency="manual"),
-        "mode": "snapshot",
-        "active": True,
-        "schemas": schemas,
-    }
-    created = api.bulk_sync.create(**(fields | changes)).data
-    assert created is not None
-    assert created.id
-    return str(created.id)
-
-
-def run(api: Polytomic, sync_id: str, **options: Any) -> Any:
-    started = api.bulk_sync.start(sync_id, request_options=NO_RETRY, **options).data
-    assert started is not None
-    assert started.id
-    return wait(api, sync_id, str(started.id))
 
 
 async def test_simultaneous_starts_let_exactly_one_run(
@@ -310,29 +277,21 @@ async def test_cancelling_one_schema_lets_the_others_finish(
 ) -> None:
     source_name, source_dsn = source_db
     target_name, target_dsn = target_db
+    await big_table(source_dsn, "huge", rows=1_500_000)
     await execute(
-        source_dsn,
-        "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
-        " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g;"
-        " CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a'), (2, 'b')",
+        source_dsn, "CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a'), (2, 'b')"
     )
     source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
     sync_id = create_sync(api, source, target, ["public.huge", "public.small"])
-    started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
-    assert started is not None
-    deadline = time.monotonic() + 30
-    while True:  # the huge table is moving: its first batch is durable
-        found = api.bulk_sync.executions.get(sync_id, str(started.id)).data
-        assert found is not None
-        if any(s.schema_ == "public.huge" and s.status == "running" for s in found.schemas or []):
-            break
-        assert found.status not in {"completed", "failed"}, "the run ended before the cancel"
-        assert time.monotonic() < deadline, "the huge table never started moving"
-        time.sleep(0.05)
+    run_id = start(api, sync_id)
+    wait_for(
+        lambda: schema_statuses(api, sync_id, run_id).get("public.huge") == "running",  # its first batch is durable
+        what="the huge table moving",
+    )
 
     answer = api.bulk_sync.schemas.cancel(sync_id, "public.huge").data
     assert answer is not None
-    done = wait(api, sync_id, str(started.id))
+    done = wait(api, sync_id, run_id)
     assert done.status == "completed", done.status_message
     by_schema = {s.schema_: s for s in done.schemas or []}
     assert by_schema["public.huge"].status == "canceled"
@@ -370,31 +329,17 @@ async def test_concurrency_limit_moves_schemas_side_by_side(
 ) -> None:
     source_name, source_dsn = source_db
     target_name, target_dsn = target_db
-    await execute(
-        source_dsn,
-        "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
-        " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g;"
-        " CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')",
-    )
+    await big_table(source_dsn, "huge", rows=1_500_000)
+    await execute(source_dsn, "CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')")
     source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
     sync_id = create_sync(api, source, target, ["public.huge", "public.small"], concurrency_limit=2)
-    started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
-    assert started is not None
-    deadline = time.monotonic() + 30
-    while True:  # the small table lands while the huge one, listed first, is still moving
-        found = api.bulk_sync.executions.get(sync_id, str(started.id)).data
-        assert found is not None
-        by_schema = {s.schema_: s.status for s in found.schemas or []}
-        if by_schema.get("public.small") == "completed":
-            break
-        assert found.status not in TERMINAL_STATUSES, f"the run ended first: {by_schema}"
-        assert time.monotonic() < deadline, f"small never completed: {by_schema}"
-        time.sleep(0.05)
-    assert found.status == "running"
-    assert by_schema["public.huge"] in {"scheduled", "running"}
+    run_id = start(api, sync_id)
+    # the small table lands while the huge one, listed first, is still moving (the execution has not ended)
+    wait_for(lambda: schema_statuses(api, sync_id, run_id).get("public.small") == "completed", what="small landing")
+    assert schema_statuses(api, sync_id, run_id)["public.huge"] in {"scheduled", "running"}
     assert await fetch(target_dsn, "SELECT v FROM copy.small") == [{"v": "a"}]
     api.bulk_sync.cancel(sync_id)
-    assert wait(api, sync_id, str(started.id)).status == "canceled"
+    assert wait(api, sync_id, run_id).status == "canceled"
 
 
 async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used(
@@ -402,22 +347,15 @@ async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used
 ) -> None:
     source_name, source_dsn = source_db
     target_name, _ = target_db
-    await execute(
-        source_dsn,
-        "CREATE TABLE huge (id bigint PRIMARY KEY, payload text);"
-        " INSERT INTO huge SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1500000) g",
-    )
+    await big_table(source_dsn, "huge", rows=1_500_000)
     source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
     slot = f"named_{int(time.time() * 1000)}"
     sync_id = create_sync(
         api, source, target, ["public.huge"], mode="replicate", source_configuration={"replication_slot": slot}
     )
-    started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
-    assert started is not None
+    run_id = start(api, sync_id)
+    wait_for(lambda: running(api, sync_id, run_id), what="the run starting")
     deadline = time.monotonic() + 30
-    while api.bulk_sync.executions.get(sync_id, str(started.id)).data.status != "running":
-        assert time.monotonic() < deadline, "the run never started"
-        time.sleep(0.05)
     named = f"SELECT plugin FROM pg_replication_slots WHERE slot_name = '{slot}'"
     while not await fetch(source_dsn, named):  # the stream opens right after the claim
         assert time.monotonic() < deadline, "the named slot was never created"
@@ -426,5 +364,5 @@ async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used
     deactivated = api.bulk_sync.activate(sync_id, active=False).data
     assert deactivated is not None
     assert deactivated.active is False
-    assert wait(api, sync_id, str(started.id)).status == "canceled"
+    assert wait(api, sync_id, run_id).status == "canceled"
     api.bulk_sync.delete(sync_id)

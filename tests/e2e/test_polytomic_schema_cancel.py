@@ -3,37 +3,27 @@
 including the schema is going; while one is, the request reaches the scheduler and the schema joins the run's
 `canceled_objects` (what the executor reads to stop that schema's work)."""
 
-import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
 import pytest
 from polytomic import NotFoundError, Polytomic
-from tests.e2e.test_polytomic_connections import polytomic, seed, wait_for_policy
-from tests.e2e.test_polytomic_executions import NO_RETRY, TERMINAL, bulk_sync, connection, wait
-from tests.support.infra import create_database, drop_database, unique
+from tests.e2e.polytomic_support import (
+    NO_RETRY,
+    TERMINAL,
+    big_table,
+    bulk_sync,
+    connection,
+    execute,
+    running,
+    seed,
+    start,
+    wait,
+    wait_for,
+)
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def api(system: System) -> Iterator[Polytomic]:
-    with polytomic(system) as sdk:
-        wait_for_policy(sdk)
-        yield sdk
-
-
-@pytest.fixture
-async def target_db() -> AsyncIterator[tuple[str, str]]:
-    """A fresh destination database: (name, DSN); dropped afterwards."""
-    database = unique("target")
-    dsn = await create_database(database)
-    try:
-        yield database, dsn
-    finally:
-        await drop_database(database)
 
 
 def cancel_message(api: Polytomic, sync_id: str, schema_id: str, **options: Any) -> str:
@@ -78,24 +68,12 @@ async def test_a_running_schema_is_asked_to_stop_and_others_are_not_running(
 ) -> None:
     source_name, source_dsn = source_db
     target_name, _ = target_db
-    conn = await asyncpg.connect(source_dsn)
-    try:
-        await conn.execute(
-            "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a');"
-            "CREATE TABLE big (id bigint PRIMARY KEY, payload text);"
-            " INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 2000000) g"
-        )
-    finally:
-        await conn.close()
+    await execute(source_dsn, "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')")
+    await big_table(source_dsn, "big", rows=2_000_000)
     source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
     sync_id = bulk_sync(api, source, target, ["public.small", "public.big"])
-    started = api.bulk_sync.start(sync_id, schemas=["public.big"], request_options=NO_RETRY).data
-    assert started is not None
-    run_id = str(started.id)
-    deadline = time.monotonic() + 30
-    while api.bulk_sync.executions.get(sync_id, run_id).data.status != "running":
-        assert time.monotonic() < deadline, "the run never started"
-        time.sleep(0.1)
+    run_id = start(api, sync_id, schemas=["public.big"])
+    wait_for(lambda: running(api, sync_id, run_id), what="the run starting")
 
     # the running execution moves only public.big: public.small is not running
     assert "not running" in cancel_message(api, sync_id, "public.small")

@@ -4,37 +4,16 @@ left out keeps the full one's), a sync never run, repeated `sync_id`, `active` a
 `sync_id`), a running execution preferred over a finished one, and the 400 and 404 answers."""
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
 from polytomic import NotFoundError, Polytomic
 from polytomic.core.api_error import ApiError
-from tests.e2e.test_polytomic_connections import polytomic, seed, wait_for_policy
-from tests.e2e.test_polytomic_executions import NO_RETRY, bulk_sync, connection, wait
-from tests.support.infra import create_database, drop_database, unique
-from tests.support.system import System
+from tests.e2e.polytomic_support import NO_RETRY, bulk_sync, connection, seed, wait
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def api(system: System) -> Iterator[Polytomic]:
-    with polytomic(system) as sdk:
-        wait_for_policy(sdk)
-        yield sdk
-
-
-@pytest.fixture
-async def target_db() -> AsyncIterator[tuple[str, str]]:
-    """A fresh destination database: (name, DSN); dropped afterwards."""
-    database = unique("target")
-    dsn = await create_database(database)
-    try:
-        yield database, dsn
-    finally:
-        await drop_database(database)
 
 
 def statuses(api: Polytomic, **params: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from polytomic import BulkSyncDefaultScheduleRequest, Polytomic
-from tests.e2e.test_polytomic_connections import name, pg_config, polytomic, seed, wait_for_policy
+from tests.e2e.polytomic_support import name, pg_config, polytomic, seed, wait_for_policy
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e

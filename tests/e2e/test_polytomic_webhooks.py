@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from polytomic import NotFoundError, Polytomic, UnprocessableEntityError
-from tests.e2e.test_polytomic_connections import polytomic
+from tests.e2e.polytomic_support import polytomic
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e

@@ -259,20 +259,7 @@ class Pipeline:
 
         async def mover(source: Source, destination: Destination) -> None:
             for plan in pending:
-                await self._isolated(
-                    spec,
-                    plan,
-                    lambda plan=plan: self._object(  # type: ignore[misc]
-                        spec,
-                        source=source,
-                        destination=destination,
-                        plan=plan,
-                        checkpoint=done.get(plan.key),
-                        mode=mode,
-                    ),
-                    checkpoint=done.get(plan.key),
-                    sides=(source, destination),
-                )
+                await self._isolated(spec, plan, checkpoint=done.get(plan.key), sides=(source, destination), mode=mode)
 
         async def another_mover() -> None:
             source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows)
@@ -297,10 +284,10 @@ class Pipeline:
         self,
         spec: SyncSpec,
         plan: ObjectPlan,
-        work: Callable[[], Awaitable[None]],
         *,
         checkpoint: ObjectCheckpoint | None,
         sides: tuple[Source, Destination],
+        mode: Mode,
     ) -> None:
         """Move one object in a task a per-object cancel can reach; with `isolate_failures`, its failure is
         recorded and the run goes on."""
@@ -311,7 +298,7 @@ class Pipeline:
             return
 
         async def move() -> None:
-            await work()
+            await self._object(spec, source=sides[0], destination=sides[1], plan=plan, checkpoint=checkpoint, mode=mode)
 
         task = asyncio.create_task(move(), name=f"object-{plan.key}")
         with self.steering.moving(plan, task):
@@ -560,18 +547,7 @@ class Pipeline:
         fresh = [p for p in plans if p.key not in covered]
         for plan in fresh:
             await self._isolated(
-                spec,
-                plan,
-                lambda plan=plan: self._object(  # type: ignore[misc]
-                    spec,
-                    source=source,
-                    destination=destination,
-                    plan=plan,
-                    checkpoint=done.get(plan.key),
-                    mode=Mode.SNAPSHOT,
-                ),
-                checkpoint=done.get(plan.key),
-                sides=(source, destination),
+                spec, plan, checkpoint=done.get(plan.key), sides=(source, destination), mode=Mode.SNAPSHOT
             )
             if plan.key in self.tally.failures or self.steering.wants_stopped(plan):
                 continue  # not covered: the next run snapshots it again
