@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from polytomic import BulkSyncDefaultScheduleRequest, Polytomic
 
-from tests.e2e.test_polytomic_connections import polytomic, wait_for_policy
+from tests.e2e.polytomic_support import polytomic, wait_for_policy
 from tests.support.infra import create_database, database_url, drop_database, unique
 from tests.support.system import make_system
 
