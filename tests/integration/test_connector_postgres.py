@@ -349,27 +349,3 @@ async def test_incremental_without_a_tracking_field_reads_what_was_written_since
     assert await rows_as_text(target, "w") == await rows_as_text(source, "w")
     third = await run(state, spec, batch_rows=7)
     assert third.counters().indexed_document_count == 0
-
-
-async def test_incremental_without_a_tracking_field_is_exact_while_an_old_transaction_stays_open(
-    state: asyncpg.Pool, pair: tuple[str, str]
-) -> None:
-    """A transaction left open on the server (older than every row) does not make each run read everything again:
-    the position is the snapshot's unseen transactions, not its oldest one."""
-    source, target = pair
-    lingering = await asyncpg.connect(source)
-    try:
-        await lingering.execute("BEGIN")
-        await lingering.fetchval("SELECT txid_current()")  # holds the server's oldest running transaction open
-        await sql(
-            source,
-            "CREATE TABLE o (id int PRIMARY KEY, v text); INSERT INTO o SELECT g, 'v' FROM generate_series(1, 40) g",
-        )
-        spec = spec_for(source, target, ["o"], mode=Mode.INCREMENTAL, sync_id=unique("xmin-open"))
-        assert (await run(state, spec, batch_rows=9)).counters().indexed_document_count == 40
-        await sql(source, "UPDATE o SET v = 'changed' WHERE id = 5")
-        second = await run(state, spec, batch_rows=9)
-        assert second.counters().indexed_document_count == 1
-        assert await rows_as_text(target, "o") == await rows_as_text(source, "o")
-    finally:
-        await lingering.close()

@@ -10,7 +10,6 @@ the source in clear.
 """
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -265,13 +264,13 @@ class PostgresSource:
     ) -> None:
         """Rows with `(tracking field, key) > after`, in that order; rows without a tracking value are skipped.
 
-        Without a tracking field, the rows written by transactions the previous run's snapshot did not see
-        (`after["since"]`: that snapshot's `xmax` and in-progress transactions): exact however long other
-        transactions on the server stay open.
+        Without a tracking field, the rows written since `after["since"]` (a transaction id the previous run's
+        snapshot saw as its horizon): every row whose `xmin` is not older, which may re-read a few rows, never
+        misses one.
         """
         if not plan.tracking_field:
             since = (after or {}).get("since")
-            extra = [] if since is None else [_written_since(since)]
+            extra = [] if since is None else [_written_since(int(since))]
             await self._read(
                 plan,
                 keys=keyset_of(plan, incremental=False),
@@ -297,13 +296,15 @@ class PostgresSource:
         shape: RecordShape | None,
         emit: Emit,
         extra: Sequence[str] = (),
-        since: Any = None,
+        since: int | None = None,
     ) -> None:
         conds = [*filter_sql(plan.filters), *extra]
         lo: list[str | None] | None = (after or {}).get("after") if keys else None
         async with self.conn.transaction(isolation="repeatable_read", readonly=True):
-            # the snapshot (its first statement takes it): what a later incremental read starts after
-            horizon = (after or {}).get("xmin") or json.loads(await self.conn.fetchval(SNAPSHOT_SQL))
+            # the snapshot's horizon (its first statement takes it): what a later incremental read starts from
+            horizon = (after or {}).get("xmin") or await self.conn.fetchval(
+                "SELECT txid_snapshot_xmin(txid_current_snapshot()) % 4294967296"
+            )
 
             def at(key: list[str | None] | None) -> Position:
                 return {"after": key, "xmin": horizon} | ({"since": since} if since is not None else {})
@@ -402,30 +403,9 @@ class PostgresSource:
         return bool(dropped)
 
 
-SNAPSHOT_SQL = """
-    SELECT json_build_object(
-        'xmax', txid_snapshot_xmax(s) % 4294967296,
-        'xip', ARRAY(SELECT x % 4294967296 FROM txid_snapshot_xip(s) AS x)
-    )::text
-    FROM txid_current_snapshot() AS s
-"""
-"""A read's snapshot as 32-bit transaction ids (what `xmin` of a row holds): the first id it did not see yet and
-the ids in progress when it was taken."""
-
-
-def _not_older(xid: int) -> str:
-    return f"((t.xmin::text::bigint - {int(xid)} + 4294967296) % 4294967296) < 2147483648"
-
-
-def _written_since(since: Any) -> str:
-    """Rows written by a transaction a snapshot did not see: from its `xmax` on (32-bit, wrapping), or in progress
-    when it was taken. (A bare number is the older form of the position, the snapshot's `xmin`: every row not
-    older than that, which re-reads what transactions open at the time had already seen.)"""
-    if not isinstance(since, dict):
-        return _not_older(int(since))
-    unseen = [str(int(x)) for x in since.get("xip") or ()]
-    in_progress = f" OR t.xmin::text::bigint IN ({', '.join(unseen)})" if unseen else ""
-    return f"({_not_older(since['xmax'])}{in_progress})"
+def _written_since(xid: int) -> str:
+    """Rows whose inserting or updating transaction is not older than `xid` (32-bit, wrapping)."""
+    return f"((t.xmin::text::bigint - {xid} + 4294967296) % 4294967296) < 2147483648"
 
 
 def slot_name(sync_id: str) -> str:
