@@ -353,12 +353,12 @@ async def _pipeline(spec: Any, run_id: str, batch_rows: int = 100_000) -> dict[s
 async def _release(spec: Any) -> None:
     from pydantic import SecretStr
 
-    from syncline_executor.pipeline import release_sync
+    from syncline_executor.pipeline import release_stream
     from syncline_platform.db import create_pool
 
     pool = await create_pool(dsn=SecretStr(dsn(STATE_DB)), schema="executor", application="bench", max_size=2)
     try:
-        await release_sync(pool=pool, spec=spec, sealer=None)
+        await release_stream(pool=pool, sealer=None, sync_id=spec.sync_id)
     finally:
         await pool.close()
 

@@ -342,7 +342,7 @@ async def test_concurrency_limit_moves_schemas_side_by_side(
     assert wait(api, sync_id, run_id).status == "canceled"
 
 
-async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used(
+async def test_deactivating_stops_the_running_execution_and_deleting_drops_the_named_slot(
     api: Polytomic, source_db: tuple[str, str], target_db: tuple[str, str]
 ) -> None:
     source_name, source_dsn = source_db
@@ -366,3 +366,6 @@ async def test_deactivating_stops_the_running_execution_and_a_named_slot_is_used
     assert deactivated.active is False
     assert wait(api, sync_id, run_id).status == "canceled"
     api.bulk_sync.delete(sync_id)
+    while await fetch(source_dsn, named):  # a deleted sync gives its replication slot back
+        assert time.monotonic() < deadline + 30, "the deleted sync's slot was never dropped"
+        time.sleep(0.1)

@@ -240,9 +240,9 @@ async def test_changes_stream_to_kafka_as_inserts_updates_and_deletes(
     changes = [(m["type"], m["data"][0]["id"]) for m in got[40:]]
     assert changes == [("UPDATE", 1), ("DELETE", 2), ("INSERT", 99)]
     assert str(got[40]["data"][0]["total"]) == "0.10"
-    from syncline_executor.pipeline import release_sync
+    from syncline_executor.pipeline import release_stream
 
-    assert await release_sync(pool=state, spec=spec, sealer=None)
+    assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
 
 
 async def test_policy_zero_needs_an_existing_topic(state: asyncpg.Pool, source: tuple[str, str]) -> None:

@@ -13,7 +13,7 @@ from tests.support.infra import create_database, drop_database, unique
 from syncline_connectors.postgres import slot_name
 from syncline_connectors.postgres_dest import PostgresDestination
 from syncline_connectors.spec import ConflictPolicy, Discover, Endpoint, Mode, ObjectSpec, SyncSpec
-from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally, release_sync
+from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally, release_stream
 from syncline_platform.db import create_pool
 from syncline_platform.errors import ConflictError
 from syncline_platform.migrations import apply_migrations
@@ -221,7 +221,7 @@ async def test_change_capture_applies_inserts_updates_and_deletes(state: asyncpg
     third = await run(state, spec)  # nothing new: nothing applied
     assert third.counters().indexed_document_count == 0
     assert await rows_as_text(target, "acc") == await rows_as_text(source, "acc")
-    assert await release_sync(pool=state, spec=spec, sealer=None)
+    assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
     assert await sql(source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot) == [(0,)]
 
 

@@ -19,7 +19,7 @@ from syncline_connectors import planning
 from syncline_connectors.files import FilesConfig, FilesSource
 from syncline_connectors.postgres import PostgresConfig, PostgresSource
 from syncline_connectors.spec import Endpoint, FileFormat, KafkaPolicy, Mode, ObjectSpec, SyncSpec
-from syncline_executor.pipeline import release_sync
+from syncline_executor.pipeline import release_stream
 from syncline_platform.errors import InvalidError
 
 pytestmark = pytest.mark.integration
@@ -126,7 +126,7 @@ async def test_replication_hashes_the_changes_it_applies(state: asyncpg.Pool, pa
     assert by_id[3][1:3] == (None, sha("31"))
     assert by_id[5][1:4] == (sha("carol"), None, sha("0.10"))
     assert 4 not in by_id
-    assert await release_sync(pool=state, spec=spec, sealer=None)
+    assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
 
 
 async def test_changes_reach_kafka_hashed(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
@@ -153,7 +153,7 @@ async def test_changes_reach_kafka_hashed(state: asyncpg.Pool, pair: tuple[str, 
     assert change["type"] == "UPDATE"
     data = change["data"][0]
     assert (data["name"], data["age"], data["note"]) == (ALICE, THIRTY, "changed")
-    assert await release_sync(pool=state, spec=spec, sealer=None)
+    assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
 
 
 async def test_a_table_lands_in_json_lines_hashed(state: asyncpg.Pool, pair: tuple[str, str], tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from tests.support.infra import unique
 from syncline_connectors.postgres import PostgresConfig
 from syncline_connectors.postgres_dest import PostgresDestination
 from syncline_connectors.spec import Discover, Mode, NormalizeNames, ObjectSpec
-from syncline_executor.pipeline import release_sync
+from syncline_executor.pipeline import release_stream
 from syncline_platform.errors import InvalidError
 
 pytestmark = pytest.mark.integration
@@ -159,7 +159,7 @@ async def test_change_streams_keep_created_at_and_move_updated_at(state: asyncpg
         assert stamped_after(second[6], between)
         assert await sql(target, "SELECT name, length(big) FROM acc WHERE id = 1") == [("toast kept", 12800)]
     finally:
-        assert await release_sync(pool=state, spec=spec, sealer=None)
+        assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
 
 
 async def test_a_table_made_before_the_timestamps_gets_them_and_its_rows_stay_unknown(

@@ -99,7 +99,7 @@ CONNECTOR_EVENTS = Topic(
     key="connector_id",
     messages=(ConnectorConfigured, ConnectorDeleted, CommandRejected),
     producers=("policy",),
-    consumers=("gateway", "scheduler"),
+    consumers=("gateway", "scheduler", "executor"),
     description="Outcomes of connector commands.",
 )
 RUN_COMMANDS = Topic(
@@ -155,7 +155,7 @@ SYNC_EVENTS = Topic(
         CommandRejected,
     ),
     producers=("policy", "scheduler"),
-    consumers=("scheduler", "policy", "gateway", "subscribers"),
+    consumers=("scheduler", "policy", "gateway", "executor", "subscribers"),
     description="A sync's schedules and retry policy (from policy); skipped ticks and deactivation (from scheduler); "
     "outcomes of bulk-sync commands (from policy).",
 )

@@ -1,13 +1,19 @@
 """Executor's subscribers.
 
-Consumes `syncline.runs.requests.v1`; produces `syncline.runs.events.v1`; writes `executor.*` and moves runs
-in `scheduler.runs` through guarded transitions.
+Consumes `syncline.runs.requests.v1` (runs to move), `syncline.syncs.events.v1` and
+`syncline.connectors.events.v1` (deleted syncs and connectors give their replication slots back); produces
+`syncline.runs.events.v1`; writes `executor.*` and moves runs in `scheduler.runs` through guarded transitions.
 """
+
+from typing import Any
 
 import structlog
 
+from syncline_connectors.elastic import elastic_sync_key
+from syncline_contracts.connectors import ConnectorDeleted
 from syncline_contracts.runs import RunRequest, RunStarted
-from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS
+from syncline_contracts.syncs import BulkSyncDeleted
+from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
 from syncline_executor import repository
 from syncline_executor.service import SOURCE, RunExecutor
 from syncline_platform import inbox, outbox
@@ -20,6 +26,33 @@ log = structlog.get_logger(__name__)
 
 def register(app: ServiceApp, *, runs: RunExecutor) -> None:
     """Subscribe the executor handlers."""
+    _run_requests(app, runs=runs)
+    _deletions(app, runs=runs)
+
+
+def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
+    kafka = app.settings.kafka
+
+    @app.broker.subscriber(
+        SYNC_EVENTS.qualified(kafka.topic_prefix), **subscription(kafka, topic=SYNC_EVENTS, service="executor-syncs")
+    )  # type: ignore[untyped-decorator]
+    async def handle_sync_event(body: dict[str, Any]) -> None:
+        envelope = current_envelope()
+        if envelope.ce_type == BulkSyncDeleted.wire_type():  # the topic's other events are not the executor's
+            await runs.release_stream(sync_id=BulkSyncDeleted.model_validate(body).sync_id)
+
+    @app.broker.subscriber(
+        CONNECTOR_EVENTS.qualified(kafka.topic_prefix),
+        **subscription(kafka, topic=CONNECTOR_EVENTS, service="executor-connectors"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_connector_event(body: dict[str, Any]) -> None:
+        envelope = current_envelope()
+        if envelope.ce_type == ConnectorDeleted.wire_type():
+            connector_id = ConnectorDeleted.model_validate(body).connector_id
+            await runs.release_stream(sync_id=elastic_sync_key(org_id=envelope.org_id, connector_id=connector_id))
+
+
+def _run_requests(app: ServiceApp, *, runs: RunExecutor) -> None:
     kafka = app.settings.kafka
     worker = app.settings.instance_id
 

@@ -30,12 +30,13 @@ from syncline_connectors.capabilities import (
     Sampler,
     WriteOptions,
 )
-from syncline_connectors.postgres import PostgresSource, slot_name
+from syncline_connectors.postgres import PostgresConfig, PostgresSource, slot_name
 from syncline_connectors.postgres_dest import PostgresDestination
 from syncline_connectors.registry import Destination, Source, destination_for, source_for
 from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
 from syncline_contracts.runs import RunCounters
 from syncline_executor import repository
+from syncline_executor.errors import StreamBusyError
 from syncline_executor.repository import ObjectCheckpoint
 from syncline_platform.errors import InvalidError, TerminalError
 from syncline_platform.secrets import Sealer
@@ -540,7 +541,14 @@ class Pipeline:
             state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
         if state is None:
             start = await source.open_stream(name=name, plans=plans)
-            state = {"slot": name, "lsn": start["lsn"], "objects": [], "catch_up": True}
+            # the source (secrets sealed) stays with the stream: a deleted sync's slot can be dropped without it
+            state = {
+                "slot": name,
+                "lsn": start["lsn"],
+                "objects": [],
+                "catch_up": True,
+                "source": spec.source.model_dump(mode="json"),
+            }
             async with self.pool.acquire() as conn:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
         covered = set(state.get("objects", []))
@@ -624,13 +632,22 @@ def _encoding(source: Source, destination: Destination) -> Encoding:
     raise InvalidError(f"no common encoding between {type(source).__name__} and {type(destination).__name__}")
 
 
-async def release_sync(*, pool: asyncpg.Pool, spec: SyncSpec, sealer: Sealer | None) -> bool:
-    """Drop what a sync holds in its source (the replication slot) and its state; for a deleted sync."""
-    pipeline = Pipeline(pool=pool, sealer=sealer, settings=PipelineSettings(), run_id="", tally=Tally())
-    source = source_for(spec, pipeline.opened(spec.source))
-    if not isinstance(source, PostgresSource):
-        return False
-    async with source, pool.acquire() as conn:
-        dropped = await source.drop_stream(name=stream_slot(spec))
-        await conn.execute("DELETE FROM executor.sync_state WHERE sync_id = $1", spec.sync_id)
+async def release_stream(*, pool: asyncpg.Pool, sealer: Sealer | None, sync_id: str) -> bool:
+    """Drop a deleted sync's replication slot (through the source kept with its stream) and forget the sync's
+    state; False when it had no slot to drop. Dropping again is harmless, so a redelivered deletion is too."""
+    async with pool.acquire() as conn:
+        state = await repository.sync_state(conn, sync_id=sync_id, object_key=STREAM)
+    dropped = False
+    if state is not None and state.get("source"):
+        endpoint = Endpoint.model_validate(state["source"])
+        pipeline = Pipeline(pool=pool, sealer=sealer, settings=PipelineSettings(), run_id="", tally=Tally())
+        async with PostgresSource(PostgresConfig.from_values(pipeline.opened(endpoint))) as source:
+            try:
+                dropped = await source.drop_stream(name=state["slot"])
+            except asyncpg.ObjectInUseError as exc:
+                raise StreamBusyError(sync_id=sync_id, slot=state["slot"]) from exc
+    elif state is not None:
+        log.warning("stream.slot_left", sync_id=sync_id, slot=state.get("slot"), reason="no source kept with it")
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM executor.sync_state WHERE sync_id = $1", sync_id)
     return dropped

@@ -20,7 +20,7 @@ from syncline_contracts.status import RunStatus
 from syncline_contracts.topics import RUN_EVENTS
 from syncline_executor import repository
 from syncline_executor.errors import RunCanceledError
-from syncline_executor.pipeline import Pipeline, PipelineSettings, RunOptions, Steering, Tally
+from syncline_executor.pipeline import Pipeline, PipelineSettings, RunOptions, Steering, Tally, release_stream
 from syncline_executor.settings import ExecutorSettings
 from syncline_platform import outbox
 from syncline_platform.secrets import Sealer
@@ -98,6 +98,12 @@ class RunExecutor:
         task = asyncio.create_task(self._execute(run, envelope), name=f"run-{run['id']}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def release_stream(self, *, sync_id: str) -> None:
+        """A deleted sync (or connector) gives its replication slot back."""
+        with structlog.contextvars.bound_contextvars(sync_id=sync_id):
+            dropped = await release_stream(pool=self.pool, sealer=self.sealer, sync_id=sync_id)
+            log.info("sync.released", slot_dropped=dropped)
 
     async def drain(self) -> None:
         """Stop every run in flight (they stay in_progress for the sweep to re-queue)."""
