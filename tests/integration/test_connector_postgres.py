@@ -12,7 +12,7 @@ from tests.support.infra import create_database, drop_database, unique
 
 from syncline_connectors.postgres import slot_name
 from syncline_connectors.postgres_dest import PostgresDestination
-from syncline_connectors.spec import ConflictPolicy, Discover, Endpoint, Mode, ObjectSpec, SyncSpec
+from syncline_connectors.spec import ConflictPolicy, Discover, Endpoint, Filter, Mode, ObjectSpec, SyncSpec
 from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally, release_stream
 from syncline_platform.db import create_pool
 from syncline_platform.errors import ConflictError
@@ -223,6 +223,41 @@ async def test_change_capture_applies_inserts_updates_and_deletes(state: asyncpg
     assert await rows_as_text(target, "acc") == await rows_as_text(source, "acc")
     assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
     assert await sql(source, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot) == [(0,)]
+
+
+async def test_change_capture_keeps_the_rows_the_filters_select(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    """A replicating object with filters: changes keep the destination equal to a filtered snapshot (a row that
+    stops passing leaves it, one that starts passing arrives, one outside never lands)."""
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE f (id int PRIMARY KEY, amount int, active boolean);"
+        "INSERT INTO f SELECT g, g * 10, g % 2 = 0 FROM generate_series(1, 10) g",
+    )
+    filters = (Filter(field="active", op="=", value=True), Filter(field="amount", op=">", value=25))
+    objects = (ObjectSpec(name="f", schema_name="public", filters=filters),)
+    spec = spec_for(source, target, mode=Mode.REPLICATE, objects=objects, sync_id=unique("cdc-filter"))
+    await run(state, spec)
+    selected = "SELECT t::text FROM f t WHERE active AND amount > 25 ORDER BY id"
+    assert [r[0] for r in await sql(target, "SELECT t::text FROM f t ORDER BY id")] == [
+        r[0] for r in await sql(source, selected)
+    ]
+    await sql(
+        source,
+        """
+        INSERT INTO f VALUES (11, 500, true), (12, 500, false), (13, 5, true);
+        UPDATE f SET active = false WHERE id = 4;
+        UPDATE f SET active = true WHERE id = 5;
+        UPDATE f SET amount = 1 WHERE id = 6;
+        UPDATE f SET amount = 999 WHERE id = 8;
+        DELETE FROM f WHERE id = 10;
+    """,
+    )
+    await run(state, spec)
+    assert [r[0] for r in await sql(target, "SELECT t::text FROM f t ORDER BY id")] == [
+        r[0] for r in await sql(source, selected)
+    ]
+    assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
 
 
 async def test_conflict_policies_on_existing_keys(state: asyncpg.Pool, pair: tuple[str, str]) -> None:

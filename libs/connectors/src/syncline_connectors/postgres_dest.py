@@ -42,7 +42,7 @@ from syncline_connectors.capabilities import (
     WriteOptions,
 )
 from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_literal, release
-from syncline_connectors.postgres import PostgresConfig, connect
+from syncline_connectors.postgres import PostgresConfig, connect, filter_sql
 from syncline_connectors.spec import ConflictPolicy, Discover, Mode
 from syncline_connectors.stream import Batch, batches
 from syncline_platform.errors import ConflictError, InvalidError
@@ -403,6 +403,7 @@ class PostgresDestination:
         await self.conn.execute(sql.latest())
         try:
             await self.conn.execute(sql.complete_merges())
+            await self._apply_filters(sql)
             deleted = copy_rows(await self.conn.execute(sql.delete()))
             written = copy_rows(await self.conn.execute(sql.upsert("U", ConflictPolicy.OVERWRITE)))
             catch_up = bool(options.extra.get("catch_up"))
@@ -415,6 +416,14 @@ class PostgresDestination:
         finally:
             await self.conn.execute("DROP TABLE IF EXISTS pg_temp._syncline_events, pg_temp._syncline_latest")
         return written, deleted
+
+    async def _apply_filters(self, sql: "ChangeSql") -> None:
+        statement = sql.drop_filtered()
+        if statement is not None:
+            await self.conn.execute(statement)
+        _, unjudged = sql.filtered_fields()
+        if unjudged:
+            log.warning("destination.filters_not_applied_to_changes", table=sql.plan.output, fields=unjudged)
 
 
 class ChangeSql:
@@ -500,6 +509,27 @@ class ChangeSql:
         )
         WHERE l.op <> 'D' AND NOT (l.m ?& {self.all_names})
         """
+
+    def filtered_fields(self) -> tuple[list[str], list[str]]:
+        """The object's filter fields the change can be judged on (selected, in clear), and those it cannot."""
+        typed = {c.name for c in self.plan.columns if not c.obfuscated}
+        fields = list(dict.fromkeys(f.field for f in self.plan.filters))
+        return [f for f in fields if f in typed], [f for f in fields if f not in typed]
+
+    def drop_filtered(self) -> str | None:
+        """Keys whose new row fails the object's filters become deletes: the stream keeps the rows a snapshot selects
+        (a row that leaves the filter leaves the destination; one outside it never lands)."""
+        usable, _ = self.filtered_fields()
+        if not usable:
+            return None
+        filters = [f for f in self.plan.filters if f.field in usable]
+        typed = ", ".join(f"{self._value(n, 'l.m')} AS {quote_ident(n)}" for n in usable)
+        present = "ARRAY[" + ", ".join(quote_literal(n) for n in usable) + "]"
+        passes = " AND ".join(filter_sql(filters, alias="t"))
+        return (
+            f"UPDATE _syncline_latest l SET op = 'D' WHERE l.op <> 'D' AND l.m ?& {present}"
+            f" AND NOT COALESCE((SELECT {passes} FROM (SELECT {typed}) t), false)"
+        )
 
     def delete(self) -> str:
         """Remove the keys whose last event is a delete."""
