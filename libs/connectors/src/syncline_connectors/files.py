@@ -40,7 +40,8 @@ from syncline_connectors.capabilities import (
     RecordShape,
     WriteOptions,
 )
-from syncline_connectors.spec import FileFormat, Filter
+from syncline_connectors.row_filters import matches
+from syncline_connectors.spec import FileFormat
 from syncline_connectors.stream import batches
 from syncline_platform.errors import InvalidError, UnavailableError
 
@@ -142,7 +143,7 @@ class FilesSource:
             rows = 0
             chunks = _chunks(path)
             while chunk := await asyncio.to_thread(next, chunks, None):
-                kept = [project(r) for r in chunk if _matches(r, plan.filters)]
+                kept = [project(r) for r in chunk if matches(r, plan.filters)]
                 rows += len(kept)
                 if kept:
                     await emit(Piece(kept, rows=len(kept)))
@@ -156,7 +157,7 @@ class FilesSource:
             found: list[dict[str, Any]] = []
             for path in self.files(plan.name):
                 for row in _rows(path):
-                    if _matches(row, plan.filters):
+                    if matches(row, plan.filters):
                         found.append(project(row))
                     if len(found) >= limit:
                         return found
@@ -266,39 +267,6 @@ def _pg_type(kinds: set[str]) -> str:
     if kinds <= {"bigint", "double precision"}:
         return "double precision"
     return "jsonb" if "jsonb" in kinds else "text"
-
-
-_COMPARE = {
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def _matches(row: dict[str, Any], filters: tuple[Filter, ...]) -> bool:
-    for f in filters:
-        value = row.get(f.field)
-        if f.op == "is_null":
-            ok = value is None
-        elif f.op == "not_null":
-            ok = value is not None
-        elif f.op == "in":
-            ok = str(value) in {str(v) for v in (f.value or [])}
-        else:
-            ok = value is not None and _compare(f.op, value, f.value)
-        if not ok:
-            return False
-    return True
-
-
-def _compare(op: str, value: Any, operand: Any) -> bool:
-    try:
-        return bool(_COMPARE[op](type(operand)(value) if operand is not None else value, operand))
-    except (TypeError, ValueError):
-        return bool(_COMPARE[op](str(value), str(operand)))
 
 
 # destination --------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from syncline_connectors.capabilities import (
     WriteOptions,
 )
 from syncline_connectors.pgcopy import BinaryRowParser
+from syncline_connectors.row_filters import matches
 from syncline_connectors.spec import KafkaPolicy, Mode
 from syncline_connectors.stream import batches
 from syncline_platform.errors import InvalidError, UnavailableError
@@ -374,7 +375,10 @@ class KafkaDestination:
                     target = by_table.get((change.get("schema"), change.get("table")))
                     if target is None or change.get("action") not in kinds:
                         continue
-                    message, key = self._change_message(target, change, kinds[change["action"]])
+                    kind = kind_under_filters(target, change, kinds[change["action"]])
+                    if kind is None:
+                        continue
+                    message, key = self._change_message(target, change, kind)
                     topic = self.topic(target)
                     sender = senders.setdefault(topic, _Sender(self.producer, topic))
                     partitions = await self._partitions_of(topic)
@@ -382,7 +386,7 @@ class KafkaDestination:
                     await sender.add(self._partition(target, key, partitions), key, value)
                     size += len(value)
                     tally = counts.setdefault(target.key, [0, 0])
-                    tally[1 if change["action"] == "D" else 0] += 1
+                    tally[1 if kind == "DELETE" else 0] += 1
             for sender in senders.values():
                 await sender.flush()
             objects = {k: (v[0], v[1]) for k, v in counts.items()}
@@ -401,3 +405,17 @@ class KafkaDestination:
         data = old if kind == "DELETE" and old is not None else new
         key = "_".join("" if data.get(k) is None else str(data[k]) for k in plan.output_key)
         return self._message(plan, kind=kind, data=data, old=old if kind == "UPDATE" else None), key.encode()
+
+
+def kind_under_filters(plan: ObjectPlan, change: dict[str, Any], kind: str) -> str | None:
+    """The message a change becomes under the object's filters (judged on its new row, every source field of which
+    the change line carries): a row outside them is not sent, an update that leaves them is a DELETE. Filters on
+    obfuscated fields (hashed at the source) cannot be judged and are left out."""
+    hidden = {c.name for c in plan.columns if c.obfuscated}
+    filters = tuple(f for f in plan.filters if f.field not in hidden)
+    if kind == "DELETE" or not filters:
+        return kind
+    row = {c["name"]: c.get("value") for c in change.get("columns", [])}
+    if matches(row, filters):
+        return kind
+    return "DELETE" if kind == "UPDATE" else None

@@ -1,0 +1,59 @@
+"""Row filters on change-stream lines bound for Kafka: a change whose new row fails them is not sent, or is sent
+as a DELETE when an update takes the row out of them."""
+
+from typing import Any
+
+import pytest
+
+from syncline_connectors.capabilities import Column, ObjectPlan
+from syncline_connectors.kafka import kind_under_filters
+from syncline_connectors.row_filters import matches
+from syncline_connectors.spec import Filter
+
+
+def plan(*filters: Filter, obfuscated: bool = False) -> ObjectPlan:
+    columns = (Column("id", "integer"), Column("active", "boolean"), Column("email", "text", obfuscated=obfuscated))
+    return ObjectPlan(
+        schema="public",
+        name="t",
+        columns=columns,
+        primary_key=("id",),
+        output="t",
+        output_columns=tuple(c.name for c in columns),
+        filters=filters,
+    )
+
+
+def change(**values: Any) -> dict[str, Any]:
+    return {"columns": [{"name": k, "value": v} for k, v in values.items()]}
+
+
+ACTIVE = Filter(field="active", op="=", value=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "expected"),
+    [
+        ("INSERT", {"id": 1, "active": True}, "INSERT"),
+        ("INSERT", {"id": 1, "active": False}, None),
+        ("UPDATE", {"id": 1, "active": True}, "UPDATE"),
+        ("UPDATE", {"id": 1, "active": False}, "DELETE"),
+        ("DELETE", {}, "DELETE"),
+    ],
+)
+def test_a_change_is_sent_as_its_filters_say(kind: str, values: dict[str, Any], expected: str | None) -> None:
+    assert kind_under_filters(plan(ACTIVE), change(**values), kind) == expected
+
+
+def test_without_filters_or_on_hashed_fields_every_change_is_sent() -> None:
+    assert kind_under_filters(plan(), change(id=1, active=False), "INSERT") == "INSERT"
+    hashed = Filter(field="email", op="=", value="a@example.com")
+    assert kind_under_filters(plan(hashed, obfuscated=True), change(id=1, email="9f86d0"), "INSERT") == "INSERT"
+
+
+def test_matches_null_in_and_comparisons() -> None:
+    assert matches({"a": None}, (Filter(field="a", op="is_null"),))
+    assert not matches({"a": 3}, (Filter(field="a", op=">", value=5),))
+    assert matches({"a": 7}, (Filter(field="a", op=">", value=5), Filter(field="b", op="is_null")))
+    assert matches({"a": "x"}, (Filter(field="a", op="in", value=["x", "y"]),))
+    assert not matches({"a": None}, (Filter(field="a", op="<", value=5),))
