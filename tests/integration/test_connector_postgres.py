@@ -260,6 +260,30 @@ async def test_change_capture_keeps_the_rows_the_filters_select(state: asyncpg.P
     assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
 
 
+async def test_a_failed_object_of_a_stream_does_not_stop_the_others_changes(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    """With failures isolated, an object whose snapshot failed stays out of the stream until it lands; the other
+    objects' changes keep flowing."""
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE ok (id int PRIMARY KEY, v text); INSERT INTO ok VALUES (1, 'a');"
+        "CREATE TABLE blocked (id int PRIMARY KEY, v text); INSERT INTO blocked VALUES (1, 'b')",
+    )
+    await sql(target, "CREATE VIEW blocked AS SELECT 1 AS id")  # the destination name is taken: that object fails
+    spec = spec_for(
+        source, target, ["ok", "blocked"], mode=Mode.REPLICATE, isolate_failures=True, sync_id=unique("cdc-iso")
+    )
+    first = await run(state, spec)
+    assert set(first.failures) == {"public.blocked"}
+    await sql(source, "INSERT INTO ok VALUES (2, 'b'); INSERT INTO blocked VALUES (2, 'c')")
+    second = await run(state, spec)
+    assert set(second.failures) == {"public.blocked"}
+    assert await sql(target, "SELECT id, v FROM ok ORDER BY id") == [(1, "a"), (2, "b")]
+    assert await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
+
+
 async def test_conflict_policies_on_existing_keys(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
     source, target = pair
     await sql(source, "CREATE TABLE c (id int PRIMARY KEY, v text); INSERT INTO c VALUES (1, 'source'), (2, 'new')")

@@ -41,7 +41,7 @@ from syncline_connectors.capabilities import (
 )
 from syncline_connectors.pgcopy import BinaryRowParser
 from syncline_connectors.row_filters import matches
-from syncline_connectors.spec import KafkaPolicy, Mode
+from syncline_connectors.spec import Filter, KafkaPolicy, Mode
 from syncline_connectors.stream import batches
 from syncline_platform.errors import InvalidError, UnavailableError
 
@@ -361,6 +361,7 @@ class KafkaDestination:
 
     async def _apply_changes(self, plans: Sequence[ObjectPlan], items: AsyncIterator[Item]) -> AsyncIterator[Committed]:
         by_table = {(p.schema or "public", p.name): p for p in plans}
+        filters = {p.key: judged_filters(p) for p in plans}
         senders: dict[str, _Sender] = {}
         for plan in plans:
             await self.open_object(plan, options=WriteOptions(mode=Mode.REPLICATE), resume=None)
@@ -375,7 +376,7 @@ class KafkaDestination:
                     target = by_table.get((change.get("schema"), change.get("table")))
                     if target is None or change.get("action") not in kinds:
                         continue
-                    kind = kind_under_filters(target, change, kinds[change["action"]])
+                    kind = kind_under_filters(filters[target.key], change, kinds[change["action"]])
                     if kind is None:
                         continue
                     message, key = self._change_message(target, change, kind)
@@ -407,12 +408,16 @@ class KafkaDestination:
         return self._message(plan, kind=kind, data=data, old=old if kind == "UPDATE" else None), key.encode()
 
 
-def kind_under_filters(plan: ObjectPlan, change: dict[str, Any], kind: str) -> str | None:
-    """The message a change becomes under the object's filters (judged on its new row, every source field of which
-    the change line carries): a row outside them is not sent, an update that leaves them is a DELETE. Filters on
-    obfuscated fields (hashed at the source) cannot be judged and are left out."""
+def judged_filters(plan: ObjectPlan) -> tuple[Filter, ...]:
+    """The object's filters a change line can be judged on: those of fields not obfuscated (hashed at the source,
+    their clear values never reach here)."""
     hidden = {c.name for c in plan.columns if c.obfuscated}
-    filters = tuple(f for f in plan.filters if f.field not in hidden)
+    return tuple(f for f in plan.filters if f.field not in hidden)
+
+
+def kind_under_filters(filters: tuple[Filter, ...], change: dict[str, Any], kind: str) -> str | None:
+    """The message a change becomes under `filters` (judged on its new row, every source field of which the
+    change line carries): a row outside them is not sent, an update that leaves them is a DELETE."""
     if kind == "DELETE" or not filters:
         return kind
     row = {c["name"]: c.get("value") for c in change.get("columns", [])}

@@ -23,6 +23,7 @@ columns are the destination's own: `existing_columns` leaves them out, and a sou
 refused. Off, nothing of this happens.
 """
 
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -98,7 +99,9 @@ class PostgresDestination:
     async def _schema_ready(self) -> None:
         """Create the output schema on the first write (a connection that only reads or checks creates nothing)."""
         if not self._schema_made:
-            await self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+            # movers of one run create it side by side: IF NOT EXISTS alone can still collide on the catalog
+            with contextlib.suppress(asyncpg.UniqueViolationError):
+                await self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
             self._schema_made = True
 
     async def __aexit__(

@@ -39,7 +39,8 @@ def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
     async def handle_sync_event(body: dict[str, Any]) -> None:
         envelope = current_envelope()
         if envelope.ce_type == BulkSyncDeleted.wire_type():  # the topic's other events are not the executor's
-            await runs.release_stream(sync_id=BulkSyncDeleted.model_validate(body).sync_id)
+            sync_id = BulkSyncDeleted.model_validate(body).sync_id
+            await runs.release_stream(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
 
     @app.broker.subscriber(
         CONNECTOR_EVENTS.qualified(kafka.topic_prefix),
@@ -49,7 +50,8 @@ def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
         envelope = current_envelope()
         if envelope.ce_type == ConnectorDeleted.wire_type():
             connector_id = ConnectorDeleted.model_validate(body).connector_id
-            await runs.release_stream(sync_id=elastic_sync_key(org_id=envelope.org_id, connector_id=connector_id))
+            key = elastic_sync_key(org_id=envelope.org_id, connector_id=connector_id)
+            await runs.release_stream(org_id=envelope.org_id, sync_id=connector_id, state_key=key)
 
 
 def _run_requests(app: ServiceApp, *, runs: RunExecutor) -> None:

@@ -36,9 +36,9 @@ from syncline_connectors.registry import Destination, Source, destination_for, s
 from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
 from syncline_contracts.runs import RunCounters
 from syncline_executor import repository
-from syncline_executor.errors import StreamBusyError
+from syncline_executor.errors import ObjectsFailedError, StreamBusyError
 from syncline_executor.repository import ObjectCheckpoint
-from syncline_platform.errors import InvalidError, TerminalError
+from syncline_platform.errors import InvalidError, RetryableError
 from syncline_platform.secrets import Sealer
 
 log = structlog.get_logger(__name__)
@@ -151,7 +151,7 @@ class Steering:
             return
         self.canceled |= fresh
         for plan, task in self._moving.values():
-            if self.wants_stopped(plan):
+            if plan.key in fresh or plan.name in fresh:  # not again for one already stopping (it may be cleaning up)
                 log.info("object.cancel_noticed", object=plan.key)
                 task.cancel()
 
@@ -163,15 +163,6 @@ class Steering:
             yield
         finally:
             self._moving.pop(plan.key, None)
-
-
-class ObjectsFailedError(TerminalError):
-    """Every object of a run that isolates failures failed."""
-
-    def __init__(self, failures: dict[str, str]) -> None:
-        self.failures = failures
-        detail = "; ".join(f"{key}: {error}" for key, error in sorted(failures.items()))
-        super().__init__(f"every object failed: {detail}")
 
 
 @dataclass(frozen=True)
@@ -230,14 +221,15 @@ class Pipeline:
         async with source, destination:
             plans = await self._plans(spec, source, destination)
             if self.options.test:
-                await self._sample(source, destination, plans)
+                await self._sample(spec, source, destination, plans)
                 return
             async with self.pool.acquire() as conn:
                 done = await repository.checkpoints(conn, run_id=self.run_id)
             self._restore(done)
             streams = spec.mode is Mode.REPLICATE and _streams(source, destination)
-            if not streams or self.options.fresh:
-                await self._drop_stream(spec, source)  # a fresh run of a stream starts it over
+            if not streams or (self.options.fresh and not done):
+                # a fresh run of a stream starts it over (once: a resumed attempt keeps what the first one began)
+                await self._drop_stream(spec, source)
             if streams:
                 await self._replicate(spec, source, destination, plans, done)
             else:
@@ -311,8 +303,8 @@ class Pipeline:
                     raise  # the whole run is stopping
                 await self._end_object(spec, plan, outcome="canceled")
             except Exception as exc:
-                if not spec.isolate_failures:
-                    raise
+                if not spec.isolate_failures or _transient(exc):
+                    raise  # a passing failure is the run's: its retry policy tries the whole run again
                 log.warning("object.failed", object=plan.key, error=str(exc))
                 self.tally.failures[plan.key] = str(exc)
                 await self._end_object(spec, plan, outcome="failed", error=str(exc))
@@ -344,7 +336,7 @@ class Pipeline:
         if self.tally.failures and all(p.key in self.tally.failures for p in plans):
             raise ObjectsFailedError(dict(self.tally.failures))
 
-    async def _sample(self, source: Source, destination: Destination, plans: list[ObjectPlan]) -> None:
+    async def _sample(self, spec: SyncSpec, source: Source, destination: Destination, plans: list[ObjectPlan]) -> None:
         """A test run: the destination answers, a few rows of every object are read; nothing is written and no
         stored position moves."""
         if not isinstance(source, Sampler):
@@ -356,7 +348,7 @@ class Pipeline:
             rows = await source.sample(plan, limit=TEST_ROWS)
             counters = self.tally.of(plan.key)
             counters.rows_read = len(rows)
-            await self._checkpoint(None, plan.key, counters, None, done=True)
+            await self._checkpoint(spec, plan.key, counters, None, done=True)
             log.info("object.sampled", object=plan.key, rows=len(rows))
 
     async def _plans(self, spec: SyncSpec, source: Source, destination: Destination) -> list[ObjectPlan]:
@@ -495,7 +487,7 @@ class Pipeline:
 
     async def _checkpoint(
         self,
-        spec: SyncSpec | None,
+        spec: SyncSpec,
         key: str,
         counters: ObjectCounters,
         position: Position | None,
@@ -518,8 +510,6 @@ class Pipeline:
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.save_checkpoint(conn, run_id=self.run_id, object_key=key, checkpoint=checkpoint)
-            if spec is None:
-                return
             if sync_position is not None:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=key, state=sync_position)
             if stream is not None:
@@ -537,18 +527,16 @@ class Pipeline:
     ) -> None:
         """Snapshot the objects the stream does not cover yet (after opening it), then apply its changes."""
         name = stream_slot(spec)
+        # the source (secrets sealed) stays with the stream, as of the latest run: a deleted sync's slot can be
+        # dropped without the sync
+        kept_source = spec.source.model_dump(mode="json")
         async with self.pool.acquire() as conn:
             state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
-        if state is None:
-            start = await source.open_stream(name=name, plans=plans)
-            # the source (secrets sealed) stays with the stream: a deleted sync's slot can be dropped without it
-            state = {
-                "slot": name,
-                "lsn": start["lsn"],
-                "objects": [],
-                "catch_up": True,
-                "source": spec.source.model_dump(mode="json"),
-            }
+        if state is None or state.get("source") != kept_source:
+            if state is None:
+                start = await source.open_stream(name=name, plans=plans)
+                state = {"slot": name, "lsn": start["lsn"], "objects": [], "catch_up": True}
+            state = state | {"source": kept_source}
             async with self.pool.acquire() as conn:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
         covered = set(state.get("objects", []))
@@ -564,9 +552,12 @@ class Pipeline:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
         if fresh and len(fresh) == len(plans):
             return  # the first run: the snapshot is the data; changes since the slot opened come next run
-        await self._changes(
-            spec, source=source, destination=destination, plans=plans, state=state, checkpoint=done.get(STREAM)
-        )
+        # only objects whose snapshot landed take changes (one that failed or was cancelled snapshots next run)
+        streamed = [p for p in plans if p.key in set(state.get("objects", []))]
+        if streamed:
+            await self._changes(
+                spec, source=source, destination=destination, plans=streamed, state=state, checkpoint=done.get(STREAM)
+            )
 
     async def _changes(
         self,
@@ -621,6 +612,12 @@ def stream_slot(spec: SyncSpec) -> str:
     return str(spec.source.config.get("replication_slot") or slot_name(spec.sync_id))
 
 
+def _transient(exc: BaseException) -> bool:
+    """A failure that says nothing about the object (a dependency not answering): it fails the run, not the
+    object, so the run's retry policy applies."""
+    return isinstance(exc, RetryableError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError)
+
+
 def _streams(source: Any, destination: Any) -> bool:
     return isinstance(source, ChangeStreamReader) and isinstance(destination, ChangeWriter)
 
@@ -634,7 +631,8 @@ def _encoding(source: Source, destination: Destination) -> Encoding:
 
 async def release_stream(*, pool: asyncpg.Pool, sealer: Sealer | None, sync_id: str) -> bool:
     """Drop a deleted sync's replication slot (through the source kept with its stream) and forget the sync's
-    state; False when it had no slot to drop. Dropping again is harmless, so a redelivered deletion is too."""
+    state; False when it had no slot to drop. Dropping again is harmless, so a redelivered deletion is too. Call
+    it once the sync's last run has stopped (`wait_for_runs`): a run still going would open the stream again."""
     async with pool.acquire() as conn:
         state = await repository.sync_state(conn, sync_id=sync_id, object_key=STREAM)
     dropped = False

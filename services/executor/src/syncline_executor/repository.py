@@ -171,3 +171,14 @@ async def retry_root(conn: Conn, *, run: dict[str, Any], max_depth: int = 50) ->
         parent = await conn.fetchval("SELECT retry_of FROM scheduler.runs WHERE id = $1", root)
         max_depth -= 1
     return root
+
+
+async def has_running_run(conn: Conn, *, org_id: str, sync_id: str) -> bool:
+    """Does a run of the sync still move data (in progress, or stopping)?"""
+    found = await conn.fetchval(
+        "SELECT 1 FROM scheduler.runs WHERE org_id = $1 AND sync_id = $2 AND status IN ('in_progress', 'canceling')"
+        " LIMIT 1",
+        org_id,
+        sync_id,
+    )
+    return found is not None

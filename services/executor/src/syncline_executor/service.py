@@ -19,8 +19,16 @@ from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunPro
 from syncline_contracts.status import RunStatus
 from syncline_contracts.topics import RUN_EVENTS
 from syncline_executor import repository
-from syncline_executor.errors import RunCanceledError
-from syncline_executor.pipeline import Pipeline, PipelineSettings, RunOptions, Steering, Tally, release_stream
+from syncline_executor.errors import RunCanceledError, StreamBusyError, failures_summary
+from syncline_executor.pipeline import (
+    STREAM,
+    Pipeline,
+    PipelineSettings,
+    RunOptions,
+    Steering,
+    Tally,
+    release_stream,
+)
 from syncline_executor.settings import ExecutorSettings
 from syncline_platform import outbox
 from syncline_platform.secrets import Sealer
@@ -50,12 +58,24 @@ def _terminal_event(run: dict[str, Any], status: RunStatus, tally: Tally, error:
 
 def _failures_summary(failures: dict[str, str]) -> str:
     """The error of a run that completed while some objects failed."""
-    detail = "; ".join(f"{key}: {error}" for key, error in sorted(failures.items()))
-    return f"{len(failures)} object(s) failed: {detail}"
+    return f"{len(failures)} object(s) failed: {failures_summary(failures)}"
 
+
+_CHECK_IN_HICCUPS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError)
+"""Check-in failures that pass: the database did not answer this time."""
+
+RELEASE_WAIT_S = 60.0
+"""How long a deletion waits for the sync's last run to stop before its slot is dropped (then it is retried)."""
 
 CANCEL_GRACE_S = 3.0
 """How long a cancelled run's mover may take to unwind before the run is ended canceled regardless."""
+
+
+def _heartbeat_failure(heartbeat: asyncio.Task[bool]) -> BaseException | None:
+    """Why the heartbeat ended, when it failed (the run's record is gone, the database does not answer)."""
+    if not heartbeat.done() or heartbeat.cancelled():
+        return None
+    return heartbeat.exception()
 
 
 def _cancel_requested(heartbeat: asyncio.Task[bool]) -> bool:
@@ -99,11 +119,26 @@ class RunExecutor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def release_stream(self, *, sync_id: str) -> None:
-        """A deleted sync (or connector) gives its replication slot back."""
+    async def release_stream(self, *, org_id: str, sync_id: str, state_key: str) -> None:
+        """A deleted sync (or connector) gives its replication slot back once its last run has stopped (the
+        scheduler stops it on the same deletion); `state_key` is what its stream state is kept under."""
         with structlog.contextvars.bound_contextvars(sync_id=sync_id):
-            dropped = await release_stream(pool=self.pool, sealer=self.sealer, sync_id=sync_id)
+            async with self.pool.acquire() as conn:
+                streams = await repository.sync_state(conn, sync_id=state_key, object_key=STREAM) is not None
+            if streams:  # only a run of a streaming sync could open its stream again
+                await self._wait_for_runs(org_id=org_id, sync_id=sync_id)
+            dropped = await release_stream(pool=self.pool, sealer=self.sealer, sync_id=state_key)
             log.info("sync.released", slot_dropped=dropped)
+
+    async def _wait_for_runs(self, *, org_id: str, sync_id: str) -> None:
+        deadline = time.monotonic() + RELEASE_WAIT_S
+        while True:
+            async with self.pool.acquire() as conn:
+                if not await repository.has_running_run(conn, org_id=org_id, sync_id=sync_id):
+                    return
+            if time.monotonic() >= deadline:
+                raise StreamBusyError(sync_id=sync_id)  # retried by the consumer, then dead-lettered
+            await asyncio.sleep(0.5)
 
     async def drain(self) -> None:
         """Stop every run in flight (they stay in_progress for the sweep to re-queue)."""
@@ -128,6 +163,13 @@ class RunExecutor:
         heartbeat = asyncio.create_task(self._heartbeat(run, tally, envelope, mover, steering))
         try:
             done, _ = await asyncio.wait({mover, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+            lost = _heartbeat_failure(heartbeat) if mover not in done else None
+            if lost is not None:
+                # no check-in means no cancel and no liveness: the mover stops rather than run unsupervised
+                log.warning("run.heartbeat_failed", error=str(lost))
+                mover.cancel()
+                await asyncio.wait({mover}, timeout=CANCEL_GRACE_S)
+                return RunStatus.ERROR, f"the run stopped checking in: {lost}"
             if mover not in done and _cancel_requested(heartbeat):
                 # the heartbeat cancelled the mover: it gets a bounded time to unwind its connections, and the
                 # run ends canceled either way (a cancel must not wait on a stuck source or destination)
@@ -150,22 +192,31 @@ class RunExecutor:
         became canceling."""
         while True:
             await asyncio.sleep(self.settings.checkin_interval_s)
-            async with self.pool.acquire() as conn, conn.transaction():
-                checked = await repository.check_in(conn, run_id=run["id"], counters=tally.counters())
-                if time.monotonic() - tally.last_progress >= 1.0:
-                    tally.last_progress = time.monotonic()
-                    progress = RunProgressed(run_id=run["id"], sync_id=run["sync_id"], counters=tally.counters())
-                    await outbox.enqueue(
-                        conn,
-                        topic=RUN_EVENTS,
-                        message=progress,
-                        envelope=envelope.caused(ce_type=progress.wire_type(), ce_source=SOURCE),
-                    )
+            try:
+                checked = await self._check_in(run, tally, envelope)
+            except _CHECK_IN_HICCUPS as exc:  # the next interval tries again; the sweep judges long silences
+                log.warning("run.check_in_failed", error=str(exc))
+                continue
             steering.cancel(checked.canceled_objects)
             if checked.status is RunStatus.CANCELING:
                 log.info("run.cancel_noticed")
                 mover.cancel()
                 return True
+
+    async def _check_in(self, run: dict[str, Any], tally: Tally, envelope: Envelope) -> repository.CheckIn:
+        """One check-in, with a progress event at most every second."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            checked = await repository.check_in(conn, run_id=run["id"], counters=tally.counters())
+            if time.monotonic() - tally.last_progress >= 1.0:
+                tally.last_progress = time.monotonic()
+                progress = RunProgressed(run_id=run["id"], sync_id=run["sync_id"], counters=tally.counters())
+                await outbox.enqueue(
+                    conn,
+                    topic=RUN_EVENTS,
+                    message=progress,
+                    envelope=envelope.caused(ce_type=progress.wire_type(), ce_source=SOURCE),
+                )
+        return checked
 
     def _spec(self, run: dict[str, Any]) -> SyncSpec:
         """A compiled spec snapshot (bulk syncs), narrowed to the run's `schemas` option; else an Elastic

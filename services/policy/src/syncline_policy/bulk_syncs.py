@@ -140,7 +140,9 @@ async def _save_schedules(
     await repo.delete_schedules(conn, sync_id=sync_id, keep=[s.schedule_id for s in schedules])
 
 
-async def _announce(conn: Conn, *, sync_id: str, result: str, active: bool, now: datetime) -> list[Message]:
+async def _announce(
+    conn: Conn, *, sync_id: str, result: str, active: bool, now: datetime, stop_runs: bool | None = None
+) -> list[Message]:
     rows = await repo.list_schedules(conn, sync_id=sync_id)
     return [
         BulkSyncConfigured(sync_id=sync_id, result="created" if result == "created" else "updated", active=active),
@@ -149,6 +151,7 @@ async def _announce(conn: Conn, *, sync_id: str, result: str, active: bool, now:
             schedules=tuple(Schedule.model_validate(r["compiled"]) for r in rows),
             active=active,
             configured_at=now,
+            stop_runs=stop_runs,
         ),
     ]
 
@@ -211,11 +214,11 @@ async def activate_bulk_sync(conn: Conn, *, org_id: str, cmd: ActivateBulkSync) 
     """Turn the sync's schedules on or off."""
     await _existing(conn, org_id=org_id, sync_id=cmd.sync_id)
     await repo.touch_sync(conn, sync_id=cmd.sync_id, actor=cmd.actor, active=cmd.active)
-    announced = await _announce(conn, sync_id=cmd.sync_id, result="updated", active=cmd.active, now=_now())
-    if cmd.active:
-        return announced
     # deactivating also asks the running execution to stop
-    return [m.model_copy(update={"stop_runs": True}) if isinstance(m, SchedulesConfigured) else m for m in announced]
+    stop_runs = True if not cmd.active else None
+    return await _announce(
+        conn, sync_id=cmd.sync_id, result="updated", active=cmd.active, now=_now(), stop_runs=stop_runs
+    )
 
 
 async def _schedule_specs(conn: Conn, *, sync_id: str) -> list[BulkSyncSchedule]:
