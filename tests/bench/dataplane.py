@@ -374,7 +374,12 @@ async def run_case(case: str, params: dict[str, Any]) -> dict[str, Any]:
     run_id = f"bench-{case}-{time.time_ns()}"
     match case:
         case "snapshot":
-            spec = _spec(sync_id="bench-snapshot", destination=_pg_target(), tables=[params.get("table", "events")])
+            spec = _spec(
+                sync_id="bench-snapshot",
+                destination=_pg_target(),
+                tables=[params.get("table", "events")],
+                record_timestamps=bool(params.get("record_timestamps")),
+            )
         case "tables":
             spec = _spec(
                 sync_id="bench-tables",
