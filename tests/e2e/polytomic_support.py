@@ -195,3 +195,8 @@ def schema_statuses(api: Polytomic, sync_id: str, execution_id: str) -> dict[str
     statuses = {str(s.schema_): str(s.status) for s in found.schemas or []}
     assert found.status not in TERMINAL, f"the execution ended first: {found.status} {statuses}"
     return statuses
+
+
+def connections(api: Polytomic, source_database: str, target_database: str) -> tuple[str, str]:
+    """A validated PostgreSQL source and destination connection: their ids."""
+    return connection(api, source_database, "source"), connection(api, target_database, "destination")

@@ -19,7 +19,7 @@ from tests.e2e.polytomic_support import (
     NO_RETRY,
     big_table,
     bulk_sync,
-    connection,
+    connections,
     execute,
     running,
     seed,
@@ -45,7 +45,7 @@ async def test_start_runs_the_sync_into_the_destination(
         )
     finally:
         await conn.close()
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     sync_id = bulk_sync(
         api,
         source,
@@ -122,7 +122,7 @@ async def test_second_start_conflicts_and_cancel_stops_the_run(
     source_name, source_dsn = source_db
     target_name, _ = target_db
     await big_table(source_dsn, "big", rows=2_000_000)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     sync_id = bulk_sync(api, source, target, ["public.big"])
 
     started = api.bulk_sync.start(sync_id, request_options=NO_RETRY).data
@@ -164,7 +164,7 @@ async def test_deleting_a_sync_stops_its_run_and_deletes_its_history(
     target_name, _ = target_db
     await execute(source_dsn, "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')")
     await big_table(source_dsn, "huge", rows=1_500_000)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     sync_id = bulk_sync(api, source, target, ["public.small", "public.huge"])
     first_id = start(api, sync_id, schemas=["public.small"])
     assert wait(api, sync_id, first_id).status == "completed"

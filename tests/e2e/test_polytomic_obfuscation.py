@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from polytomic import FieldConfiguration, Polytomic, SchemaConfiguration
-from tests.e2e.polytomic_support import connection, create_sync, execute, fetch, run, seed
+from tests.e2e.polytomic_support import connections, create_sync, execute, fetch, run, seed
 
 pytestmark = pytest.mark.e2e
 
@@ -30,9 +30,7 @@ async def test_an_obfuscated_field_lands_as_its_hash(
     source_name, source_dsn = source_db
     target_name, target_dsn = target_db
     await seed(source_dsn)
-    sync_id = create_sync(
-        api, connection(api, source_name, "source"), connection(api, target_name, "target"), [OBFUSCATED_NAME]
-    )
+    sync_id = create_sync(api, *connections(api, source_name, target_name), [OBFUSCATED_NAME])
     fields = api.bulk_sync.schemas.get(sync_id, "public.customers").data
     assert fields is not None
     assert {f.id: f.obfuscated for f in fields.fields or []}["name"] is True
@@ -57,7 +55,7 @@ async def test_a_replicating_sync_hashes_the_changes_it_applies(
     target_name, target_dsn = target_db
     await seed(source_dsn)
     await execute(source_dsn, "ALTER TABLE customers ALTER COLUMN name DROP NOT NULL")
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     sync_id = create_sync(api, source, target, [OBFUSCATED_NAME], mode="replicate")
     assert run(api, sync_id).status == "completed"
 

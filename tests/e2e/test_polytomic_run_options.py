@@ -18,6 +18,7 @@ from tests.e2e.polytomic_support import (
     NO_RETRY,
     big_table,
     connection,
+    connections,
     create_sync,
     execute,
     fetch,
@@ -79,7 +80,7 @@ async def test_a_test_execution_reads_five_records_and_writes_nothing(
     target_name, target_dsn = target_db
     await seed(source_dsn)
     await execute(source_dsn, "INSERT INTO orders (id, total) SELECT g, g FROM generate_series(1, 9) g")
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     sync_id = create_sync(api, source, target, ["public.orders", "public.customers"])
 
     with pytest.raises(BadRequestError):
@@ -151,7 +152,7 @@ async def test_replicate_applies_changes_and_resync_repairs_drift(
     source_name, source_dsn = source_db
     target_name, target_dsn = target_db
     await seed(source_dsn)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     sync_id = create_sync(api, source, target, ["public.customers"], mode="replicate")
 
     assert run(api, sync_id).status == "completed"
@@ -221,7 +222,7 @@ async def test_source_schema_changes_follow_the_discovery_settings(
     source_name, source_dsn = source_db
     target_name, target_dsn = target_db
     await seed(source_dsn)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     follows = create_sync(
         api,
         source,
@@ -281,7 +282,7 @@ async def test_cancelling_one_schema_lets_the_others_finish(
     await execute(
         source_dsn, "CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a'), (2, 'b')"
     )
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     sync_id = create_sync(api, source, target, ["public.huge", "public.small"])
     run_id = start(api, sync_id)
     wait_for(
@@ -311,7 +312,7 @@ async def test_data_cutoff_excludes_older_records(
         "CREATE TABLE events (id int PRIMARY KEY, at timestamptz NOT NULL);"
         " INSERT INTO events SELECT g, timestamptz '2025-01-01' + g * interval '1 day' FROM generate_series(1, 10) g",
     )
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     sync_id = create_sync(
         api,
         source,
@@ -331,7 +332,7 @@ async def test_concurrency_limit_moves_schemas_side_by_side(
     target_name, target_dsn = target_db
     await big_table(source_dsn, "huge", rows=1_500_000)
     await execute(source_dsn, "CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')")
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     sync_id = create_sync(api, source, target, ["public.huge", "public.small"], concurrency_limit=2)
     run_id = start(api, sync_id)
     # the small table lands while the huge one, listed first, is still moving (the execution has not ended)
@@ -348,7 +349,7 @@ async def test_deactivating_stops_the_running_execution_and_deleting_drops_the_n
     source_name, source_dsn = source_db
     target_name, _ = target_db
     await big_table(source_dsn, "huge", rows=1_500_000)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "target")
+    source, target = connections(api, source_name, target_name)
     slot = f"named_{int(time.time() * 1000)}"
     sync_id = create_sync(
         api, source, target, ["public.huge"], mode="replicate", source_configuration={"replication_slot": slot}

@@ -13,7 +13,7 @@ from tests.e2e.polytomic_support import (
     TERMINAL,
     big_table,
     bulk_sync,
-    connection,
+    connections,
     execute,
     running,
     seed,
@@ -40,7 +40,7 @@ async def test_unknown_sync_or_schema_is_404_and_an_idle_schema_is_not_running(
     source_name, source_dsn = source_db
     target_name, _ = target_db
     await seed(source_dsn)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     sync_id = bulk_sync(api, source, target, ["public.orders", "public.customers"])
 
     with pytest.raises(NotFoundError) as unknown_sync:
@@ -70,7 +70,7 @@ async def test_a_running_schema_is_asked_to_stop_and_others_are_not_running(
     target_name, _ = target_db
     await execute(source_dsn, "CREATE TABLE small (id bigint PRIMARY KEY, v text); INSERT INTO small VALUES (1, 'a')")
     await big_table(source_dsn, "big", rows=2_000_000)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     sync_id = bulk_sync(api, source, target, ["public.small", "public.big"])
     run_id = start(api, sync_id, schemas=["public.big"])
     wait_for(lambda: running(api, sync_id, run_id), what="the run starting")

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from polytomic import NotFoundError, Polytomic
 from polytomic.core.api_error import ApiError
-from tests.e2e.polytomic_support import NO_RETRY, bulk_sync, connection, seed, wait
+from tests.e2e.polytomic_support import NO_RETRY, bulk_sync, connections, seed, wait
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +61,7 @@ async def test_statuses_of_executed_partial_unrun_and_inactive_syncs(
     target_name, _ = target_db
     await seed(source_dsn)  # 5 customers
     await insert_orders(source_dsn, first=1, last=7)
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     ran = bulk_sync(api, source, target, ["public.orders", "public.customers"])
     idle = bulk_sync(api, source, target, ["public.customers"])
 
@@ -145,7 +145,7 @@ async def test_a_running_execution_is_preferred_over_finished_ones(
         )
     finally:
         await conn.close()
-    source, target = connection(api, source_name, "source"), connection(api, target_name, "destination")
+    source, target = connections(api, source_name, target_name)
     sync_id = bulk_sync(api, source, target, ["public.small", "public.huge"])
     first = api.bulk_sync.start(sync_id, schemas=["public.small"], request_options=NO_RETRY).data
     assert first is not None

@@ -76,18 +76,28 @@ async def objects(conn: Conn, *, sync_id: str, enabled: bool | None = None) -> l
     return [dict(r) for r in rows]
 
 
+def run_covers(*, run: str, obj: str) -> str:
+    """SQL: whether run `run` (an alias of `scheduler.runs`) moves object `obj` (an SQL expression of its id): the
+    run's `schemas` subset names it, or the run has no subset and its spec snapshot holds the object (an object
+    enabled after a full run started is not part of it)."""
+    return f"""
+    ({run}.options->'schemas' ? {obj}
+     OR (coalesce({run}.options->'schemas', '[]') IN ('[]'::jsonb, 'null'::jsonb)
+         AND EXISTS (
+             SELECT 1 FROM jsonb_array_elements(coalesce({run}.connector->'spec'->'objects', '[]')) x
+             WHERE concat_ws('.', nullif(x->>'schema_name', ''), x->>'name') = {obj})))
+    """
+
+
 async def runs_with_object(
     conn: Conn, *, org_id: str, sync_id: str, obj: str, statuses: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """The sync's runs in one of `statuses` (read from the scheduler's runs) that include an object: those
-    started for every object (no `schemas` option, or an empty one) and those whose `schemas` name it; newest
-    first."""
+    """The sync's runs in one of `statuses` (read from the scheduler's runs) that move an object (`run_covers`);
+    newest first."""
     rows = await conn.fetch(
-        """
-        SELECT * FROM scheduler.runs
-        WHERE org_id = $1 AND sync_id = $2 AND status = ANY($3::text[])
-          AND (jsonb_typeof(options->'schemas') IS DISTINCT FROM 'array'
-               OR options->'schemas' = '[]'::jsonb OR options->'schemas' ? $4)
+        f"""
+        SELECT * FROM scheduler.runs r
+        WHERE org_id = $1 AND sync_id = $2 AND status = ANY($3::text[]) AND {run_covers(run="r", obj="$4::text")}
         ORDER BY created_at DESC, id
         """,
         org_id,

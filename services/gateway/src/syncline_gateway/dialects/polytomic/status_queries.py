@@ -7,17 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from syncline_gateway.dialects.polytomic.execution_queries import ACTIVE
+from syncline_gateway.dialects.polytomic.queries import run_covers
 from syncline_platform.db import Conn
-
-_COVERS = """
-    (r.options->'schemas' ? o.id
-     OR (coalesce(r.options->'schemas', '[]') IN ('[]'::jsonb, 'null'::jsonb)
-         AND EXISTS (
-             SELECT 1 FROM jsonb_array_elements(coalesce(r.connector->'spec'->'objects', '[]')) x
-             WHERE concat_ws('.', nullif(x->>'schema_name', ''), x->>'name') = o.id)))
-"""
-"""Whether run `r` moves object `o`: the run's subset names it, or the run has no subset and its spec snapshot
-holds the object (an object enabled after a full run is not part of it)."""
 
 
 async def syncs(
@@ -47,7 +38,7 @@ async def latest_runs_by_object(conn: Conn, *, sync_ids: list[str]) -> list[dict
         FROM policy.sync_objects o
         LEFT JOIN LATERAL (
             SELECT r.id FROM scheduler.runs r
-            WHERE r.sync_id = o.sync_id AND {_COVERS}
+            WHERE r.sync_id = o.sync_id AND {run_covers(run="r", obj="o.id")}
             ORDER BY r.status = ANY($2::text[]) DESC, r.created_at DESC, r.id DESC
             LIMIT 1
         ) latest ON true
