@@ -361,7 +361,9 @@ async def test_deactivating_stops_the_running_execution_and_deleting_drops_the_n
     while not await fetch(source_dsn, named):  # the stream opens right after the claim
         assert time.monotonic() < deadline, "the named slot was never created"
         time.sleep(0.05)
-    assert await fetch(source_dsn, named) == [{"plugin": "wal2json"}]
+    assert await fetch(source_dsn, named) == [{"plugin": "pgoutput"}]
+    publication = f"SELECT pubname FROM pg_publication WHERE pubname = '{slot}'"
+    assert await fetch(source_dsn, publication) == [{"pubname": slot}]  # Syncline's own, named like the slot
     deactivated = api.bulk_sync.activate(sync_id, active=False).data
     assert deactivated is not None
     assert deactivated.active is False
@@ -370,3 +372,4 @@ async def test_deactivating_stops_the_running_execution_and_deleting_drops_the_n
     while await fetch(source_dsn, named):  # a deleted sync gives its replication slot back
         assert time.monotonic() < deadline + 30, "the deleted sync's slot was never dropped"
         time.sleep(0.1)
+    assert await fetch(source_dsn, publication) == []  # and its publication with it

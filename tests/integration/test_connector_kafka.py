@@ -249,3 +249,53 @@ async def test_policy_zero_needs_an_existing_topic(state: asyncpg.Pool, source: 
     name, dsn = source
     with pytest.raises(InvalidError, match="does not exist"):
         await run(state, spec_for(name, dsn, KafkaPolicy(topic_policy=0, topic=f"{PREFIX}.missing")))
+
+
+async def test_change_edge_cases_reach_kafka(state: asyncpg.Pool, source: tuple[str, str]) -> None:
+    """Key changes (identity DEFAULT and FULL), TOAST values an update kept, TRUNCATE and a column added while the
+    stream runs, as DRS messages."""
+    name, dsn = source
+    topic = f"{PREFIX}.edges"
+    await create_topic(topic, 1)
+    conn = await asyncpg.connect(dsn, server_settings={"synchronous_commit": "on"})
+    try:
+        await conn.execute(
+            "CREATE TABLE sales.docs (id int PRIMARY KEY, title text, body text);"
+            "ALTER TABLE sales.docs REPLICA IDENTITY FULL;"
+            "INSERT INTO sales.docs VALUES (1, 'one', (SELECT string_agg(md5(i::text), '') FROM"
+            " generate_series(1, 400) i)), (2, 'two', 'short')"
+        )
+        policy = KafkaPolicy(topic_policy=0, topic=topic, partition_policy=1)
+        spec = spec_for(name, dsn, policy, tables=("orders", "docs"), mode=Mode.REPLICATE)
+        await run(state, spec)
+        await conn.execute(
+            """
+            UPDATE sales.orders SET id = 1000 WHERE id = 3;
+            UPDATE sales.docs SET id = 20 WHERE id = 2;
+            UPDATE sales.docs SET title = 'uno' WHERE id = 1;
+            TRUNCATE sales.docs;
+            ALTER TABLE sales.orders ADD COLUMN extra text;
+            INSERT INTO sales.orders VALUES (77, 7.5, 'x');
+            """
+        )
+    finally:
+        await conn.close()
+    tally = await run(state, spec)
+    got = [json.loads(r.value) for r in await records(topic, 42 + 7)][42:]
+    seen = [(m["table"], m["type"]) for m in got]
+    assert seen == [
+        ("orders", "UPDATE"),
+        ("docs", "UPDATE"),
+        ("docs", "UPDATE"),
+        ("docs", "TRUNCATE"),
+        ("orders", "INSERT"),
+    ], seen
+    orders_key, docs_key, toast, truncate, inserted = got
+    assert (orders_key["data"][0]["id"], orders_key["old"][0]["id"]) == (1000, 3)
+    assert (docs_key["data"][0]["id"], docs_key["old"][0]) == (20, {"id": 2, "title": "two", "body": "short"})
+    assert toast["data"][0]["title"] == "uno"
+    assert len(toast["data"][0]["body"]) == 12800  # unchanged TOAST value, known from the whole old row
+    assert truncate["isDdl"] is True
+    assert truncate["sql"] == 'TRUNCATE TABLE "sales"."docs"'
+    assert inserted["data"] == [{"id": 77, "total": "7.50", "extra": "x"}]  # the run's plan takes every field
+    assert tally.counters().indexed_document_count == 5

@@ -15,7 +15,7 @@ from syncline_connectors.postgres_dest import PostgresDestination
 from syncline_connectors.spec import ConflictPolicy, Discover, Endpoint, Filter, Mode, ObjectSpec, SyncSpec
 from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally, release_stream
 from syncline_platform.db import create_pool
-from syncline_platform.errors import ConflictError
+from syncline_platform.errors import ConflictError, InvalidError
 from syncline_platform.migrations import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -408,3 +408,132 @@ async def test_incremental_without_a_tracking_field_reads_what_was_written_since
     assert await rows_as_text(target, "w") == await rows_as_text(source, "w")
     third = await run(state, spec, batch_rows=7)
     assert third.counters().indexed_document_count == 0
+
+
+EDGE_DDL = """
+CREATE TABLE keyed (id int PRIMARY KEY, name text, big text);
+INSERT INTO keyed SELECT g, 'k' || g, NULL FROM generate_series(1, 20) g;
+UPDATE keyed SET big = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i) WHERE id <= 3;
+CREATE TABLE whole (id int PRIMARY KEY, v text, big text);
+ALTER TABLE whole REPLICA IDENTITY FULL;
+INSERT INTO whole SELECT g, 'w' || g, NULL FROM generate_series(1, 20) g;
+UPDATE whole SET big = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i) WHERE id <= 3;
+"""
+EDGE_CHANGES = """
+UPDATE keyed SET id = 100 WHERE id = 4;                -- a key change, identity DEFAULT
+UPDATE whole SET id = 100 WHERE id = 4;                -- a key change, identity FULL
+UPDATE keyed SET name = 'toast kept' WHERE id = 1;     -- big (TOAST) unchanged: not in the change
+UPDATE whole SET v = 'toast kept' WHERE id = 1;
+DELETE FROM keyed WHERE id IN (5, 6);
+DELETE FROM whole WHERE id IN (5, 6);
+INSERT INTO whole VALUES (50, 'before the truncate', NULL);
+TRUNCATE whole;                                        -- what came before it is gone
+INSERT INTO whole VALUES (1, 'after the truncate', NULL), (2, 'then updated', NULL);
+UPDATE whole SET v = 'updated after the truncate' WHERE id = 2;
+ALTER TABLE keyed ADD COLUMN extra int;                -- a column added while the stream runs
+INSERT INTO keyed VALUES (200, 'with extra', NULL, 7);
+UPDATE keyed SET name = 'renamed', extra = 8 WHERE id = 2;
+"""
+
+
+async def test_change_capture_handles_key_changes_identities_toast_truncate_and_new_columns(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    """pgoutput's edge cases land as the source has them: the destination equals the source (in the selected
+    columns) after each run; the slot is pgoutput over Syncline's own publication of exactly the sync's tables."""
+    source, target = pair
+    await sql(source, EDGE_DDL)
+    spec = spec_for(source, target, ["keyed", "whole"], mode=Mode.REPLICATE, sync_id=unique("cdc-edge"))
+    await run(state, spec, batch_rows=4)
+    slot = slot_name(spec.sync_id)
+    assert await sql(source, "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1", slot) == [("pgoutput",)]
+    published = "SELECT tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1"
+    assert await sql(source, published, slot) == [("keyed",), ("whole",)]
+    await sql(source, EDGE_CHANGES)
+    second = await run(state, spec, batch_rows=4)  # small batches: marks fall between transactions
+    columns = "id, name, md5(big)"
+    assert await sql(target, f"SELECT {columns} FROM keyed ORDER BY id") == await sql(
+        source, f"SELECT {columns} FROM keyed ORDER BY id"
+    )
+    assert await sql(target, "SELECT id, v, md5(big) FROM whole ORDER BY id") == [
+        (1, "after the truncate", None),
+        (2, "updated after the truncate", None),
+    ]
+    assert second.counters().deleted_document_count >= 20  # the truncate emptied the table
+    await sql(source, "UPDATE keyed SET name = 'third' WHERE id = 3; INSERT INTO whole VALUES (3, 'x', NULL)")
+    third = await run(state, spec)
+    assert third.counters().indexed_document_count == 2
+    assert await sql(target, "SELECT name FROM keyed WHERE id = 3") == [("third",)]
+    assert await sql(target, "SELECT count(*) FROM whole") == [(3,)]
+    await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
+    assert await sql(source, "SELECT count(*) FROM pg_publication WHERE pubname = $1", slot) == [(0,)]
+
+
+async def test_the_publication_follows_the_selection(state: asyncpg.Pool, pair: tuple[str, str]) -> None:
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text);"
+        "INSERT INTO a VALUES (1, 'a'); INSERT INTO b VALUES (1, 'b')",
+    )
+    sync_id = unique("cdc-pub")
+    await run(state, spec_for(source, target, ["a"], mode=Mode.REPLICATE, sync_id=sync_id))
+    published = "SELECT tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1"
+    assert await sql(source, published, slot_name(sync_id)) == [("a",)]
+    await sql(source, "INSERT INTO a VALUES (2, 'a2'); INSERT INTO b VALUES (2, 'b2')")
+    await run(state, spec_for(source, target, ["a", "b"], mode=Mode.REPLICATE, sync_id=sync_id))
+    assert await sql(source, published, slot_name(sync_id)) == [("a",), ("b",)]
+    assert await sql(target, "SELECT id FROM a ORDER BY 1") == [(1,), (2,)]
+    assert await sql(target, "SELECT id FROM b ORDER BY 1") == [(1,), (2,)]
+    await sql(source, "INSERT INTO b VALUES (3, 'b3')")  # b joined: its changes flow
+    await run(state, spec_for(source, target, ["a", "b"], mode=Mode.REPLICATE, sync_id=sync_id))
+    assert await sql(target, "SELECT id FROM b ORDER BY 1") == [(1,), (2,), (3,)]
+    await run(state, spec_for(source, target, ["b"], mode=Mode.REPLICATE, sync_id=sync_id))
+    assert await sql(source, published, slot_name(sync_id)) == [("b",)]
+    await release_stream(pool=state, sealer=None, sync_id=sync_id)
+
+
+async def test_missing_rights_are_named_and_nothing_is_left_half_made(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    """A role without REPLICATION, or that does not own the tables, gets an error naming the right; no slot and
+    no publication are left. A publication the connection names needs no ownership."""
+    source, target = pair
+    plain, replicator = unique("plain"), unique("replicator")
+    await sql(
+        source,
+        f'CREATE ROLE "{plain}" LOGIN; CREATE ROLE "{replicator}" LOGIN REPLICATION;'
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a');"
+        f'GRANT SELECT ON t TO "{plain}", "{replicator}";'
+        f'GRANT CREATE ON DATABASE "{source.rsplit("/", 1)[-1]}" TO "{plain}", "{replicator}"',
+    )
+    try:
+
+        def as_role(role: str, **config: Any) -> SyncSpec:
+            spec = spec_for(source, target, ["t"], mode=Mode.REPLICATE, sync_id=unique("cdc-rights"))
+            dsn = source.replace("postgres@", f"{role}@", 1)
+            return spec.model_copy(
+                update={"source": Endpoint(type="postgresql", config={"dsn": dsn, "schema": "public"} | config)}
+            )
+
+        leftovers = "SELECT (SELECT count(*) FROM pg_replication_slots) + (SELECT count(*) FROM pg_publication)"
+        before = await sql(source, leftovers)
+        with pytest.raises(InvalidError, match="REPLICATION"):
+            await run(state, as_role(plain))
+        with pytest.raises(InvalidError, match=r"ownership of public\.t"):
+            await run(state, as_role(replicator))
+        assert await sql(source, leftovers) == before
+        await sql(source, "CREATE PUBLICATION theirs FOR TABLE t")
+        named = as_role(replicator, publication="theirs")
+        await run(state, named)
+        await sql(source, "INSERT INTO t VALUES (2, 'b')")
+        await run(state, named)
+        assert await sql(target, "SELECT id, v FROM t ORDER BY id") == [(1, "a"), (2, "b")]
+        await sql(source, "CREATE TABLE u (id int PRIMARY KEY)")
+        with pytest.raises(InvalidError, match=r"publication \[theirs\] does not publish public.u"):
+            await run(state, named.model_copy(update={"objects": (*named.objects, ObjectSpec(name="u"))}))
+        await release_stream(pool=state, sealer=None, sync_id=named.sync_id)
+        assert await sql(source, "SELECT pubname FROM pg_publication") == [("theirs",)]  # theirs is kept
+    finally:
+        await sql(source, "DROP TABLE IF EXISTS t, u; DROP PUBLICATION IF EXISTS theirs")
+        await sql(source, f'DROP OWNED BY "{plain}", "{replicator}"; DROP ROLE "{plain}", "{replicator}"')

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Private PostgreSQL 15 cluster for local runs and tests (Debian's server binaries, wal_level=logical, wal2json).
+# Private PostgreSQL 15 cluster for local runs and tests (Debian's server binaries, wal_level=logical;
+# change capture uses the built-in pgoutput plugin, so no extension is installed).
 # Usage: pg.sh install|start|stop|status|reset          env: SYNCLINE_HOME (default .local), PG_PORT (55432)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,10 +14,10 @@ RUN_AS=()
 [ "$(id -u)" = 0 ] && RUN_AS=(runuser -u postgres --)
 
 install() {
-  if [ -x "$PGBIN/postgres" ] && [ -f /usr/lib/postgresql/15/lib/wal2json.so ]; then return 0; fi
-  echo "installing postgresql-15 and postgresql-15-wal2json from Debian's packages" >&2
+  if [ -x "$PGBIN/postgres" ] && [ -x "$PGBIN/pg_recvlogical" ]; then return 0; fi
+  echo "installing postgresql-15 from Debian's packages" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-15-wal2json >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
 }
 
 running() { [ -f "$DATA/postmaster.pid" ] && "${RUN_AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }

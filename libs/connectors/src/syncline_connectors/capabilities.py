@@ -32,7 +32,7 @@ class Encoding(StrEnum):
     ROWS = "rows"
     """`list[dict[str, Any]]` of Python values keyed by source field name."""
     CHANGES = "changes"
-    """PostgreSQL binary COPY of `(ord bigint, lsn text, data text)`: wal2json format-version 2 lines."""
+    """`list[pgoutput.Change]`: a change stream's row events in commit order, values as their text output."""
 
 
 class RecordShape(StrEnum):

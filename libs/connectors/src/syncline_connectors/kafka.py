@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import fastavro
 import structlog
@@ -39,7 +39,7 @@ from syncline_connectors.capabilities import (
     RecordShape,
     WriteOptions,
 )
-from syncline_connectors.pgcopy import BinaryRowParser
+from syncline_connectors.pgoutput import Change
 from syncline_connectors.row_filters import matches
 from syncline_connectors.spec import Filter, KafkaPolicy, Mode
 from syncline_connectors.stream import batches
@@ -360,33 +360,34 @@ class KafkaDestination:
         return self._apply_changes(plans, items)
 
     async def _apply_changes(self, plans: Sequence[ObjectPlan], items: AsyncIterator[Item]) -> AsyncIterator[Committed]:
-        by_table = {(p.schema or "public", p.name): p for p in plans}
-        filters = {p.key: judged_filters(p) for p in plans}
+        messages = {(p.schema or "public", p.name): ChangeMessages(p) for p in plans}
         senders: dict[str, _Sender] = {}
         for plan in plans:
             await self.open_object(plan, options=WriteOptions(mode=Mode.REPLICATE), resume=None)
-        kinds = {"I": "INSERT", "U": "UPDATE", "D": "DELETE"}
         async for batch in batches(items):
-            parser = BinaryRowParser()
             counts: dict[str, list[int]] = {}
             size = 0
             async for piece in batch.pieces():
-                for _, _, data in parser.feed(piece.data):
-                    change = json.loads(data or b"{}", parse_float=Decimal)
-                    target = by_table.get((change.get("schema"), change.get("table")))
-                    if target is None or change.get("action") not in kinds:
+                for change in piece.data:
+                    shaper = messages.get((change.schema, change.table))
+                    if shaper is None:
                         continue
-                    kind = kind_under_filters(filters[target.key], change, kinds[change["action"]])
-                    if kind is None:
+                    shaped = shaper.shape(change)
+                    if shaped is None:
                         continue
-                    message, key = self._change_message(target, change, kind)
-                    topic = self.topic(target)
+                    kind, data, old = shaped
+                    plan = shaper.plan
+                    if kind == "TRUNCATE":
+                        key, value = plan.key.encode(), self._encode(self._truncate_message(plan))
+                    else:
+                        key = "_".join("" if data.get(k) is None else str(data[k]) for k in plan.output_key).encode()
+                        value = self._encode(self._message(plan, kind=kind, data=data, old=old))
+                    topic = self.topic(plan)
                     sender = senders.setdefault(topic, _Sender(self.producer, topic))
                     partitions = await self._partitions_of(topic)
-                    value = self._encode(message)
-                    await sender.add(self._partition(target, key, partitions), key, value)
+                    await sender.add(self._partition(plan, key, partitions), key, value)
                     size += len(value)
-                    tally = counts.setdefault(target.key, [0, 0])
+                    tally = counts.setdefault(plan.key, [0, 0])
                     tally[1 if kind == "DELETE" else 0] += 1
             for sender in senders.values():
                 await sender.flush()
@@ -399,13 +400,70 @@ class KafkaDestination:
                 objects=objects,
             )
 
-    def _change_message(self, plan: ObjectPlan, change: dict[str, Any], kind: str) -> tuple[dict[str, Any], bytes]:
-        names = dict(zip((c.name for c in plan.columns), plan.output_columns, strict=True))
-        new = {names[c["name"]]: c.get("value") for c in change.get("columns", []) if c["name"] in names}
-        old = {names[c["name"]]: c.get("value") for c in change.get("identity", []) if c["name"] in names} or None
+    def _truncate_message(self, plan: ObjectPlan) -> dict[str, Any]:
+        """A TRUNCATE at the source: a DDL message on the object's topic (its consumers must drop what they hold)."""
+        table = f'"{plan.schema or ""}"."{plan.name}"'
+        return self._message(plan, kind="TRUNCATE", data={}, old=None) | {
+            "isDdl": True,
+            "sql": f"TRUNCATE TABLE {table}",
+            "data": [],
+        }
+
+
+class ChangeMessages:
+    """Shapes one object's changes into DRS messages: values typed as a snapshot's JSON types them (numbers,
+    booleans, JSON documents; text otherwise), destination names, row filters applied."""
+
+    KINDS: ClassVar[dict[str, str]] = {"I": "INSERT", "U": "UPDATE", "D": "DELETE", "T": "TRUNCATE"}
+
+    def __init__(self, plan: ObjectPlan) -> None:
+        self.plan = plan
+        self.filters = judged_filters(plan)
+        self.fields = {c.name: (o, _typing(c.type)) for c, o in zip(plan.columns, plan.output_columns, strict=True)}
+
+    def typed(self, row: dict[str, str | None] | None) -> dict[str, Any] | None:
+        """A row of text values as typed values by destination name (fields outside the plan left out)."""
+        if row is None:
+            return None
+        fields = self.fields
+        return {fields[k][0]: None if v is None else fields[k][1](v) for k, v in row.items() if k in fields}
+
+    def shape(self, change: Change) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+        """The message kind, data and old row of a change; None when the filters keep it out."""
+        kind = self.KINDS[change.op]
+        if kind == "TRUNCATE":
+            return kind, {}, None
+        old = self.typed(change.old) or None
+        new = self.typed(change.new) or {}
+        if old is not None and len(old) > len(new):  # unchanged TOAST values: the whole old row knows them
+            new = old | new
+        if kind != "DELETE" and self.filters:
+            judged = kind_under_filters(self.filters, self.by_source(change.new), kind)
+            if judged is None:
+                return None
+            kind = judged
         data = old if kind == "DELETE" and old is not None else new
-        key = "_".join("" if data.get(k) is None else str(data[k]) for k in plan.output_key)
-        return self._message(plan, kind=kind, data=data, old=old if kind == "UPDATE" else None), key.encode()
+        return kind, data, old if kind == "UPDATE" else None
+
+    def by_source(self, row: dict[str, str | None] | None) -> dict[str, Any]:
+        """A row of text values as typed values by source name (what filters name)."""
+        fields = self.fields
+        return {k: None if v is None else fields[k][1](v) for k, v in (row or {}).items() if k in fields}
+
+
+def _typing(type_: str) -> Any:
+    """How a text value of `type_` becomes its JSON value."""
+    if type_ in ("bigint", "integer", "smallint"):
+        return int
+    if type_ == "boolean":
+        return lambda v: v == "t"
+    if type_ in ("json", "jsonb"):
+        return json.loads
+    if type_ in ("double precision", "real"):
+        return lambda v: float(v) if v not in ("NaN", "Infinity", "-Infinity") else v
+    if type_.startswith("numeric"):
+        return Decimal
+    return str
 
 
 def judged_filters(plan: ObjectPlan) -> tuple[Filter, ...]:
@@ -415,12 +473,11 @@ def judged_filters(plan: ObjectPlan) -> tuple[Filter, ...]:
     return tuple(f for f in plan.filters if f.field not in hidden)
 
 
-def kind_under_filters(filters: tuple[Filter, ...], change: dict[str, Any], kind: str) -> str | None:
-    """The message a change becomes under `filters` (judged on its new row, every source field of which the
-    change line carries): a row outside them is not sent, an update that leaves them is a DELETE."""
+def kind_under_filters(filters: tuple[Filter, ...], row: dict[str, Any], kind: str) -> str | None:
+    """The message a change becomes under `filters` (judged on its new row, by source field name): a row outside
+    them is not sent, an update that leaves them is a DELETE."""
     if kind == "DELETE" or not filters:
         return kind
-    row = {c["name"]: c.get("value") for c in change.get("columns", [])}
     if matches(row, filters):
         return kind
     return "DELETE" if kind == "UPDATE" else None

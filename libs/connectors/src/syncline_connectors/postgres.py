@@ -1,12 +1,14 @@
-"""PostgreSQL as a source: discovery, snapshot and incremental reads through COPY, change capture with wal2json.
+"""PostgreSQL as a source: discovery, snapshot and incremental reads through COPY, change capture with pgoutput.
 
 Reads are keyset batches inside one repeatable-read transaction: each batch is one `COPY (SELECT … WHERE key > lo
 AND key <= hi) TO STDOUT`, so a resumed run continues after the last stored key and memory stays bounded by the
 driver's read buffer. The server builds every encoding (binary rows, CSV, JSON lines, Kafka messages, Elastic
-documents); Python only moves bytes. Change capture uses a logical replication slot with wal2json: changes are
-peeked (not consumed) and the slot advances only after the caller stored the position. Obfuscated fields are
-hashed by the server in every read (snapshot, incremental, sample and change lines), so their values never leave
-the source in clear.
+documents); Python only moves bytes. Change capture uses a logical replication slot with the built-in `pgoutput`
+plugin over a publication (the connection's own, or one Syncline keeps equal to the sync's tables): the slot's
+messages are peeked (not consumed) as one binary COPY, decoded in `pgoutput`, and the slot advances only after
+the caller stored the position. Obfuscated fields are hashed in every read (by the server in snapshot,
+incremental and sample reads; by the change reader, over the same text, in change streams), so their values
+never reach a destination in clear.
 """
 
 import hashlib
@@ -31,6 +33,7 @@ from syncline_connectors.capabilities import (
     RecordShape,
 )
 from syncline_connectors.pgcopy import BinaryRowParser, copy_rows, qualified, quote_ident, quote_literal, release
+from syncline_connectors.pgoutput import Change, Commit, Decoder, lsn_int, lsn_text
 from syncline_connectors.spec import Filter
 from syncline_platform.errors import InvalidError, UnavailableError
 
@@ -54,6 +57,8 @@ class PostgresConfig:
     tables: tuple[str, ...] | str = "*"
     ssl_enabled: bool = False
     dsn: str | None = None
+    publication: str | None = None
+    """The publication change capture reads (Polytomic's `publication`); None: Syncline keeps its own."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "PostgresConfig":
@@ -69,6 +74,7 @@ class PostgresConfig:
             tables=tables if isinstance(tables, str) else tuple(tables),
             ssl_enabled=bool(values.get("ssl_enabled")),
             dsn=values.get("dsn"),
+            publication=values.get("publication") or None,
         )
 
     @property
@@ -353,34 +359,133 @@ class PostgresSource:
 
     # change capture -------------------------------------------------------------------------------------------
 
+    def publication(self, name: str) -> str:
+        """The publication a stream reads: the connection's own (`publication`), else one named like the slot."""
+        return self.config.publication or name
+
     async def open_stream(self, *, name: str, plans: Sequence[ObjectPlan]) -> Position:
-        """Create the replication slot `name` (wal2json) unless it exists; returns its confirmed position."""
-        lsn = await self.conn.fetchval(
-            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", name
+        """Make sure the stream covers `plans`: the publication first (decoding reads it as of each change), then
+        the replication slot (pgoutput) unless it exists. Called before any snapshot of a newly selected object,
+        so its changes are published from before that snapshot. Returns the slot's confirmed position."""
+        slot = await self.conn.fetchrow(
+            "SELECT plugin, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", name
         )
-        if lsn is None:
-            lsn = await self.conn.fetchval(
-                "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'wal2json')", name
+        if slot is not None and slot["plugin"] != "pgoutput":
+            raise InvalidError(
+                f"replication slot [{name}] decodes with [{slot['plugin']}], not pgoutput: start the sync with a"
+                " resync (or fetch_mode full) to recreate it"
             )
-            log.info("source.slot_created", slot=name, lsn=lsn)
+        if slot is None:
+            await self._needs_replication_right()
+        created = await self._cover(self.publication(name), plans)
+        if slot is not None:
+            return {"lsn": slot["lsn"]}
+        try:
+            lsn = await self.conn.fetchval(
+                "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", name
+            )
+        except asyncpg.PostgresError:
+            if created:  # nothing is left half made
+                await self.conn.execute(f"DROP PUBLICATION IF EXISTS {quote_ident(self.publication(name))}")
+            raise
+        log.info("source.slot_created", slot=name, lsn=lsn, publication=self.publication(name))
         return {"lsn": lsn}
+
+    async def _needs_replication_right(self) -> None:
+        allowed = await self.conn.fetchval(
+            "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+        if not allowed:
+            user = await self.conn.fetchval("SELECT current_user")
+            raise InvalidError(
+                f"role [{user}] lacks the REPLICATION attribute, which a replication slot needs"
+                f" (ALTER ROLE {quote_ident(user)} REPLICATION)"
+            )
+
+    async def _cover(self, publication: str, plans: Sequence[ObjectPlan]) -> bool:
+        """The publication publishes every plan's table: the connection's own is checked, Syncline's own is
+        created or follows the selection. True when it was created now."""
+        tables = sorted({(p.schema or "public", p.name) for p in plans})
+        published = await self._publication_tables(publication)
+        if self.config.publication:
+            if published is None:
+                raise InvalidError(f"publication [{publication}] does not exist in [{self.config.database}]")
+            missing = [f"{s}.{n}" for s, n in tables if (s, n) not in published]
+            if missing:
+                raise InvalidError(f"publication [{publication}] does not publish {', '.join(missing)}")
+            return False
+        await self._may_publish(tables)
+        listed = ", ".join(qualified(s, n) for s, n in tables)
+        if published is None:
+            await self.conn.execute(f"CREATE PUBLICATION {quote_ident(publication)} FOR TABLE {listed}")
+            log.info("source.publication_created", publication=publication, tables=len(tables))
+            return True
+        if sorted(published) != tables:
+            await self.conn.execute(f"ALTER PUBLICATION {quote_ident(publication)} SET TABLE {listed}")
+            log.info("source.publication_changed", publication=publication, tables=len(tables))
+        return False
+
+    async def _publication_tables(self, publication: str) -> set[tuple[str, str]] | None:
+        """The tables a publication publishes inserts, updates and deletes of; None when it does not exist."""
+        row = await self.conn.fetchrow(
+            "SELECT pubinsert AND pubupdate AND pubdelete AS changes, array(SELECT ARRAY[schemaname, tablename]"
+            " FROM pg_publication_tables t WHERE t.pubname = p.pubname) AS tables"
+            " FROM pg_publication p WHERE pubname = $1",
+            publication,
+        )
+        if row is None:
+            return None
+        if not row["changes"]:
+            raise InvalidError(f"publication [{publication}] must publish inserts, updates and deletes")
+        return {(t[0], t[1]) for t in row["tables"]}
+
+    async def _may_publish(self, tables: list[tuple[str, str]]) -> None:
+        """CREATE/ALTER PUBLICATION … FOR TABLE needs CREATE on the database and the ownership of each table; a
+        table without a replica identity would refuse its own updates once published."""
+        if not await self.conn.fetchval("SELECT has_database_privilege(current_database(), 'CREATE')"):
+            raise InvalidError(
+                f"the role needs the CREATE privilege on database [{self.config.database}] to create a publication"
+                " (or name an existing one in the connection's publication setting)"
+            )
+        rows = await self.conn.fetch(
+            "SELECT n.nspname || '.' || c.relname AS t, pg_has_role(c.relowner, 'USAGE') AS owned,"
+            " c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS ("
+            "   SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)) AS unidentified"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+            [s for s, _ in tables],
+            [n for _, n in tables],
+        )
+        foreign = [r["t"] for r in rows if not r["owned"]]
+        if foreign:
+            raise InvalidError(
+                f"creating a publication needs ownership of {', '.join(foreign)} (or name an existing publication"
+                " in the connection's publication setting)"
+            )
+        unidentified = [r["t"] for r in rows if r["unidentified"]]
+        if unidentified:
+            raise InvalidError(
+                f"{', '.join(unidentified)} has no replica identity (no primary key): publishing it would make its"
+                " updates fail at the source"
+            )
 
     async def read_changes(
         self, *, name: str, plans: Sequence[ObjectPlan], after: Position | None, encoding: Encoding, emit: Emit
     ) -> None:
-        """Changes of the plans' tables committed up to the flushed end of the log, as wal2json v2 lines."""
-        upto = await self.conn.fetchval("SELECT pg_current_wal_flush_lsn()::text")
-        tables = ",".join(_wal2json_table(p) for p in plans)
-        since = (after or {}).get("lsn") or "0/0"
+        """Changes of the plans' tables committed up to the flushed end of the log, as lists of `Change`s, a
+        `Mark` after every `batch_rows` changes (at a commit) and at the end."""
+        upto: str = await self.conn.fetchval("SELECT pg_current_wal_flush_lsn()::text")
+        since = lsn_int((after or {}).get("lsn") or "0/0")
         query = (
-            f"SELECT c.n, c.lsn::text, {_change_data(plans)} FROM pg_logical_slot_peek_changes("
-            f"{quote_literal(name)}, {quote_literal(upto)}::pg_lsn, NULL, 'format-version', '2',"
-            " 'include-transaction', 'false',"
-            f" 'add-tables', {quote_literal(tables)}) WITH ORDINALITY AS c(lsn, xid, data, n)"
-            f" WHERE c.lsn > {quote_literal(since)}::pg_lsn"
+            f"SELECT data FROM pg_logical_slot_peek_binary_changes({quote_literal(name)}, {quote_literal(upto)}"
+            f"::pg_lsn, NULL, 'proto_version', '1', 'publication_names', {quote_literal(self.publication(name))})"
         )
-        status: str = await self.conn.copy_from_query(query, output=_sink(Encoding.CHANGES, emit), format="binary")
-        await emit(Mark(position={"lsn": upto}, rows=copy_rows(status)))
+        reader = _ChangeReader(plans, since=since, batch_rows=self.batch_rows, emit=emit, source_lsn=upto)
+        try:
+            await self.conn.copy_from_query(query, output=reader.feed, format="binary")
+        except asyncpg.UndefinedObjectError as exc:  # the publication was dropped under the stream
+            raise InvalidError(f"change stream [{name}]: {exc}") from exc
+        await reader.finish(upto)
 
     async def confirm(self, *, name: str, position: Position) -> None:
         """Advance the slot to `position` (never backwards)."""
@@ -392,15 +497,85 @@ class PostgresSource:
         )
 
     async def drop_stream(self, *, name: str) -> bool:
-        """Drop the slot; False when there was none."""
+        """Drop the slot and Syncline's own publication; False when there was no slot."""
         dropped = await self.conn.fetchval(
             "SELECT count(*) > 0 FROM (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
             " WHERE slot_name = $1) dropped",
             name,
         )
+        if not self.config.publication:
+            await self.conn.execute(f"DROP PUBLICATION IF EXISTS {quote_ident(name)}")
         if dropped:
             log.info("source.slot_dropped", slot=name)
         return bool(dropped)
+
+
+PIECE_CHANGES = 2000
+"""Changes per piece of a change batch (a batch is cut into pieces so memory stays bounded)."""
+
+
+class _ChangeReader:
+    """Turns the peeked pgoutput messages into batches of the plans' changes (obfuscated values hashed), cut at
+    commits; each `Mark` carries the position after its last transaction and that transaction's commit time."""
+
+    def __init__(
+        self, plans: Sequence[ObjectPlan], *, since: int, batch_rows: int, emit: Emit, source_lsn: str
+    ) -> None:
+        self.tables = {(p.schema or "public", p.name): p.obfuscated for p in plans}
+        self.decoder = Decoder(since=since)
+        self.parser = BinaryRowParser()
+        self.batch_rows = batch_rows
+        self.emit = emit
+        self.source_lsn = source_lsn
+        self.piece: list[Change] = []
+        self.rows = 0
+        """Changes since the last mark."""
+        self.last: Commit | None = None
+
+    async def feed(self, data: bytes) -> None:
+        tables = self.tables
+        for (message,) in self.parser.feed(data):
+            for item in self.decoder.feed(message or b""):
+                if isinstance(item, Commit):
+                    self.last = item
+                    if self.rows >= self.batch_rows:
+                        await self._flush(lsn_text(item.end_lsn))
+                    continue
+                hidden = tables.get((item.schema, item.table))
+                if hidden is None:
+                    continue
+                self.piece.append(_hashed(item, hidden) if hidden else item)
+                self.rows += 1
+                if len(self.piece) >= PIECE_CHANGES:
+                    await self._piece()
+
+    async def _piece(self) -> None:
+        piece, self.piece = self.piece, []
+        if piece:
+            await self.emit(Piece(piece, rows=len(piece)))
+
+    async def _flush(self, lsn: str) -> None:
+        await self._piece()
+        position: Position = {"lsn": lsn, "source_lsn": self.source_lsn}
+        if self.last is not None:
+            position["commit_time"] = self.last.at.isoformat()
+        await self.emit(Mark(position=position, rows=self.rows))
+        self.rows = 0
+
+    async def finish(self, upto: str) -> None:
+        await self._flush(upto)
+
+
+def _hashed(change: Change, hidden: tuple[str, ...]) -> Change:
+    """The change with the obfuscated fields' values (new and old) hashed as a snapshot hashes them: the SHA-256
+    of their text, which is the text pgoutput sends."""
+
+    def hide(row: dict[str, str | None] | None) -> dict[str, str | None] | None:
+        if row is None:
+            return None
+        return row | {k: hashlib.sha256(v.encode()).hexdigest() for k in hidden if (v := row.get(k)) is not None}
+
+    return Change(change.op, change.schema, change.table, hide(change.new), hide(change.old))
 
 
 def _written_since(xid: int) -> str:
@@ -411,13 +586,6 @@ def _written_since(xid: int) -> str:
 def slot_name(sync_id: str) -> str:
     """A replication slot name of a sync: stable, short, and valid whatever the sync id is."""
     return "syncline_" + hashlib.sha256(sync_id.encode()).hexdigest()[:24]
-
-
-def _wal2json_table(plan: ObjectPlan) -> str:
-    def escape(text: str) -> str:
-        return "".join(f"\\{ch}" if ch in ",.\\* " else ch for ch in text)
-
-    return f"{escape(plan.schema or 'public')}.{escape(plan.name)}"
 
 
 def _sink(encoding: Encoding, emit: Emit) -> Any:
@@ -476,39 +644,6 @@ def read_expr(column: Column, *, alias: str = "t") -> str:
     if column.obfuscated:
         return obfuscated_sql(expr)
     return f"{expr}::text" if getattr(column, "cast_text", False) else expr
-
-
-def _change_data(plans: Sequence[ObjectPlan]) -> str:
-    """The change line of `c`, with the values (new and old) of obfuscated fields hashed as a snapshot hashes them."""
-    hiding = [p for p in plans if p.obfuscated]
-    if not hiding:
-        return "c.data"
-    cases = " ".join(
-        f"WHEN d->>'schema' = {quote_literal(p.schema or 'public')} AND d->>'table' = {quote_literal(p.name)}"
-        f" THEN (d || {_hashed_array(p, 'columns')} || {_hashed_array(p, 'identity')})::text"
-        for p in hiding
-    )
-    return f"(SELECT CASE {cases} ELSE c.data END FROM (SELECT c.data::jsonb AS d) line)"
-
-
-def _hashed_array(plan: ObjectPlan, array: str) -> str:
-    """`{"<array>": [...]}` with the obfuscated fields' values hashed (read back through their own type, so the
-    text hashed is the one a snapshot hashes); `{}` when the line has no such array."""
-    whens = " ".join(
-        f"WHEN {quote_literal(c.name)} THEN jsonb_set(x, '{{value}}', COALESCE(to_jsonb({_hashed_value(c)}), 'null'))"
-        for c in plan.columns
-        if c.obfuscated
-    )
-    values = (
-        f"SELECT COALESCE(jsonb_agg(CASE x->>'name' {whens} ELSE x END ORDER BY i), '[]')"
-        f" FROM jsonb_array_elements(d->'{array}') WITH ORDINALITY e(x, i)"
-    )
-    present = f"jsonb_typeof(d->'{array}') = 'array'"
-    return f"CASE WHEN {present} THEN jsonb_build_object('{array}', ({values})) ELSE '{{}}' END"
-
-
-def _hashed_value(column: Column) -> str:
-    return obfuscated_sql(f"(x->>'value')::{column.read_type}")
 
 
 def _key_expr(plan: ObjectPlan, *, alias: str = "r") -> str:

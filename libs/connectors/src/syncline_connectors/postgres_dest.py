@@ -7,8 +7,9 @@
   then delete the target rows the staging table lacks.
 - incremental: each batch goes through a temporary table and is upserted at once (the conflict policy decides
   about existing keys), so the checkpoint after it is exact.
-- change streams: wal2json lines are COPYed into a temporary table and applied per object with SQL: the last
-  change per key wins, deletes remove rows, unchanged TOAST values are kept.
+- change streams: each batch of changes is COPYed (as JSON rows) into a temporary table and applied per object
+  with SQL: a TRUNCATE empties the table first, the last change per key wins, a key change deletes the old key,
+  deletes remove rows, unchanged TOAST values are kept.
 PostgreSQL-to-PostgreSQL batches arrive as binary COPY and are never decoded in Python.
 
 Record timestamps (Polytomic's, on with `record_timestamps`): every table written gets `_polytomic_created_at`
@@ -43,6 +44,7 @@ from syncline_connectors.capabilities import (
     WriteOptions,
 )
 from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_literal, release
+from syncline_connectors.pgoutput import Change
 from syncline_connectors.postgres import PostgresConfig, connect, filter_sql
 from syncline_connectors.spec import ConflictPolicy, Discover, Mode
 from syncline_connectors.stream import Batch, batches
@@ -341,7 +343,7 @@ class PostgresDestination:
     def apply_changes(
         self, plans: Sequence[ObjectPlan], items: AsyncIterator[Item], *, options: WriteOptions
     ) -> AsyncIterator[Committed]:
-        """COPY wal2json lines into a temporary table, then apply them to every object in one transaction."""
+        """COPY each batch of changes into a temporary table, then apply it to every object in one transaction."""
         return self._apply_changes(plans, items, options)
 
     async def _apply_changes(
@@ -353,38 +355,49 @@ class PostgresDestination:
             self._options[plan.key] = options
             await self._ensure_target(plan)
         await self.conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES_TABLE} (n bigint, lsn text, data text); TRUNCATE {CHANGES_TABLE}"
+            f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES_TABLE}"
+            " (n bigint, o int, op text, new jsonb, old jsonb); "
+            f"TRUNCATE {CHANGES_TABLE}"
         )
+        lines = ChangeLines(plans)
         async for batch in batches(items):
 
             async def data(batch: Batch = batch) -> AsyncIterator[bytes]:
                 async for piece in batch.pieces():
-                    yield piece.data
+                    yield lines.encode(piece.data)
 
             if not batch.empty:
-                await self.conn.copy_to_table(CHANGES_TABLE, source=data(), format="binary", schema_name="pg_temp")
+                await self.conn.copy_to_table(CHANGES_TABLE, source=data(), format="text", schema_name="pg_temp")
             per_object: dict[str, tuple[int, int]] = {}
             async with self.conn.transaction():
-                for plan in plans:
-                    per_object[plan.key] = await self._apply_object(plan, options)
+                for index, plan in enumerate(plans):
+                    per_object[plan.key] = await self._apply_object(plan, index, options)
                 await self.conn.execute(f"TRUNCATE pg_temp.{CHANGES_TABLE}")
             yield Committed(
                 position=batch.mark.position,
                 rows=sum(w for w, _ in per_object.values()),
-                bytes=batch.bytes,
+                bytes=lines.take_bytes(),
                 deleted=sum(d for _, d in per_object.values()),
                 objects=per_object,
             )
         for plan in plans:
             self._options.pop(plan.key, None)
 
-    async def _apply_object(self, plan: ObjectPlan, options: WriteOptions) -> tuple[int, int]:
-        sql = ChangeSql(plan, target=self._target(plan), stamped=self.record_timestamps)
+    async def _apply_object(self, plan: ObjectPlan, index: int, options: WriteOptions) -> tuple[int, int]:
+        target = self._target(plan)
+        truncated = await self.conn.fetchval(
+            f"SELECT max(n) FROM pg_temp.{CHANGES_TABLE} WHERE o = $1 AND op = 'T'", index
+        )
+        deleted = 0
+        if truncated is not None:  # what came before the TRUNCATE is gone with it
+            deleted = await self.conn.fetchval(f"SELECT count(*) FROM {target}")
+            await self.conn.execute(f"TRUNCATE {target}")
+        sql = ChangeSql(plan, target=target, index=index, after=truncated or 0, stamped=self.record_timestamps)
         await self.conn.execute(sql.latest())
         try:
             await self.conn.execute(sql.complete_merges())
             await self._apply_filters(sql)
-            deleted = copy_rows(await self.conn.execute(sql.delete()))
+            deleted += copy_rows(await self.conn.execute(sql.delete()))
             written = copy_rows(await self.conn.execute(sql.upsert("U", ConflictPolicy.OVERWRITE)))
             catch_up = bool(options.extra.get("catch_up"))
             policy = ConflictPolicy.OVERWRITE if catch_up else options.conflict_policy
@@ -406,12 +419,53 @@ class PostgresDestination:
             log.warning("destination.filters_not_applied_to_changes", table=sql.plan.output, fields=unjudged)
 
 
-class ChangeSql:
-    """The statements applying one object's wal2json changes from the changes table."""
+class ChangeLines:
+    """Changes as rows of the changes table (COPY text): `n`, the object's index, the operation, the new row and
+    the old identity as JSON objects of text values."""
 
-    def __init__(self, plan: ObjectPlan, *, target: str, stamped: bool = False) -> None:
+    def __init__(self, plans: Sequence[ObjectPlan]) -> None:
+        self.index = {(p.schema or "public", p.name): i for i, p in enumerate(plans)}
+        self.names = [frozenset(c.name for c in p.columns) for p in plans]
+        self.n = 0
+        self.bytes = 0
+
+    def encode(self, changes: list[Change]) -> bytes:
+        """The COPY text lines of `changes` (JSON escapes every control character; only backslashes need
+        doubling for COPY)."""
+        out = []
+        dumps = json.dumps
+        for change in changes:
+            index = self.index.get((change.schema, change.table))
+            if index is None:
+                continue
+            self.n += 1
+            row = change.new
+            if row is not None:
+                missing = self.names[index] - row.keys()
+                if missing:  # columns the source table did not have yet are NULL; unchanged TOAST stays absent
+                    row = dict.fromkeys(missing.difference(change.unchanged)) | row
+            new = "\\N" if row is None else dumps(row, ensure_ascii=False).replace("\\", "\\\\")
+            old = "\\N" if change.old is None else dumps(change.old, ensure_ascii=False).replace("\\", "\\\\")
+            out.append(f"{self.n}\t{index}\t{change.op}\t{new}\t{old}\n")
+        data = "".join(out).encode()
+        self.bytes += len(data)
+        return data
+
+    def take_bytes(self) -> int:
+        """Bytes encoded since the last call."""
+        size, self.bytes = self.bytes, 0
+        return size
+
+
+class ChangeSql:
+    """The statements applying one object's changes from the changes table (its events after `after`, the last
+    TRUNCATE of the batch)."""
+
+    def __init__(self, plan: ObjectPlan, *, target: str, index: int = 0, after: int = 0, stamped: bool = False) -> None:
         self.plan = plan
         self.target = target
+        self.index = index
+        self.after = after
         self.stamped = stamped
         self.names = [c.name for c in plan.columns]
         self.all_names = "ARRAY[" + ", ".join(quote_literal(n) for n in self.names) + "]"
@@ -420,41 +474,11 @@ class ChangeSql:
         type_ = next(c.type for c in self.plan.columns if c.name == name)
         return f"({source}->>{quote_literal(name)})::{type_}"
 
-    def _field(self, array: str, name: str, position: int) -> str:
-        """The JSON value of `name` in the change's `array` (columns or identity): read at its expected position
-        when the name there matches, else looked up."""
-        path = f"{{{array},{position}"
-        lookup = (
-            f"(SELECT x->'value' FROM jsonb_array_elements(d->'{array}') x WHERE x->>'name' = {quote_literal(name)})"
-        )
-        return f"CASE WHEN d#>>'{path},name}}' = {quote_literal(name)} THEN d#>'{path},value}}' ELSE {lookup} END"
-
-    def _row(self) -> str:
-        """The change's new values as a JSON object; fields an update left out (unchanged TOAST) are absent."""
-        table = self.plan.table_columns or tuple(self.names)
-        positions = {name: i for i, name in enumerate(table)}
-        complete = (
-            f"jsonb_array_length(d->'columns') = {len(table)}"
-            f" AND d#>>'{{columns,{len(table) - 1},name}}' = {quote_literal(table[-1])}"
-        )
-        fast = ", ".join(f"{quote_literal(n)}, d#>'{{columns,{positions[n]},value}}'" for n in self.names)
-        slow = "(SELECT jsonb_object_agg(x->>'name', x->'value') FROM jsonb_array_elements(d->'columns') x)"
-        return f"CASE WHEN {complete} THEN jsonb_build_object({fast}) ELSE {slow} END"
-
-    def _typed(self, json_value: str, name: str) -> str:
-        type_ = next(c.type for c in self.plan.columns if c.name == name)
-        return f"({json_value} #>> '{{}}')::{type_}"
-
     def latest(self) -> str:
         """Events per key (a key change deletes the old key), then the last one per key."""
         plan = self.plan
-        order = plan.table_columns or plan.primary_key
-        key_order = sorted(plan.primary_key, key=order.index)
-        olds = ", ".join(
-            f"{self._typed(self._field('identity', k, key_order.index(k)), k)} AS o{i}"
-            for i, k in enumerate(plan.primary_key)
-        )
-        news = ", ".join(f"{self._typed(f'm->{quote_literal(k)}', k)} AS k{i}" for i, k in enumerate(plan.primary_key))
+        olds = ", ".join(f"{self._value(k, 'old')} AS o{i}" for i, k in enumerate(plan.primary_key))
+        news = ", ".join(f"{self._value(k, 'm')} AS k{i}" for i, k in enumerate(plan.primary_key))
         old_as_keys = ", ".join(f"o{i} AS k{i}" for i in range(len(plan.primary_key)))
         ks = ", ".join(f"k{i}" for i in range(len(plan.primary_key)))
         changed = " OR ".join(f"o{i} IS DISTINCT FROM k{i}" for i in range(len(plan.primary_key)))
@@ -463,11 +487,9 @@ class ChangeSql:
         WITH ch AS (
             SELECT n, action, m, {news}, {olds}
             FROM (
-                SELECT n, d, d->>'action' AS action, CASE WHEN d->>'action' <> 'D' THEN {self._row()} END AS m
-                FROM (SELECT n, data::jsonb AS d FROM pg_temp.{CHANGES_TABLE} OFFSET 0) s  -- parsed once
-                WHERE d->>'schema' = {quote_literal(plan.schema or "public")}
-                  AND d->>'table' = {quote_literal(plan.name)}
-            ) parsed
+                SELECT n, op AS action, new AS m, old FROM pg_temp.{CHANGES_TABLE}
+                WHERE o = {int(self.index)} AND n > {int(self.after)} AND op IN ('I', 'U', 'D')
+            ) c
         )
         SELECT n, 'D' AS op, NULL::jsonb AS m, {old_as_keys} FROM ch
             WHERE action = 'D' OR (action = 'U' AND o0 IS NOT NULL AND ({changed}))

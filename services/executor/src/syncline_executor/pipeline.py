@@ -532,9 +532,10 @@ class Pipeline:
         kept_source = spec.source.model_dump(mode="json")
         async with self.pool.acquire() as conn:
             state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
+        # every run: the stream follows the selection (its publication) before any new object's snapshot
+        start = await source.open_stream(name=name, plans=plans)
         if state is None or state.get("source") != kept_source:
             if state is None:
-                start = await source.open_stream(name=name, plans=plans)
                 state = {"slot": name, "lsn": start["lsn"], "objects": [], "catch_up": True}
             state = state | {"source": kept_source}
             async with self.pool.acquire() as conn:

@@ -52,6 +52,8 @@ def endpoint(connection: dict[str, Any], *, extra: dict[str, Any]) -> Endpoint:
             "database": values.get("database"),
             "ssl_enabled": bool(values.get("ssl")),
         }
+        if values.get("publication"):
+            config["publication"] = values["publication"]
     else:
         config = dict(values)
     return Endpoint(type=_ENDPOINT_TYPES[connection["type"]], config=config | extra)
