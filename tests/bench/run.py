@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import dataplane, first_path, kafka_start, polytomic_api, scheduler
+from tests.bench import cdc, dataplane, first_path, kafka_start, polytomic_api, scheduler
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -28,6 +28,7 @@ def main() -> None:
         asyncio.run(first_path.measure()),
         asyncio.run(polytomic_api.measure()),
         *dataplane.measure(),
+        *cdc.measure(),
         asyncio.run(scheduler.measure()),
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

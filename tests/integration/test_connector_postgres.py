@@ -1,6 +1,11 @@
 """PostgreSQL source and destination through the executor's pipeline, against the real server."""
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -537,3 +542,97 @@ async def test_missing_rights_are_named_and_nothing_is_left_half_made(
     finally:
         await sql(source, "DROP TABLE IF EXISTS t, u; DROP PUBLICATION IF EXISTS theirs")
         await sql(source, f'DROP OWNED BY "{plain}", "{replicator}"; DROP ROLE "{plain}", "{replicator}"')
+
+
+async def test_a_changes_only_stream_starts_from_now_and_reports_its_lag(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    """Without an initial load the first run only opens the stream (no row is copied); the next run applies what
+    was committed since, and reports how far behind the source it is."""
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE n (id int PRIMARY KEY, v text); INSERT INTO n SELECT g, 'old' FROM generate_series(1, 5) g",
+    )
+    spec = spec_for(source, target, ["n"], mode=Mode.REPLICATE, initial_load=False, sync_id=unique("cdc-now"))
+    first = await run(state, spec)
+    assert first.counters().rows_read == 0
+    assert await sql(target, "SELECT count(*) FROM n") == [(0,)]
+    await sql(source, "INSERT INTO n VALUES (6, 'new'); UPDATE n SET v = 'changed' WHERE id = 1")
+    before = await sql(source, "SELECT now()")
+    second = await run(state, spec)
+    assert await sql(target, "SELECT id, v FROM n ORDER BY id") == [(1, "changed"), (6, "new")]
+    lag = second.counters().replication_lag
+    assert lag is not None
+    assert lag.bytes == 0  # everything up to the source's end of the log when the run read it
+    assert lag.applied_lsn == lag.source_lsn
+    assert lag.last_commit_at is not None
+    assert lag.last_commit_at <= before[0][0]
+    assert 0 <= lag.seconds < 30
+    await release_stream(pool=state, sealer=None, sync_id=spec.sync_id)
+
+
+CHILD = """
+import asyncio, sys
+from pydantic import SecretStr
+from syncline_connectors.spec import SyncSpec
+from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally
+from syncline_platform.db import create_pool
+
+async def main() -> None:
+    pool = await create_pool(dsn=SecretStr(sys.argv[1]), schema="executor", application="child", max_size=4)
+    spec = SyncSpec.model_validate_json(sys.argv[2])
+    settings = PipelineSettings(batch_rows=int(sys.argv[4]))
+    await Pipeline(pool=pool, sealer=None, settings=settings, run_id=sys.argv[3], tally=Tally()).run(spec)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_stream_killed_mid_way_resumes_without_losing_or_repeating_a_change(pair: tuple[str, str]) -> None:
+    """kill -9 while a run applies 50,000 changes in batches: the next run starts after the last durable batch
+    (the slot position is stored with the data), and the destination ends equal to the source."""
+    source, target = pair
+    name = unique("executor_kill")
+    state_dsn = await create_database(name)
+    await apply_migrations(dsn=SecretStr(state_dsn), schema="executor", directory=EXECUTOR_MIGRATIONS)
+    pool = await create_pool(dsn=SecretStr(state_dsn), schema="executor", application="test", max_size=4)
+    try:
+        await sql(
+            source,
+            "CREATE TABLE k (id int PRIMARY KEY, v text); INSERT INTO k SELECT g, 's' FROM generate_series(1, 5000) g",
+        )
+        spec = spec_for(source, target, ["k"], mode=Mode.REPLICATE, sync_id=unique("cdc-kill"))
+        await run(pool, spec)
+        changes = "; ".join(  # 500 transactions of 100 changes: 60 inserts, 30 updates, 10 deletes
+            f"BEGIN; INSERT INTO k SELECT g, 'i' FROM generate_series({10_000 + t * 60}, {10_000 + t * 60 + 59}) g;"
+            f"UPDATE k SET v = 'u{t}' WHERE id BETWEEN {t * 10 + 1} AND {t * 10 + 30};"
+            f"DELETE FROM k WHERE id BETWEEN {t * 10 + 1} AND {t * 10 + 10}; COMMIT"
+            for t in range(500)
+        )
+        await sql(source, changes)
+        run_id = unique("run")
+        child = subprocess.Popen([sys.executable, "-c", CHILD, state_dsn, spec.model_dump_json(), run_id, "1000"])
+        written = (
+            "SELECT rows_read, rows_written, done FROM executor.checkpoints WHERE run_id = $1 AND object = '__stream__'"
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            row = await pool.fetchrow(written, run_id)
+            if row is not None and row["rows_written"] >= 5_000:
+                break
+            assert time.monotonic() < deadline, "the stream never got going"
+            await asyncio.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        killed = await pool.fetchrow(written, run_id)
+        assert killed is not None
+        assert not killed["done"], "the run finished before it could be killed"
+        resumed = await run(pool, spec, batch_rows=1000)
+        # it went on after the last durable batch: not one change of the killed run's batches was read again
+        assert resumed.counters().rows_read <= 500 * 100 - killed["rows_read"]
+        assert await rows_as_text(target, "k") == await rows_as_text(source, "k")
+        await release_stream(pool=pool, sealer=None, sync_id=spec.sync_id)
+    finally:
+        await pool.close()
+        await drop_database(name)

@@ -13,7 +13,7 @@ never reach a destination in clear.
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -213,6 +213,8 @@ class PostgresSource:
         self.config = config
         self.batch_rows = batch_rows
         self._conn: asyncpg.Connection | None = None
+        self._reading = False
+        self._confirmable: Position | None = None
 
     async def __aenter__(self) -> Self:
         self._conn = await connect(self.config)
@@ -481,14 +483,25 @@ class PostgresSource:
             f"::pg_lsn, NULL, 'proto_version', '1', 'publication_names', {quote_literal(self.publication(name))})"
         )
         reader = _ChangeReader(plans, since=since, batch_rows=self.batch_rows, emit=emit, source_lsn=upto)
+        self._reading = True
         try:
             await self.conn.copy_from_query(query, output=reader.feed, format="binary")
         except asyncpg.UndefinedObjectError as exc:  # the publication was dropped under the stream
             raise InvalidError(f"change stream [{name}]: {exc}") from exc
+        finally:
+            self._reading = False
+        if self._confirmable is not None:  # what batches made durable while the slot was busy being read
+            await self.confirm(name=name, position=self._confirmable)
         await reader.finish(upto)
 
     async def confirm(self, *, name: str, position: Position) -> None:
-        """Advance the slot to `position` (never backwards)."""
+        """Advance the slot to `position` (never backwards). While the stream is being read (the slot is busy
+        and the connection in a COPY) the position is kept and confirmed once the read ends: the position stored
+        with the data is what a restart goes by, the slot only bounds what the server keeps."""
+        if self._reading:
+            self._confirmable = position
+            return
+        self._confirmable = None
         await self.conn.execute(
             "SELECT pg_replication_slot_advance(slot_name, $2::text::pg_lsn) FROM pg_replication_slots"
             " WHERE slot_name = $1 AND confirmed_flush_lsn < $2::text::pg_lsn",
@@ -557,10 +570,10 @@ class _ChangeReader:
     async def _flush(self, lsn: str) -> None:
         await self._piece()
         position: Position = {"lsn": lsn, "source_lsn": self.source_lsn}
-        if self.last is not None:
+        if self.last is not None:  # the batch's last transaction (none: the batch held no transaction)
             position["commit_time"] = self.last.at.isoformat()
         await self.emit(Mark(position=position, rows=self.rows))
-        self.rows = 0
+        self.rows, self.last = 0, None
 
     async def finish(self, upto: str) -> None:
         await self._flush(upto)
@@ -575,7 +588,7 @@ def _hashed(change: Change, hidden: tuple[str, ...]) -> Change:
             return None
         return row | {k: hashlib.sha256(v.encode()).hexdigest() for k in hidden if (v := row.get(k)) is not None}
 
-    return Change(change.op, change.schema, change.table, hide(change.new), hide(change.old))
+    return replace(change, new=hide(change.new), old=hide(change.old))
 
 
 def _written_since(xid: int) -> str:

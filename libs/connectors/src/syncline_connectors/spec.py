@@ -188,6 +188,9 @@ class SyncSpec(_Frozen):
     isolate_failures: bool = False
     """A failing object does not stop the others: the run completes with errors (Polytomic's bulk syncs) unless
     every object failed. Off, the first failure fails the run (Elastic's sync jobs)."""
+    initial_load: bool = True
+    """A replicating sync first snapshots each object, then applies its changes. Off, it starts from "now": the
+    stream opens and only changes committed after that arrive (DRS `INCR_TRANS`)."""
 
     @property
     def source_type(self) -> SourceType:

@@ -1,5 +1,6 @@
 """Commands, requests and events of the run aggregate (sync jobs, executions)."""
 
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -7,6 +8,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from syncline_contracts.base import Message
 from syncline_contracts.connectors import CommandRejected
 from syncline_contracts.status import JobType, TriggerMethod
+
+
+class ReplicationLag(BaseModel):
+    """How far a change stream's destination is behind its source, as of the last batch it applied."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    source_lsn: str
+    """The source's flushed end of the log when the stream read it."""
+    applied_lsn: str
+    """The position the destination holds everything up to."""
+    bytes: int
+    """Log bytes between the two: what is still to apply."""
+    seconds: float
+    """From the commit of the last transaction applied to when it became durable at the destination (0 when the
+    batch held no transaction)."""
+    last_commit_at: datetime | None = None
+    """When that transaction committed at the source."""
 
 
 class RunCounters(BaseModel):
@@ -24,6 +43,8 @@ class RunCounters(BaseModel):
     """Bytes written to the destination."""
     total_document_count: int | None = None
     """Documents in the destination after the run (set at the end)."""
+    replication_lag: ReplicationLag | None = None
+    """A change stream's lag behind its source (runs that apply changes)."""
 
 
 class CreateSyncJob(Message):

@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -30,11 +31,12 @@ from syncline_connectors.capabilities import (
     Sampler,
     WriteOptions,
 )
+from syncline_connectors.pgoutput import lsn_int
 from syncline_connectors.postgres import PostgresConfig, PostgresSource, slot_name
 from syncline_connectors.postgres_dest import PostgresDestination
 from syncline_connectors.registry import Destination, Source, destination_for, source_for
 from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
-from syncline_contracts.runs import RunCounters
+from syncline_contracts.runs import ReplicationLag, RunCounters
 from syncline_executor import repository
 from syncline_executor.errors import ObjectsFailedError, StreamBusyError
 from syncline_executor.repository import ObjectCheckpoint
@@ -68,6 +70,8 @@ class Tally:
     last_progress: float = field(default_factory=time.monotonic)
     failures: dict[str, str] = field(default_factory=dict)
     """Objects that failed while the others moved, with their errors."""
+    lag: ReplicationLag | None = None
+    """A change stream's lag, as of its last applied batch."""
 
     def of(self, key: str) -> ObjectCounters:
         """The counters of one object."""
@@ -96,6 +100,7 @@ class Tally:
             deleted_document_count=self.deleted,
             indexed_document_volume_bytes=sum(o.bytes for o in self.objects.values()),
             total_document_count=self.total,
+            replication_lag=self.lag,
         )
 
 
@@ -541,6 +546,12 @@ class Pipeline:
             async with self.pool.acquire() as conn:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
         covered = set(state.get("objects", []))
+        if not spec.initial_load and any(p.key not in covered for p in plans):
+            # changes only: every object is covered from the moment the stream opened, without a snapshot
+            state = state | {"objects": sorted(covered | {p.key for p in plans}), "catch_up": False}
+            async with self.pool.acquire() as conn:
+                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
+            covered = set(state["objects"])
         fresh = [p for p in plans if p.key not in covered]
         for plan in fresh:
             await self._isolated(
@@ -592,6 +603,7 @@ class Pipeline:
                     log.info("object.changes_applied", object=key, written=written, deleted=deleted)
                 state = state | {"lsn": committed.position["lsn"], "catch_up": False}
                 await self._checkpoint(spec, STREAM, counters, committed.position, stream=state)
+                self.tally.lag = replication_lag(committed.position)
                 await source.confirm(name=name, position=committed.position)
         await self._checkpoint(spec, STREAM, counters, None, done=True)
 
@@ -605,6 +617,21 @@ class Pipeline:
                 return
             await source.drop_stream(name=state["slot"])
             await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=None)
+
+
+def replication_lag(position: Position) -> ReplicationLag | None:
+    """The lag a change stream's position shows once its batch is durable."""
+    if "source_lsn" not in position:
+        return None
+    committed = position.get("commit_time")
+    at = datetime.fromisoformat(committed) if committed else None
+    return ReplicationLag(
+        source_lsn=position["source_lsn"],
+        applied_lsn=position["lsn"],
+        bytes=max(0, lsn_int(position["source_lsn"]) - lsn_int(position["lsn"])),
+        seconds=0.0 if at is None else max(0.0, (datetime.now(UTC) - at).total_seconds()),
+        last_commit_at=at,
+    )
 
 
 def stream_slot(spec: SyncSpec) -> str:

@@ -43,7 +43,7 @@ async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn
     row = await conn.fetchrow(
         """
         UPDATE scheduler.runs SET last_seen = now(), rows_read = $2, indexed_document_count = $3,
-            deleted_document_count = $4, indexed_document_volume = $5
+            deleted_document_count = $4, indexed_document_volume = $5, metadata = metadata || $6::jsonb
         WHERE id = $1 RETURNING status, canceled_objects
         """,
         run_id,
@@ -51,6 +51,7 @@ async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn
         counters.indexed_document_count,
         counters.deleted_document_count,
         counters.indexed_document_volume_bytes,
+        _stats(counters),
     )
     if row is None:
         raise RunGoneError(run_id)
@@ -66,7 +67,7 @@ async def finish(
         f"""
         UPDATE scheduler.runs SET status = $2, {stamp} = now(), last_seen = now(), error = $3, rows_read = $4,
             indexed_document_count = $5, deleted_document_count = $6, indexed_document_volume = $7,
-            total_document_count = $8
+            total_document_count = $8, metadata = metadata || $10::jsonb
         WHERE id = $1 AND status = ANY($9::text[]) RETURNING status
         """,
         run_id,
@@ -78,8 +79,16 @@ async def finish(
         counters.indexed_document_volume_bytes,
         counters.total_document_count,
         list(sources_of(target)),
+        _stats(counters),
     )
     return RunStatus(status) if status else None
+
+
+def _stats(counters: RunCounters) -> dict[str, Any]:
+    """The run's stored stats beyond its counter columns (merged into its metadata): a change stream's lag."""
+    if counters.replication_lag is None:
+        return {}
+    return {"replication_lag": counters.replication_lag.model_dump(mode="json")}
 
 
 async def current_status(conn: Conn, *, run_id: str) -> RunStatus:
