@@ -188,7 +188,8 @@ def limit(end: str) -> dict[str, Any]:
     command = [
         "pg_recvlogical", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
         "-U", parts.username or "postgres", "-d", SOURCE_DB, "--slot", LIMIT_SLOT, "--start", "--no-loop",
-        "--endpos", end, "--status-interval", "1", "-o", "proto_version=1", "-o", f"publication_names={PUBLICATION}", "-f", "/dev/null",
+        "--endpos", end, "--status-interval", "1", "-o", "proto_version=1",
+        "-o", f"publication_names={PUBLICATION}", "-f", "/dev/null",
     ]  # fmt: skip
     return timed(command)
 
