@@ -11,7 +11,6 @@ first change that has it, so every change is read with the columns it was writte
 """
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +38,8 @@ class Relation:
     key: tuple[bool, ...]
     identity: str
     """`d` default (the primary key), `f` full, `i` an index, `n` nothing."""
+    key_columns: frozenset[str]
+    """The replica identity's columns."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,25 +93,22 @@ class Decoder:
         self.relations: dict[int, Relation] = {}
         self._skipping = False
 
-    def feed(self, message: bytes) -> Iterator[Change | Commit]:
-        """The changes (and the commit) one message carries."""
+    def feed(self, message: bytes) -> Change | Commit | list[Change] | None:
+        """What one message carries: a row event, a commit, the tables of a TRUNCATE, or nothing to apply."""
         kind = message[0]
+        if kind in _ROWS:  # I, U, D: by far the most of them
+            return None if self._skipping else self._row(message)
         if kind == 0x42:  # B: final_lsn, commit time, xid
-            final_lsn, _, _ = _BEGIN.unpack_from(message, 1)
-            self._skipping = final_lsn < self.since
-        elif kind == 0x43:  # C
+            self._skipping = _BEGIN.unpack_from(message, 1)[0] < self.since
+        elif kind == 0x43:  # C: flags, commit lsn, end lsn, commit time
             _, lsn, end_lsn, at = _COMMIT.unpack_from(message, 1)
             if not self._skipping:
-                yield Commit(lsn=lsn, end_lsn=end_lsn, at=PG_EPOCH + timedelta(microseconds=at))
+                return Commit(lsn=lsn, end_lsn=end_lsn, at=PG_EPOCH + timedelta(microseconds=at))
         elif kind == 0x52:  # R
             self._relation(message)
-        elif self._skipping:
-            return
-        elif kind in (0x49, 0x55, 0x44):  # I, U, D
-            yield self._row(message)
-        elif kind == 0x54:  # T
-            yield from self._truncate(message)
-        # O (origin), Y (type), M (message): nothing to apply
+        elif kind == 0x54 and not self._skipping:  # T
+            return self._truncate(message)
+        return None  # O (origin), Y (type), M (message): nothing to apply
 
     def _relation(self, message: bytes) -> None:
         relid = _U32.unpack_from(message, 1)[0]
@@ -126,56 +124,57 @@ class Decoder:
             pos += _COLUMN.size  # type oid, type modifier
             columns.append(column)
             key.append(bool(flags & 1))
-        self.relations[relid] = Relation(schema, name, tuple(columns), tuple(key), identity)
+        keyed = frozenset(c for c, k in zip(columns, key, strict=True) if k)
+        self.relations[relid] = Relation(schema, name, tuple(columns), tuple(key), identity, keyed)
 
     def _row(self, message: bytes) -> Change:
-        op = chr(message[0])
+        op = _OPS[message[0]]
         relation = self.relations[_U32.unpack_from(message, 1)[0]]
-        pos = 5
         old = None
-        if message[pos] in (0x4B, 0x4F):  # K (identity columns only) or O (the whole old row)
-            keys_only = message[pos] == 0x4B
-            old, pos, _ = _tuple(message, pos + 1, relation, keys_only=keys_only)
+        pos = 5
+        if message[5] in (0x4B, 0x4F):  # K (identity columns only) or O (the whole old row)
+            old, pos, _ = _tuple(message, 6, relation.columns)
+            if message[5] == 0x4B:
+                old = {c: v for c, v in old.items() if c in relation.key_columns}
         if op == OP_DELETE:
             return Change(op, relation.schema, relation.name, None, old)
-        new, pos, unchanged = _tuple(message, pos + 1, relation, keys_only=False)  # after N
+        new, _, unchanged = _tuple(message, pos + 1, relation.columns)  # after N
         return Change(op, relation.schema, relation.name, new, old, unchanged)
 
-    def _truncate(self, message: bytes) -> Iterator[Change]:
+    def _truncate(self, message: bytes) -> list[Change]:
         count = _I32.unpack_from(message, 1)[0]
+        changes = []
         for i in range(count):
             relation = self.relations.get(_U32.unpack_from(message, 6 + 4 * i)[0])
             if relation is not None:
-                yield Change(OP_TRUNCATE, relation.schema, relation.name, None, None)
+                changes.append(Change(OP_TRUNCATE, relation.schema, relation.name, None, None))
+        return changes
 
 
-def _tuple(
-    buf: bytes, pos: int, relation: Relation, *, keys_only: bool
-) -> tuple[dict[str, str | None], int, tuple[str, ...]]:
-    """One TupleData: the values by column name (unchanged TOAST values, and non-key columns of a key tuple, left
-    out), the position after it and the unchanged TOAST columns."""
-    count = _I16.unpack_from(buf, pos)[0]
+_ROWS = frozenset(b"IUD")
+_OPS = {0x49: OP_INSERT, 0x55: OP_UPDATE, 0x44: OP_DELETE}
+
+
+def _tuple(buf: bytes, pos: int, columns: tuple[str, ...]) -> tuple[dict[str, str | None], int, tuple[str, ...]]:
+    """One TupleData: the values by column name (unchanged TOAST values left out), the position after it and the
+    unchanged TOAST columns."""
+    count = (buf[pos] << 8) | buf[pos + 1]
     pos += 2
     values: dict[str, str | None] = {}
     unchanged: tuple[str, ...] = ()
-    columns = relation.columns
     unpack = _I32.unpack_from
     for i in range(count):
         kind = buf[pos]
-        pos += 1
         if kind == 0x74:  # t: text
-            length = unpack(buf, pos)[0]
-            pos += 4
-            value: str | None = buf[pos : pos + length].decode()
-            pos += length
+            start = pos + 5
+            pos = start + unpack(buf, pos + 1)[0]
+            values[columns[i]] = buf[start:pos].decode()
         elif kind == 0x6E:  # n: null
-            value = None
+            values[columns[i]] = None
+            pos += 1
         elif kind == 0x75:  # u: unchanged TOAST
             unchanged += (columns[i],)
-            continue
+            pos += 1
         else:  # b: binary, which we never ask for
             raise ValueError(f"pgoutput: unexpected tuple value kind {kind!r}")
-        if keys_only and not relation.key[i]:
-            continue
-        values[columns[i]] = value
     return values, pos, unchanged

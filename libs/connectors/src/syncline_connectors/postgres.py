@@ -547,20 +547,24 @@ class _ChangeReader:
 
     async def feed(self, data: bytes) -> None:
         tables = self.tables
+        feed = self.decoder.feed
         for (message,) in self.parser.feed(data):
-            for item in self.decoder.feed(message or b""):
-                if isinstance(item, Commit):
-                    self.last = item
-                    if self.rows >= self.batch_rows:
-                        await self._flush(lsn_text(item.end_lsn))
-                    continue
-                hidden = tables.get((item.schema, item.table))
+            item = feed(message or b"\0")
+            if item is None:
+                continue
+            if isinstance(item, Commit):
+                self.last = item
+                if self.rows >= self.batch_rows:
+                    await self._flush(lsn_text(item.end_lsn))
+                continue
+            for change in item if isinstance(item, list) else (item,):
+                hidden = tables.get((change.schema, change.table))
                 if hidden is None:
                     continue
-                self.piece.append(_hashed(item, hidden) if hidden else item)
+                self.piece.append(_hashed(change, hidden) if hidden else change)
                 self.rows += 1
-                if len(self.piece) >= PIECE_CHANGES:
-                    await self._piece()
+            if len(self.piece) >= PIECE_CHANGES:
+                await self._piece()
 
     async def _piece(self) -> None:
         piece, self.piece = self.piece, []

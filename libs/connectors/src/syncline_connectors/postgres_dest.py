@@ -369,25 +369,26 @@ class PostgresDestination:
             if not batch.empty:
                 await self.conn.copy_to_table(CHANGES_TABLE, source=data(), format="text", schema_name="pg_temp")
             per_object: dict[str, tuple[int, int]] = {}
+            size, touched = lines.take_batch()
             async with self.conn.transaction():
-                for index, plan in enumerate(plans):
-                    per_object[plan.key] = await self._apply_object(plan, index, options)
+                for index, truncated in touched.items():  # objects without a change in the batch have nothing to do
+                    plan = plans[index]
+                    per_object[plan.key] = await self._apply_object(plan, index, options, truncated=truncated)
                 await self.conn.execute(f"TRUNCATE pg_temp.{CHANGES_TABLE}")
             yield Committed(
                 position=batch.mark.position,
                 rows=sum(w for w, _ in per_object.values()),
-                bytes=lines.take_bytes(),
+                bytes=size,
                 deleted=sum(d for _, d in per_object.values()),
                 objects=per_object,
             )
         for plan in plans:
             self._options.pop(plan.key, None)
 
-    async def _apply_object(self, plan: ObjectPlan, index: int, options: WriteOptions) -> tuple[int, int]:
+    async def _apply_object(
+        self, plan: ObjectPlan, index: int, options: WriteOptions, *, truncated: int | None
+    ) -> tuple[int, int]:
         target = self._target(plan)
-        truncated = await self.conn.fetchval(
-            f"SELECT max(n) FROM pg_temp.{CHANGES_TABLE} WHERE o = $1 AND op = 'T'", index
-        )
         deleted = 0
         if truncated is not None:  # what came before the TRUNCATE is gone with it
             deleted = await self.conn.fetchval(f"SELECT count(*) FROM {target}")
@@ -419,6 +420,9 @@ class PostgresDestination:
             log.warning("destination.filters_not_applied_to_changes", table=sql.plan.output, fields=unjudged)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+
 class ChangeLines:
     """Changes as rows of the changes table (COPY text): `n`, the object's index, the operation, the new row and
     the old identity as JSON objects of text values."""
@@ -428,33 +432,40 @@ class ChangeLines:
         self.names = [frozenset(c.name for c in p.columns) for p in plans]
         self.n = 0
         self.bytes = 0
+        self.touched: dict[int, int | None] = {}
+        """Objects with changes in the batch, with the `n` of their last TRUNCATE in it."""
 
     def encode(self, changes: list[Change]) -> bytes:
         """The COPY text lines of `changes` (JSON escapes every control character; only backslashes need
         doubling for COPY)."""
         out = []
-        dumps = json.dumps
+        dumps = _JSON.encode
         for change in changes:
             index = self.index.get((change.schema, change.table))
             if index is None:
                 continue
             self.n += 1
+            if change.op == "T":
+                self.touched[index] = self.n
+            else:
+                self.touched.setdefault(index, None)
             row = change.new
             if row is not None:
                 missing = self.names[index] - row.keys()
                 if missing:  # columns the source table did not have yet are NULL; unchanged TOAST stays absent
                     row = dict.fromkeys(missing.difference(change.unchanged)) | row
-            new = "\\N" if row is None else dumps(row, ensure_ascii=False).replace("\\", "\\\\")
-            old = "\\N" if change.old is None else dumps(change.old, ensure_ascii=False).replace("\\", "\\\\")
+            new = "\\N" if row is None else dumps(row).replace("\\", "\\\\")
+            old = "\\N" if change.old is None else dumps(change.old).replace("\\", "\\\\")
             out.append(f"{self.n}\t{index}\t{change.op}\t{new}\t{old}\n")
         data = "".join(out).encode()
         self.bytes += len(data)
         return data
 
-    def take_bytes(self) -> int:
-        """Bytes encoded since the last call."""
-        size, self.bytes = self.bytes, 0
-        return size
+    def take_batch(self) -> tuple[int, dict[int, int | None]]:
+        """Bytes encoded since the last call, and the objects they touched (with their last TRUNCATE)."""
+        size, touched = self.bytes, self.touched
+        self.bytes, self.touched = 0, {}
+        return size, touched
 
 
 class ChangeSql:
