@@ -125,7 +125,7 @@ async def _selection(
 
 
 async def _save_schedules(
-    conn: Conn, *, sync_id: str, schedules: tuple[BulkSyncSchedule, ...], actor: str, now: datetime
+    conn: Conn, *, org_id: str, sync_id: str, schedules: tuple[BulkSyncSchedule, ...], actor: str, now: datetime
 ) -> None:
     compiled = compile_schedules(schedules, now=now)
     for position, (spec, built) in enumerate(zip(schedules, compiled, strict=True)):
@@ -136,14 +136,21 @@ async def _save_schedules(
             "spec": spec.model_dump(mode="json", exclude={"schedule_id", "is_default"}),
             "compiled": built.model_dump(mode="json"),
         }
-        await repo.save_schedule(conn, sync_id=sync_id, row=row, actor=actor)
-    await repo.delete_schedules(conn, sync_id=sync_id, keep=[s.schedule_id for s in schedules])
+        await repo.save_schedule(conn, org_id=org_id, sync_id=sync_id, row=row, actor=actor)
+    await repo.delete_schedules(conn, org_id=org_id, sync_id=sync_id, keep=[s.schedule_id for s in schedules])
 
 
 async def _announce(
-    conn: Conn, *, sync_id: str, result: str, active: bool, now: datetime, stop_runs: bool | None = None
+    conn: Conn,
+    *,
+    org_id: str,
+    sync_id: str,
+    result: str,
+    active: bool,
+    now: datetime,
+    stop_runs: bool | None = None,
 ) -> list[Message]:
-    rows = await repo.list_schedules(conn, sync_id=sync_id)
+    rows = await repo.list_schedules(conn, org_id=org_id, sync_id=sync_id)
     return [
         BulkSyncConfigured(sync_id=sync_id, result="created" if result == "created" else "updated", active=active),
         SchedulesConfigured(
@@ -164,10 +171,14 @@ async def create_bulk_sync(conn: Conn, *, org_id: str, cmd: CreateBulkSync, seal
     columns = await _columns(conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, actor=cmd.actor)
     rows = await _selection(conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, sealer=sealer, keep=False)
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
-    await _save_schedules(conn, sync_id=cmd.sync_id, schedules=cmd.definition.schedules, actor=cmd.actor, now=now)
+    await _save_schedules(
+        conn, org_id=org_id, sync_id=cmd.sync_id, schedules=cmd.definition.schedules, actor=cmd.actor, now=now
+    )
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)
     await store_spec(conn, org_id=org_id, sync_id=cmd.sync_id)
-    return await _announce(conn, sync_id=cmd.sync_id, result="created", active=cmd.definition.active, now=now)
+    return await _announce(
+        conn, org_id=org_id, sync_id=cmd.sync_id, result="created", active=cmd.definition.active, now=now
+    )
 
 
 async def update_bulk_sync(conn: Conn, *, org_id: str, cmd: UpdateBulkSync, sealer: Sealer) -> list[Message]:
@@ -182,10 +193,10 @@ async def update_bulk_sync(conn: Conn, *, org_id: str, cmd: UpdateBulkSync, seal
     same_source = current["source_connection_id"] == d.source_connection_id
     rows = await _selection(conn, org_id=org_id, sync_id=cmd.sync_id, d=d, sealer=sealer, keep=same_source)
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
-    await _save_schedules(conn, sync_id=cmd.sync_id, schedules=d.schedules, actor=cmd.actor, now=now)
+    await _save_schedules(conn, org_id=org_id, sync_id=cmd.sync_id, schedules=d.schedules, actor=cmd.actor, now=now)
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)
     await store_spec(conn, org_id=org_id, sync_id=cmd.sync_id)
-    return await _announce(conn, sync_id=cmd.sync_id, result="updated", active=d.active, now=now)
+    return await _announce(conn, org_id=org_id, sync_id=cmd.sync_id, result="updated", active=d.active, now=now)
 
 
 async def _existing(conn: Conn, *, org_id: str, sync_id: str) -> dict[str, Any]:
@@ -217,12 +228,12 @@ async def activate_bulk_sync(conn: Conn, *, org_id: str, cmd: ActivateBulkSync) 
     # deactivating also asks the running execution to stop
     stop_runs = True if not cmd.active else None
     return await _announce(
-        conn, sync_id=cmd.sync_id, result="updated", active=cmd.active, now=_now(), stop_runs=stop_runs
+        conn, org_id=org_id, sync_id=cmd.sync_id, result="updated", active=cmd.active, now=_now(), stop_runs=stop_runs
     )
 
 
-async def _schedule_specs(conn: Conn, *, sync_id: str) -> list[BulkSyncSchedule]:
-    rows = await repo.list_schedules(conn, sync_id=sync_id)
+async def _schedule_specs(conn: Conn, *, org_id: str, sync_id: str) -> list[BulkSyncSchedule]:
+    rows = await repo.list_schedules(conn, org_id=org_id, sync_id=sync_id)
     return [BulkSyncSchedule(schedule_id=r["id"], is_default=r["is_default"], **r["spec"]) for r in rows]
 
 
@@ -230,15 +241,16 @@ async def _replace_schedules(
     conn: Conn, *, sync: dict[str, Any], schedules: list[BulkSyncSchedule], actor: str
 ) -> list[Message]:
     now = _now()
-    await _save_schedules(conn, sync_id=sync["id"], schedules=tuple(schedules), actor=actor, now=now)
-    await repo.touch_sync(conn, sync_id=sync["id"], actor=actor)
-    return await _announce(conn, sync_id=sync["id"], result="updated", active=sync["active"], now=now)
+    org_id, sync_id = sync["org_id"], sync["id"]
+    await _save_schedules(conn, org_id=org_id, sync_id=sync_id, schedules=tuple(schedules), actor=actor, now=now)
+    await repo.touch_sync(conn, sync_id=sync_id, actor=actor)
+    return await _announce(conn, org_id=org_id, sync_id=sync_id, result="updated", active=sync["active"], now=now)
 
 
 async def add_schedule(conn: Conn, *, org_id: str, cmd: AddBulkSyncSchedule) -> list[Message]:
     """Add a schedule beside the others."""
     sync = await _existing(conn, org_id=org_id, sync_id=cmd.sync_id)
-    specs = await _schedule_specs(conn, sync_id=cmd.sync_id)
+    specs = await _schedule_specs(conn, org_id=org_id, sync_id=cmd.sync_id)
     if any(s.schedule_id == cmd.schedule.schedule_id for s in specs):
         raise ConflictError(f"schedule {cmd.schedule.schedule_id} already exists")
     added = cmd.schedule.model_copy(update={"is_default": False})
@@ -248,7 +260,7 @@ async def add_schedule(conn: Conn, *, org_id: str, cmd: AddBulkSyncSchedule) -> 
 async def change_schedule(conn: Conn, *, org_id: str, cmd: ChangeBulkSyncSchedule) -> list[Message]:
     """Replace one schedule (it stays the default when it was)."""
     sync = await _existing(conn, org_id=org_id, sync_id=cmd.sync_id)
-    specs = await _schedule_specs(conn, sync_id=cmd.sync_id)
+    specs = await _schedule_specs(conn, org_id=org_id, sync_id=cmd.sync_id)
     current = next((s for s in specs if s.schedule_id == cmd.schedule.schedule_id), None)
     if current is None:
         raise ScheduleNotFoundError(sync_id=cmd.sync_id, schedule_id=cmd.schedule.schedule_id)
@@ -260,7 +272,7 @@ async def change_schedule(conn: Conn, *, org_id: str, cmd: ChangeBulkSyncSchedul
 async def remove_schedule(conn: Conn, *, org_id: str, cmd: RemoveBulkSyncSchedule) -> list[Message]:
     """Remove a non-default schedule."""
     sync = await _existing(conn, org_id=org_id, sync_id=cmd.sync_id)
-    specs = await _schedule_specs(conn, sync_id=cmd.sync_id)
+    specs = await _schedule_specs(conn, org_id=org_id, sync_id=cmd.sync_id)
     current = next((s for s in specs if s.schedule_id == cmd.schedule_id), None)
     if current is None:
         raise ScheduleNotFoundError(sync_id=cmd.sync_id, schedule_id=cmd.schedule_id)

@@ -97,28 +97,33 @@ async def delete_sync(conn: Conn, *, sync_id: str) -> None:
     await conn.execute("DELETE FROM syncs WHERE id = $1", sync_id)
 
 
-async def list_schedules(conn: Conn, *, sync_id: str) -> list[dict[str, Any]]:
+async def list_schedules(conn: Conn, *, org_id: str, sync_id: str) -> list[dict[str, Any]]:
     """A sync's schedules, default first."""
     rows = await conn.fetch(
-        "SELECT * FROM sync_schedules WHERE sync_id = $1 ORDER BY is_default DESC, position, id", sync_id
+        "SELECT * FROM sync_schedules WHERE org_id = $1 AND sync_id = $2 ORDER BY is_default DESC, position, id",
+        org_id,
+        sync_id,
     )
     return [dict(r) for r in rows]
 
 
 async def save_schedule(
-    conn: Conn, *, sync_id: str, row: dict[str, Any], actor: str, created_at: datetime | None = None
+    conn: Conn, *, org_id: str, sync_id: str, row: dict[str, Any], actor: str, created_at: datetime | None = None
 ) -> None:
-    """Insert or replace one schedule (`row`: id, position, is_default, spec, compiled)."""
+    """Insert or replace one schedule (`row`: id, position, is_default, spec, compiled). Schedule ids are the
+    client's: they are unique within the sync only."""
     await conn.execute(
         """
-        INSERT INTO sync_schedules (id, sync_id, position, is_default, spec, compiled, created_by, updated_by,
-                                    created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $7, COALESCE($8, now()))
-        ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position, is_default = EXCLUDED.is_default,
-            spec = EXCLUDED.spec, compiled = EXCLUDED.compiled, updated_by = EXCLUDED.updated_by, updated_at = now()
+        INSERT INTO sync_schedules (org_id, sync_id, id, position, is_default, spec, compiled, created_by,
+                                    updated_by, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, COALESCE($9, now()))
+        ON CONFLICT (org_id, sync_id, id) DO UPDATE SET position = EXCLUDED.position,
+            is_default = EXCLUDED.is_default, spec = EXCLUDED.spec, compiled = EXCLUDED.compiled,
+            updated_by = EXCLUDED.updated_by, updated_at = now()
         """,
-        row["id"],
+        org_id,
         sync_id,
+        row["id"],
         row["position"],
         row["is_default"],
         row["spec"],
@@ -128,9 +133,11 @@ async def save_schedule(
     )
 
 
-async def delete_schedules(conn: Conn, *, sync_id: str, keep: list[str]) -> None:
+async def delete_schedules(conn: Conn, *, org_id: str, sync_id: str, keep: list[str]) -> None:
     """Delete a sync's schedules except those in `keep`."""
-    await conn.execute("DELETE FROM sync_schedules WHERE sync_id = $1 AND NOT (id = ANY($2))", sync_id, keep)
+    await conn.execute(
+        "DELETE FROM sync_schedules WHERE org_id = $1 AND sync_id = $2 AND NOT (id = ANY($3))", org_id, sync_id, keep
+    )
 
 
 async def list_objects(conn: Conn, *, sync_id: str) -> list[dict[str, Any]]:

@@ -8,12 +8,13 @@ from syncline_platform.db import Conn
 
 
 async def bulk_sync_of_run(conn: Conn, *, sync_id: str, run_id: str) -> dict[str, Any] | None:
-    """The Polytomic bulk sync a run belongs to, with the run's trigger; None for other syncs."""
+    """The Polytomic bulk sync a run belongs to, with the run's trigger; None for other syncs, including another
+    organisation's connector that carries the bulk sync's id."""
     row = await conn.fetchrow(
         """
-        SELECT s.id, s.org_id, s.name, s.source_connection_id, s.destination_connection_id,
-               (SELECT r.trigger_method FROM scheduler.runs r WHERE r.id = $2) AS trigger_method
-        FROM policy.syncs s WHERE s.id = $1 AND s.dialect = 'polytomic'
+        SELECT s.id, s.org_id, s.name, s.source_connection_id, s.destination_connection_id, r.trigger_method
+        FROM scheduler.runs r JOIN policy.syncs s ON s.org_id = r.org_id AND s.id = r.sync_id
+        WHERE r.id = $2 AND r.sync_id = $1 AND s.dialect = 'polytomic'
         """,
         sync_id,
         run_id,

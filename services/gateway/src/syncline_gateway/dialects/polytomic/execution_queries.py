@@ -1,5 +1,8 @@
 """SQL of bulk-sync executions: reads of the scheduler's runs and schedules and the executor's per-object
-checkpoints (read-only)."""
+checkpoints (read-only).
+
+A bulk sync's runs are those of its organisation with its id: other organisations' connectors may carry the same
+id (Elastic connector ids are the client's), so every read by sync id also filters by the sync's organisation."""
 
 from datetime import datetime
 from typing import Any
@@ -10,18 +13,25 @@ ACTIVE = ("pending", "in_progress", "canceling", "suspended")
 """Run statuses of an execution still going."""
 TERMINAL = ("completed", "canceled", "error")
 """Run statuses of a finished execution."""
+OF_SYNC = "org_id = (SELECT s.org_id FROM policy.syncs s WHERE s.id = $1)"
+"""SQL: the row (of `scheduler.runs` or `scheduler.schedules`, sync id in `$1`) is of the bulk sync's organisation."""
 
 
 async def run(conn: Conn, *, sync_id: str, run_id: str) -> dict[str, Any] | None:
     """One run of a sync."""
-    row = await conn.fetchrow("SELECT * FROM scheduler.runs WHERE sync_id = $1 AND id = $2", sync_id, run_id)
+    row = await conn.fetchrow(
+        f"SELECT * FROM scheduler.runs WHERE sync_id = $1 AND {OF_SYNC} AND id = $2", sync_id, run_id
+    )
     return dict(row) if row else None
 
 
 async def active_run(conn: Conn, *, sync_id: str) -> dict[str, Any] | None:
     """The sync's run still going (the newest), or None."""
     row = await conn.fetchrow(
-        "SELECT * FROM scheduler.runs WHERE sync_id = $1 AND status = ANY($2::text[]) ORDER BY created_at DESC LIMIT 1",
+        f"""
+        SELECT * FROM scheduler.runs WHERE sync_id = $1 AND {OF_SYNC} AND status = ANY($2::text[])
+        ORDER BY created_at DESC LIMIT 1
+        """,
         sync_id,
         list(ACTIVE),
     )
@@ -31,8 +41,8 @@ async def active_run(conn: Conn, *, sync_id: str) -> dict[str, Any] | None:
 async def last_terminal_run(conn: Conn, *, sync_id: str) -> dict[str, Any] | None:
     """The sync's most recently finished run, or None."""
     row = await conn.fetchrow(
-        """
-        SELECT * FROM scheduler.runs WHERE sync_id = $1 AND status = ANY($2::text[])
+        f"""
+        SELECT * FROM scheduler.runs WHERE sync_id = $1 AND {OF_SYNC} AND status = ANY($2::text[])
         ORDER BY coalesce(completed_at, canceled_at, created_at) DESC, id DESC LIMIT 1
         """,
         sync_id,
@@ -56,7 +66,7 @@ async def runs_page(
     rows = await conn.fetch(
         f"""
         SELECT * FROM scheduler.runs
-        WHERE sync_id = $1 AND ($2::boolean IS NOT TRUE OR status = ANY($3::text[]))
+        WHERE sync_id = $1 AND {OF_SYNC} AND ($2::boolean IS NOT TRUE OR status = ANY($3::text[]))
           AND ($4::timestamptz IS NULL OR (created_at, id) {compare} ($4, $5))
         ORDER BY created_at {order}, id {order}
         LIMIT $6
@@ -91,9 +101,9 @@ async def checkpoints(conn: Conn, *, run_id: str) -> dict[str, dict[str, Any]]:
 async def next_fire(conn: Conn, *, sync_id: str) -> datetime | None:
     """When the sync's schedules fire next (None when none is armed or the sync is inactive)."""
     when: datetime | None = await conn.fetchval(
-        """
-        SELECT min(s.next_fire_at) FROM scheduler.schedules s JOIN scheduler.syncs y USING (org_id, sync_id)
-        WHERE s.sync_id = $1 AND y.active
+        f"""
+        SELECT min(next_fire_at) FROM scheduler.schedules JOIN scheduler.syncs y USING (org_id, sync_id)
+        WHERE sync_id = $1 AND {OF_SYNC} AND y.active
         """,
         sync_id,
     )

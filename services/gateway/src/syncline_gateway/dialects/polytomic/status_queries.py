@@ -1,5 +1,6 @@
 """SQL of the many-syncs status (`GET /api/bulk/syncs/status`): reads of policy's syncs and selections and the
-scheduler's runs and schedules (read-only), a few rows per sync whatever the length of its history.
+scheduler's runs and schedules (read-only), a few rows per sync whatever the length of its history. A sync's runs
+and schedules are those of its organisation with its id (other organisations' connectors may carry the same id).
 
 `org_id=None` reads across organisations (partner keys)."""
 
@@ -35,10 +36,10 @@ async def latest_runs_by_object(conn: Conn, *, sync_ids: list[str]) -> list[dict
     rows = await conn.fetch(
         f"""
         SELECT o.sync_id, o.id AS object, latest.id AS run_id
-        FROM policy.sync_objects o
+        FROM policy.sync_objects o JOIN policy.syncs s ON s.id = o.sync_id
         LEFT JOIN LATERAL (
             SELECT r.id FROM scheduler.runs r
-            WHERE r.sync_id = o.sync_id AND {run_covers(run="r", obj="o.id")}
+            WHERE r.org_id = s.org_id AND r.sync_id = o.sync_id AND {run_covers(run="r", obj="o.id")}
             ORDER BY r.status = ANY($2::text[]) DESC, r.created_at DESC, r.id DESC
             LIMIT 1
         ) latest ON true
@@ -56,7 +57,8 @@ async def current_runs(conn: Conn, *, sync_ids: list[str]) -> dict[str, dict[str
     left out."""
     rows = await conn.fetch(
         """
-        SELECT DISTINCT ON (sync_id) * FROM scheduler.runs WHERE sync_id = ANY($1::text[])
+        SELECT DISTINCT ON (sync_id) * FROM scheduler.runs
+        WHERE (org_id, sync_id) IN (SELECT org_id, id FROM policy.syncs WHERE id = ANY($1::text[]))
         ORDER BY sync_id, status = ANY($2::text[]) DESC, coalesce(completed_at, canceled_at, created_at) DESC,
                  id DESC
         """,
@@ -78,7 +80,8 @@ async def next_fires(conn: Conn, *, sync_ids: list[str]) -> dict[str, datetime]:
         """
         SELECT s.sync_id, min(s.next_fire_at) AS next_fire_at
         FROM scheduler.schedules s JOIN scheduler.syncs y USING (org_id, sync_id)
-        WHERE s.sync_id = ANY($1::text[]) AND y.active AND s.next_fire_at IS NOT NULL
+        WHERE (s.org_id, s.sync_id) IN (SELECT org_id, id FROM policy.syncs WHERE id = ANY($1::text[]))
+          AND y.active AND s.next_fire_at IS NOT NULL
         GROUP BY s.sync_id
         """,
         sync_ids,
