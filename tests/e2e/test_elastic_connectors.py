@@ -136,3 +136,29 @@ def test_invalid_updates_are_400_and_change_nothing(es: Elasticsearch) -> None:
             body={"name": "x", "extra": True},
             headers={"content-type": "application/json", "accept": "application/json"},
         )
+
+
+def test_a_sync_rule_regex_without_a_linear_time_match_is_400(es: Elasticsearch) -> None:
+    """Sync-rule regexes run on RE2: a pattern it cannot run is refused when the rule is set, and nothing changes."""
+    es.connector.put(connector_id="re2", name="R", index_name="re2", service_type="postgresql")
+    before = es.connector.get(connector_id="re2")["filtering"]
+
+    def set_rule(pattern: str) -> None:
+        rule = {"id": "r", "policy": "exclude", "field": "f", "rule": "regex", "value": pattern}
+        es.connector.update_filtering(connector_id="re2", rules=[rule])
+
+    refused = {
+        r"(\w+)\1": r"invalid regex [(\w+)\1]: backreferences (\1) are not supported",
+        r"^(?!test).*": "invalid regex [^(?!test).*]: lookahead and lookbehind ((?!) are not supported",
+    }
+    for pattern, reason in refused.items():
+        with pytest.raises(BadRequestError) as bad:
+            set_rule(pattern)
+        assert bad.value.meta.status == 400
+        assert bad.value.body["status"] == 400
+        assert reason in bad.value.body["error"]["reason"]
+        assert "RE2" in bad.value.body["error"]["reason"]
+    assert es.connector.get(connector_id="re2")["filtering"] == before
+    # what RE2 can run is accepted, patterns that backtrack catastrophically elsewhere included
+    set_rule("(a+)+$")
+    assert es.connector.get(connector_id="re2")["filtering"][0]["active"]["rules"][0]["value"] == "(a+)+$"

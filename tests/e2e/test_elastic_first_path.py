@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from elasticsearch import AuthenticationException, BadRequestError, Elasticsearch, NotFoundError
+from tests.support.docstore import documents as read_index
 from tests.support.infra import database_url, read_topic
 from tests.support.system import System
 
@@ -67,12 +68,8 @@ def configure(es: Elasticsearch, connector_id: str, *, database: str, index: str
 
 
 async def documents(system: System, index: str) -> dict[str, dict[str, Any]]:
-    conn = await asyncpg.connect(system.docstore_url)
-    try:
-        rows = await conn.fetch(f'SELECT _id, _source::text AS source FROM public."{index}"')
-    finally:
-        await conn.close()
-    return {r["_id"]: json.loads(r["source"]) for r in rows}
+    """The session organisation's index, read from its schema in the document store."""
+    return await read_index(system.docstore_url, org_id=system.key["org_id"], index=index)
 
 
 async def test_full_sync_indexes_rows_and_deletes_missing_ones(system: System, source_db: tuple[str, str]) -> None:

@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from tests.support.infra import bootstrap_servers, create_database, drop_database, read_topic, unique
 
+from syncline_connectors.docstore import index_schema
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunRequested
 from syncline_contracts.status import JobType
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEDULER_MIGRATIONS = ROOT / "services/scheduler/src/syncline_scheduler/migrations"
 BIN = Path(sys.executable).parent
 TERMINAL = {"syncline.run.completed", "syncline.run.failed", "syncline.run.canceled"}
+ORG = "5f0c1d2e-8a4b-4c3d-9e2f-0a1b2c3d4e5f"
+INDEX = f'{index_schema(ORG)}."big-idx"'
 
 
 @dataclass
@@ -151,9 +154,10 @@ async def new_run(plant: Plant, *, rows: int) -> str:
     await execute(
         plant.database,
         "INSERT INTO scheduler.runs (id, org_id, sync_id, job_type, trigger_method, connector)"
-        " VALUES ($1, 'org', 'big-connector', 'full', 'on_demand', $2::text::jsonb) RETURNING id",
+        " VALUES ($1, $3, 'big-connector', 'full', 'on_demand', $2::text::jsonb) RETURNING id",
         run_id,
         json.dumps(connector),
+        ORG,
     )
     return run_id
 
@@ -163,7 +167,7 @@ async def request(plant: Plant, run_id: str) -> None:
     await broker.connect()
     try:
         message = RunRequested(run_id=run_id, sync_id="big-connector", job_type=JobType.FULL)
-        envelope = Envelope(ce_type=message.wire_type(), ce_source="/test", org_id="org")
+        envelope = Envelope(ce_type=message.wire_type(), ce_source="/test", org_id=ORG)
         await publish(broker, topic=RUN_REQUESTS, message=message, envelope=envelope, prefix=plant.prefix)
     finally:
         await broker.stop()
@@ -222,13 +226,13 @@ async def test_a_killed_executor_resumes_without_duplicates_or_gaps(plant: Plant
     assert row["status"] == "completed", row["error"]
     assert row["indexed_document_count"] == rows
     assert row["total_document_count"] == rows
-    docs = await execute(plant.docstore, 'SELECT count(DISTINCT _id) FROM public."big-idx"')
+    docs = await execute(plant.docstore, f"SELECT count(DISTINCT _id) FROM {INDEX}")
     assert docs == rows
     expected = {f"{plant.source_name}_public_big_{i}" for i in range(1, rows + 1)}
     conn = await asyncpg.connect(plant.docstore)
     try:
-        ids = {r["_id"] for r in await conn.fetch('SELECT _id FROM public."big-idx"')}
-        early = await conn.fetchval('SELECT count(*) FROM public."big-idx" WHERE _indexed_at < $1', killed_at)
+        ids = {r["_id"] for r in await conn.fetch(f"SELECT _id FROM {INDEX}")}
+        early = await conn.fetchval(f"SELECT count(*) FROM {INDEX} WHERE _indexed_at < $1", killed_at)
     finally:
         await conn.close()
     assert ids == expected

@@ -6,6 +6,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from syncline_connectors.capabilities import Column, ObjectInfo
+from syncline_connectors.docstore import index_schema
 from syncline_connectors.elastic import UnsupportedServiceTypeError, spec_from_connector
 from syncline_connectors.kafka import partition_for, topic_for
 from syncline_connectors.naming import normalize, normalize_all
@@ -22,6 +23,8 @@ from syncline_connectors.spec import (
     SyncSpec,
 )
 from syncline_platform.errors import InvalidError
+
+ORG = "0592b77b-3c1e-4c4e-9a57-1f0b7d2f7c11"
 
 
 @pytest.mark.parametrize(
@@ -112,13 +115,16 @@ def elastic(**changes: object) -> dict[str, object]:
 
 
 def test_an_elastic_full_job_becomes_a_full_sync_with_deletes() -> None:
-    spec = spec_from_connector(elastic(), sealed_secrets={"password": "sealed"}, job_type="full", docstore_dsn="pg://d")
+    spec = spec_from_connector(
+        elastic(), org_id=ORG, sealed_secrets={"password": "sealed"}, job_type="full", docstore_dsn="pg://d"
+    )
     assert spec.mode is Mode.FULL_WITH_DELETES
     assert spec.source.type == "postgresql"
     assert spec.source.sealed_secrets == {"password": "sealed"}
     assert "password" not in spec.source.config
     assert spec.destination.type == "docstore"
     assert (spec.destination.config["dsn"], spec.destination.config["index"]) == ("pg://d", "shop-idx")
+    assert spec.destination.config["schema"] == "org_0592b77b3c1e4c4e9a571f0b7d2f7c11"  # the organisation's own
     assert [(o.schema_name, o.name) for o in spec.objects] == [("sales", "orders"), ("sales", "lines")]
     assert spec.new_objects is Discover.NONE
     assert spec.normalize_names is NormalizeNames.DISABLED
@@ -126,21 +132,35 @@ def test_an_elastic_full_job_becomes_a_full_sync_with_deletes() -> None:
 
 def test_an_elastic_incremental_job_takes_its_tracking_field_from_the_cursor() -> None:
     everything = elastic(configuration={"host": "db", "port": 1, "username": "u", "database": "shop", "tables": "*"})
-    spec = spec_from_connector(everything, sealed_secrets={}, job_type="incremental", docstore_dsn="pg://d")
+    spec = spec_from_connector(everything, org_id=ORG, sealed_secrets={}, job_type="incremental", docstore_dsn="pg://d")
     assert spec.mode is Mode.INCREMENTAL
     assert spec.objects == ()
     assert spec.new_objects is Discover.ALL
     tracked = spec_from_connector(
         elastic(sync_cursor={"tracking_field": "updated_at"}),
+        org_id=ORG,
         sealed_secrets={},
         job_type="incremental",
         docstore_dsn="pg://d",
     )
     assert {o.tracking_field for o in tracked.objects} == {"updated_at"}
     with pytest.raises(UnsupportedServiceTypeError):
-        spec_from_connector(elastic(service_type="mysql"), sealed_secrets={}, job_type="full", docstore_dsn="x")
+        spec_from_connector(
+            elastic(service_type="mysql"), org_id=ORG, sealed_secrets={}, job_type="full", docstore_dsn="x"
+        )
     with pytest.raises(InvalidError, match="index_name"):
-        spec_from_connector(elastic(index_name=None), sealed_secrets={}, job_type="full", docstore_dsn="x")
+        spec_from_connector(elastic(index_name=None), org_id=ORG, sealed_secrets={}, job_type="full", docstore_dsn="x")
+
+
+def test_each_organisation_has_its_own_document_store_schema() -> None:
+    other = "7e1d8c7a-0000-4000-8000-000000000001"
+    assert index_schema(ORG) == "org_0592b77b3c1e4c4e9a571f0b7d2f7c11"
+    assert index_schema(other) != index_schema(ORG)
+    assert index_schema(ORG) == index_schema(ORG)  # stable: the same organisation finds its indexes again
+    # ids that are not canonical UUIDs (another spelling of one included) get a hashed name of their own
+    odd = [index_schema(i) for i in ("org", ORG.upper(), ORG.replace("-", ""), 'x"; DROP SCHEMA public; --')]
+    assert all(s.startswith("org_h") and len(s) == 36 and s.isidentifier() for s in odd)
+    assert len({*odd, index_schema(ORG)}) == 5
 
 
 def discovered() -> list[ObjectInfo]:

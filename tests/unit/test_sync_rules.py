@@ -1,8 +1,10 @@
-"""Elastic's basic sync rules, evaluated on documents."""
+"""Elastic's basic sync rules, evaluated on documents; regex rules on a linear-time engine (RE2)."""
 
 import pytest
 
-from syncline_connectors.sync_rules import SyncRule, active_rules, keep
+from syncline_connectors.sync_rules import SyncRule, UnsupportedPatternError, active_rules, compile_pattern, keep
+from syncline_platform.errors import InvalidError
+from syncline_policy.rules import validate_changes
 
 
 @pytest.mark.parametrize(
@@ -58,3 +60,49 @@ def test_active_rules_come_from_the_filtering_document_in_order() -> None:
     assert [r.value for r in active_rules(filtering)] == ["1", "2"]
     assert active_rules([]) == ()
     assert active_rules(None) == ()
+
+
+def test_a_catastrophic_pattern_against_a_long_value_returns() -> None:
+    """`(a+)+$` backtracks exponentially in Python's `re`: this would not return in any lifetime there."""
+    value = "a" * 100_000 + "!"
+    rule = SyncRule(policy="exclude", field="f", rule="regex", value="(a+)+$")
+    assert rule.matches({"f": value}) is False
+    assert rule.matches({"f": "a" * 100_000}) is True
+    assert keep({"f": value}, (rule,)) is True
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        (r"(a)\1", r"backreferences (\1) are not supported"),
+        (r"(?P<x>a)(?P=x)", "backreferences ((?P=name)) are not supported"),
+        (r"a(?=b)", "lookahead and lookbehind ((?=) are not supported"),
+        (r"(?<!x)y", "lookahead and lookbehind ((?<!) are not supported"),
+        ("(", "missing )"),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_refused_with_the_reason(pattern: str, problem: str) -> None:
+    with pytest.raises(UnsupportedPatternError) as refused:
+        compile_pattern(pattern)
+    assert problem in str(refused.value)
+    assert f"invalid regex [{pattern}]" in str(refused.value)
+    assert "RE2" in str(refused.value)
+
+
+def test_policy_refuses_a_rule_with_a_backreference() -> None:
+    rule = {"id": "twice", "policy": "exclude", "field": "name", "rule": "regex", "value": r"(\w)\1"}
+    with pytest.raises(InvalidError) as refused:
+        validate_changes({"filtering": {"rules": [rule]}})
+    assert str(refused.value) == (
+        r"[filtering] filtering rule [twice]: invalid regex [(\w)\1]: backreferences (\1) are not supported"
+        " (sync rules use RE2 syntax)"
+    )
+    ok = validate_changes({"filtering": {"rules": [rule | {"value": "(a+)+$"}]}})
+    assert ok["filtering"][0]["active"]["rules"][0]["value"] == "(a+)+$"
+
+
+def test_a_stored_rule_re2_cannot_run_fails_before_anything_moves() -> None:
+    """Rules stored before RE2 was the engine (Python's `re` accepted backreferences) stop the run at its start."""
+    rule = {"id": "old", "order": 0, "policy": "include", "field": "x", "rule": "regex", "value": r"(a)\1"}
+    with pytest.raises(UnsupportedPatternError):
+        active_rules([{"domain": "DEFAULT", "active": {"rules": [rule]}}])

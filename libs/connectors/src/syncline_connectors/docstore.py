@@ -1,11 +1,17 @@
 """The document store: an index is a PostgreSQL table `(_id text primary key, _source jsonb)`.
 
+Every organisation has its own schema (`index_schema`), created on first use, and an index is the table of its
+name in that schema: index names repeat across organisations, and neither the documents nor a full sync's
+deletes may reach another organisation's index.
+
 Writes are upserts by `_id`, stamped with the run id, so a retried run never duplicates a document; a full
 sync then deletes the documents it did not see (`finish`), across every object of the index, as Elastic does.
 """
 
 import contextlib
+import hashlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +37,20 @@ from syncline_connectors.sync_rules import SyncRule, keep
 from syncline_platform.errors import UnavailableError
 
 
+def index_schema(org_id: str) -> str:
+    """The schema of an organisation's indexes: `org_` and its id without dashes (organisation ids are UUIDs).
+    An id in any other form gets `org_h` and 31 hex digits of its SHA-256, a name no UUID can take."""
+    with contextlib.suppress(ValueError):
+        parsed = uuid.UUID(org_id)
+        if str(parsed) == org_id:  # the canonical form only: other spellings of a UUID are other ids
+            return f"org_{parsed.hex}"
+    return f"org_h{hashlib.sha256(org_id.encode()).hexdigest()[:31]}"
+
+
+_RACED = (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError, asyncpg.DuplicateTableError)
+"""What `CREATE … IF NOT EXISTS` raises when a concurrent run created the same object first."""
+
+
 @dataclass(frozen=True)
 class IndexOutcome:
     """What finishing a run did to the index."""
@@ -49,12 +69,14 @@ class DocumentStore:
         self,
         *,
         dsn: str,
+        schema: str,
         index: str,
         run_id: str,
         mode: Mode = Mode.FULL_WITH_DELETES,
         rules: tuple[SyncRule, ...] = (),
     ) -> None:
         self.dsn = dsn
+        self.schema = schema
         self.index = index
         self.run_id = run_id
         self.mode = mode
@@ -63,20 +85,30 @@ class DocumentStore:
 
     @property
     def table(self) -> str:
-        """The quoted table of the index."""
-        return f"public.{quote_ident(self.index)}"
+        """The quoted table of the index, in its organisation's schema."""
+        return f"{quote_ident(self.schema)}.{quote_ident(self.index)}"
 
     async def __aenter__(self) -> Self:
         try:
             self._conn = await asyncpg.connect(self.dsn, timeout=10)
         except (OSError, asyncpg.PostgresError) as exc:
             raise UnavailableError(dependency="document store", detail=str(exc)) from exc
-        await self._conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.table} ("
-            "_id text PRIMARY KEY, _source jsonb NOT NULL, _run_id text NOT NULL,"
-            " _indexed_at timestamptz NOT NULL DEFAULT now())"
-        )
+        try:
+            await self._create(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+            await self._create(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "_id text PRIMARY KEY, _source jsonb NOT NULL, _run_id text NOT NULL,"
+                " _indexed_at timestamptz NOT NULL DEFAULT now())"
+            )
+        except BaseException:
+            await release(self._conn, failed=True)  # no __aexit__ follows a failed __aenter__
+            raise
         return self
+
+    async def _create(self, statement: str) -> None:
+        """Create a schema or table unless it exists; a concurrent run that made it first is as good."""
+        with contextlib.suppress(*_RACED):
+            await self.conn.execute(statement)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -1,4 +1,5 @@
-"""The Elastic connector snapshot a run carries, as a `SyncSpec`: PostgreSQL tables into a document-store index.
+"""The Elastic connector snapshot a run carries, as a `SyncSpec`: PostgreSQL tables into a document-store index
+in the organisation's own schema.
 
 A full job upserts every row as a document and deletes the documents whose rows are gone; an incremental job
 upserts what changed since the sync's last position (every row when the sync has no tracking field) and deletes
@@ -7,6 +8,7 @@ nothing. A tracking field may come from the connector's `sync_cursor` (`{"tracki
 
 from typing import Any
 
+from syncline_connectors.docstore import index_schema
 from syncline_connectors.spec import (
     Discover,
     Endpoint,
@@ -35,9 +37,9 @@ def elastic_sync_key(*, org_id: str, connector_id: str) -> str:
 
 
 def spec_from_connector(
-    connector: dict[str, Any], *, sealed_secrets: dict[str, str], job_type: str, docstore_dsn: str
+    connector: dict[str, Any], *, org_id: str, sealed_secrets: dict[str, str], job_type: str, docstore_dsn: str
 ) -> SyncSpec:
-    """The spec of one Elastic sync job."""
+    """The spec of one Elastic sync job of the organisation `org_id` (whose schema holds the index)."""
     if connector.get("service_type") != "postgresql":
         raise UnsupportedServiceTypeError(connector.get("service_type"))
     if not connector.get("index_name"):
@@ -63,6 +65,7 @@ def spec_from_connector(
             type="docstore",
             config={
                 "dsn": docstore_dsn,
+                "schema": index_schema(org_id),
                 "index": connector["index_name"],
                 "filtering": connector.get("filtering") or [],  # Elastic's sync rules, applied before indexing
             },

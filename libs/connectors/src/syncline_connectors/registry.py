@@ -47,6 +47,7 @@ def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> D
         case DestinationType.DOCSTORE:
             return DocumentStore(
                 dsn=config["dsn"],
+                schema=config["schema"],
                 index=config["index"],
                 run_id=run_id,
                 mode=spec.mode,

@@ -2,14 +2,59 @@
 
 Rules are taken in their order; the first whose condition holds decides (include or exclude); the default rule
 (include everything) comes last. A document whose field is missing matches no rule but the default.
+
+Tenants write the `regex` patterns, so they run on RE2, whose matching time is linear in the text: no pattern
+can stall the executor. A pattern RE2 cannot run (backreferences, lookaround) is refused when the rule is set
+(`compile_pattern`, also what policy validates with).
 """
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
+from syncline_platform.errors import InvalidError
+
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_BACKREFERENCE = re.compile(r"invalid escape sequence: (\\[1-9]|\\[gk])")
+_LOOKAROUND = re.compile(r"invalid perl operator: (\(\?<?[=!])")
+
+
+def _explained(problem: str, pattern: str) -> str:
+    """RE2's refusal, in terms of the construct a Python or Java regex user wrote."""
+    if found := _BACKREFERENCE.match(problem):
+        return f"backreferences ({found[1]}) are not supported"
+    if problem.startswith("invalid perl operator: (?P") and "(?P=" in pattern:
+        return "backreferences ((?P=name)) are not supported"
+    if found := _LOOKAROUND.match(problem):
+        return f"lookahead and lookbehind ({found[1]}) are not supported"
+    return problem
+
+
+class UnsupportedPatternError(InvalidError):
+    """A sync rule's regex that RE2 does not accept: invalid, or a construct with no linear-time match."""
+
+    def __init__(self, *, pattern: str, problem: str) -> None:
+        self.pattern = pattern
+        self.problem = problem
+        super().__init__(f"invalid regex [{pattern}]: {_explained(problem, pattern)} (sync rules use RE2 syntax)")
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(pattern: str) -> "re2._Regexp[str]":
+    """The pattern compiled by RE2, or UnsupportedPatternError saying what RE2 refused."""
+    options = re2.Options()
+    options.log_errors = False  # refusals are errors for the caller to report, not lines on stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        problem = exc.args[0] if exc.args else exc
+        raise UnsupportedPatternError(
+            pattern=pattern, problem=problem.decode(errors="replace") if isinstance(problem, bytes) else str(problem)
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -41,7 +86,7 @@ _TEXT_TESTS: dict[str, Callable[[str, str], bool]] = {
     "contains": lambda text, value: value in text,
     "starts_with": lambda text, value: text.startswith(value),
     "ends_with": lambda text, value: text.endswith(value),
-    "regex": lambda text, value: re.match(value, text) is not None,
+    "regex": lambda text, value: compile_pattern(value).match(text) is not None,
 }
 """Rule name → test on the field's text."""
 
@@ -55,11 +100,15 @@ def _compare(actual: Any, value: str, op: str) -> bool:
 
 
 def active_rules(filtering: Any) -> tuple[SyncRule, ...]:
-    """The active basic rules of a connector's `filtering` document, in order, without the default rule."""
+    """The active basic rules of a connector's `filtering` document, in order, without the default rule; their
+    patterns are compiled here, so a rule stored before RE2 was the engine fails the run before anything moves."""
     if not isinstance(filtering, list) or not filtering:
         return ()
     active = (filtering[0] or {}).get("active") or {}
     rules = sorted((r for r in active.get("rules") or [] if r.get("id") != "DEFAULT"), key=lambda r: r["order"])
+    for r in rules:
+        if r["rule"] == "regex":
+            compile_pattern(r["value"])
     return tuple(SyncRule(policy=r["policy"], field=r["field"], rule=r["rule"], value=r["value"]) for r in rules)
 
 

@@ -225,6 +225,7 @@ class RunExecutor:
             return subset(SyncSpec.model_validate(run["connector"]["spec"]), (run.get("options") or {}).get("schemas"))
         spec = spec_from_connector(
             run["connector"],
+            org_id=run["org_id"],
             sealed_secrets=run["sealed_secrets"] or {},
             job_type=str(run["job_type"]),
             docstore_dsn=self.settings.docstore_dsn(),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from syncline_connectors.sync_rules import UnsupportedPatternError, compile_pattern
 from syncline_contracts.schedules import Schedule, ScheduleKind
 from syncline_contracts.status import ConnectorStatus, JobType
 from syncline_platform.errors import InvalidError
@@ -98,9 +99,9 @@ def _rule(raw: Any, now: str) -> dict[str, Any]:
         raise InvalidError("filtering rules need a string [field] and [value]")
     if rule["rule"] == "regex":
         try:
-            re.compile(rule["value"])
-        except re.error as exc:
-            raise InvalidError(f"filtering rule [{rule.get('id')}] has an invalid regex: {exc}") from exc
+            compile_pattern(rule["value"])  # the executor's engine: what it cannot run is refused here
+        except UnsupportedPatternError as exc:
+            raise InvalidError(f"filtering rule [{rule.get('id')}]: {exc}") from exc
     return {
         "id": str(rule.get("id") or f"rule-{rule['field']}-{rule['rule']}"),
         "order": int(rule.get("order", 0)),
