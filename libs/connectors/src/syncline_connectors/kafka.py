@@ -11,11 +11,13 @@ The key is the primary key (values joined by `_`). Records are appended to per-p
 the stream is acknowledged once every record in it is (acks=all): delivery is at least once.
 """
 
+import asyncio
 import io
 import json
+import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -23,10 +25,10 @@ from typing import Any, ClassVar, Self
 
 import fastavro
 import structlog
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from syncline_connectors.capabilities import (
     Committed,
@@ -136,42 +138,67 @@ def _avro(message: dict[str, Any]) -> bytes:
 
 
 class _Sender:
-    """Per-partition batch builders of one topic; flushes full builders and remembers the delivery futures."""
+    """Sends one topic's records through librdkafka's producer, which batches them per partition, compresses and
+    retries in its own threads; `flush` waits until every record sent so far is acknowledged.
 
-    IN_FLIGHT = 8
+    The producer reports failed deliveries only (`delivery.report.only.error`), to `failed`, which raises from
+    the `poll` that serves the report: a failure surfaces in `add` or `flush`, so its batch is never acknowledged.
+    """
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    BY_KEY = -1
+    """The partition of a record whose key librdkafka hashes: its `murmur2` partitioner is Kafka's own (what
+    `partition_for` computes for policy 2), in C."""
+    WAIT_S = 0.002
+    """Between looks at librdkafka's queue while it is full or draining."""
+
+    def __init__(self, producer: Producer, topic: str) -> None:
         self.producer = producer
         self.topic = topic
-        self._open: dict[int, Any] = {}
-        self._pending: list[Any] = []
 
-    async def add(self, partition: int, key: bytes, value: bytes) -> None:
-        builder = self._open.get(partition)
-        if builder is None:
-            builder = self._open[partition] = self.producer.create_batch()
-        if builder.append(key=key, value=value, timestamp=None) is None:
-            await self._ship(partition)
-            builder = self._open[partition] = self.producer.create_batch()
-            if builder.append(key=key, value=value, timestamp=None) is None:
-                raise InvalidError(f"a record of {len(value)} bytes does not fit in a Kafka batch")
+    @staticmethod
+    def failed(error: KafkaError | None, message: Message) -> None:
+        """The producer's delivery report, for failed records only."""
+        if error is not None:
+            raise _Sender.error(message.topic(), error)
 
-    async def _ship(self, partition: int) -> None:
-        builder = self._open.pop(partition)
-        builder.close()
-        self._pending.append(await self.producer.send_batch(builder, self.topic, partition=partition))
-        if len(self._pending) > self.IN_FLIGHT:  # bounds memory: wait for the oldest batches
-            oldest, self._pending = self._pending[: -self.IN_FLIGHT], self._pending[-self.IN_FLIGHT :]
-            for future in oldest:
-                await future
+    @staticmethod
+    def error(topic: str | None, error: KafkaError) -> InvalidError | UnavailableError:
+        """Ours for a record refused or not delivered: too large is for good; the rest (timed out, no leader, a
+        fatal producer) may pass with a retry."""
+        if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            return InvalidError(f"a record is over the message size of Kafka topic [{topic}]")
+        return UnavailableError(dependency=f"kafka topic {topic}", detail=error.str())
+
+    async def add(self, partition: int, key: bytes | str, value: bytes) -> None:
+        """Queue a record for `partition` (or `BY_KEY`), waiting while librdkafka's queue is full."""
+        while True:
+            try:
+                self.producer.produce(self.topic, value, key, partition)
+            except BufferError:
+                self.producer.poll(0)
+                await asyncio.sleep(self.WAIT_S)
+            except KafkaException as exc:
+                raise self.error(self.topic, exc.args[0]) from exc
+            else:
+                return
+
+    async def add_all(self, partition: int, records: Iterable[tuple[bytes | str, bytes]]) -> None:
+        """Queue `(key, value)` records for `partition` (or `BY_KEY`): `add` without a coroutine per record."""
+        produce, topic = self.producer.produce, self.topic
+        for key, value in records:
+            try:
+                produce(topic, value, key, partition)
+            except (BufferError, KafkaException):  # a full queue, or a refusal that `add` translates
+                await self.add(partition, key, value)
+        self.producer.poll(0)
 
     async def flush(self) -> None:
-        """Send every open builder and wait until all sent records are acknowledged."""
-        for partition in list(self._open):
-            await self._ship(partition)
-        pending, self._pending = self._pending, []
-        for future in pending:
-            await future
+        """Wait until every record added so far is acknowledged (acks=all); raises on a failed delivery.
+
+        librdkafka's `flush` sends what lingers at once and serves the reports; it blocks, so it runs in a thread
+        (in slices, so that a cancelled run does not leave it waiting long)."""
+        while await asyncio.to_thread(self.producer.flush, 1):
+            pass
 
 
 class KafkaDestination:
@@ -184,35 +211,54 @@ class KafkaDestination:
         self.config = config
         self.policy = policy
         self.database = database
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: Producer | None = None
         self._partitions: dict[str, int] = {}
         self._ddl_sent: set[str] = set()
 
     async def __aenter__(self) -> Self:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.config.bootstrap_servers,
-            client_id=self.config.client_id,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            max_batch_size=256 << 10,
-            max_request_size=4 << 20,
+        producer = Producer(
+            {
+                "bootstrap.servers": self.config.bootstrap_servers,
+                "client.id": self.config.client_id,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 20,  # `flush` sends what lingers at once: only full batches wait for more
+                "batch.size": 1 << 20,
+                "message.max.bytes": 4 << 20,
+                "compression.type": "none",
+                "queue.buffering.max.messages": 100_000,
+                "queue.buffering.max.kbytes": 64 << 10,  # bounds memory: `add` waits while the queue is full
+                "partitioner": "murmur2",
+                "allow.auto.create.topics": False,  # a missing topic of policy 0 is an error, never created
+                "delivery.report.only.error": True,
+                "on_delivery": _Sender.failed,
+                "logger": logging.getLogger("librdkafka"),
+            }
         )
         try:
-            await self._producer.start()
-        except KafkaError as exc:
+            await asyncio.to_thread(producer.cluster_id, 15)  # the cluster answers
+        except KafkaException as exc:
             raise UnavailableError(dependency=f"kafka {self.config.bootstrap_servers}", detail=str(exc)) from exc
+        self._producer = producer
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        if exc is not None:
+            producer.purge()  # not acknowledged: a retry sends it again (at least once)
+        try:
+            await asyncio.to_thread(producer.close)  # every write flushed: nothing is left to wait for
+        except UnavailableError:  # the purged records' reports
+            if exc is None:
+                raise
 
     @property
-    def producer(self) -> AIOKafkaProducer:
-        """The started producer."""
+    def producer(self) -> Producer:
+        """The open producer."""
         assert self._producer is not None, "use KafkaDestination as an async context manager"  # noqa: S101
         return self._producer
 
@@ -226,25 +272,47 @@ class KafkaDestination:
         return topic_for(self.policy, database=self.database, schema=plan.schema or "", table=plan.name)
 
     async def _partitions_of(self, topic: str) -> int:
-        if topic not in self._partitions:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.config.bootstrap_servers)
-            await admin.start()
+        """The partition count of `topic`, created first under topic policies 1-3."""
+        created = False
+        for _ in range(100):  # a topic just created reaches the metadata a moment later
+            if topic in self._partitions:
+                return self._partitions[topic]
             try:
-                if topic not in await admin.list_topics():
-                    if self.policy.topic_policy == 0:
-                        raise InvalidError(f"topic [{topic}] does not exist (topic_policy 0 needs an existing topic)")
-                    await self._create(admin, topic)
-            finally:
-                await admin.close()
-            self._partitions[topic] = len(await self.producer.partitions_for(topic))
-        return self._partitions[topic]
+                metadata = await asyncio.to_thread(self.producer.list_topics, topic, 15)
+            except KafkaException as exc:
+                raise UnavailableError(dependency=f"kafka {self.config.bootstrap_servers}", detail=str(exc)) from exc
+            found = metadata.topics.get(topic)
+            code = None if found is None or found.error is None else found.error.code()
+            if found is not None and code is None and found.partitions:
+                self._partitions[topic] = len(found.partitions)
+            elif (found is None or code == KafkaError.UNKNOWN_TOPIC_OR_PART) and not created:
+                if self.policy.topic_policy == 0:
+                    raise InvalidError(f"topic [{topic}] does not exist (topic_policy 0 needs an existing topic)")
+                await self._create(topic)
+                created = True
+            else:
+                await asyncio.sleep(0.1)
+        raise UnavailableError(dependency=f"kafka topic {topic}", detail="its partitions are not known")
 
-    async def _create(self, admin: AIOKafkaAdminClient, topic: str) -> None:
+    async def _create(self, topic: str) -> None:
+        def create() -> None:
+            admin = AdminClient(
+                {"bootstrap.servers": self.config.bootstrap_servers, "client.id": self.config.client_id}
+            )
+            new = NewTopic(topic, self.policy.partitions_num, self.policy.replication_factor)
+            admin.create_topics([new], operation_timeout=15)[topic].result()
+
         try:
-            await admin.create_topics([NewTopic(topic, self.policy.partitions_num, self.policy.replication_factor)])
+            await asyncio.to_thread(create)
             log.info("destination.topic_created", topic=topic, partitions=self.policy.partitions_num)
-        except TopicAlreadyExistsError:
-            log.debug("destination.topic_raced", topic=topic)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                log.debug("destination.topic_raced", topic=topic)
+            elif error.retriable():
+                raise UnavailableError(dependency=f"kafka {self.config.bootstrap_servers}", detail=error.str()) from exc
+            else:
+                raise InvalidError(f"topic [{topic}] cannot be created: {error.str()}") from exc
 
     async def open_object(self, plan: ObjectPlan, *, options: WriteOptions, resume: Position | None) -> Position | None:
         """Make sure the topic exists; send the table definition to the DDL topic when asked. Records already
@@ -272,7 +340,9 @@ class KafkaDestination:
             "old": None,
             "ts": int(time.time() * 1000),
         }
-        await self.producer.send_and_wait(topic, self._encode(message), key=plan.key.encode())
+        sender = _Sender(self.producer, topic)
+        await sender.add(_Sender.BY_KEY, plan.key.encode(), self._encode(message))
+        await sender.flush()
         self._ddl_sent.add(plan.key)
 
     def _encode(self, message: dict[str, Any]) -> bytes:
@@ -290,17 +360,16 @@ class KafkaDestination:
         topic = self.topic(plan)
         sender = _Sender(self.producer, topic)
         partitions = await self._partitions_of(topic)
-        fixed = None if self.policy.partition_policy == 2 else self._partition(plan, b"", partitions)
+        # policy 2 hashes every key: librdkafka does it in C (`partition_for` takes ~3 µs a key in Python)
+        partition = _Sender.BY_KEY if self.policy.partition_policy == 2 else self._partition(plan, b"", partitions)
+        avro = self.policy.kafka_data_format == "avro"
         async for batch in batches(items):
             rows = size = 0
             async for piece in batch.pieces():
                 records = piece.data if encoding is Encoding.RECORDS else self._row_records(plan, piece.data)
-                for record in records:
-                    key = record.key.encode()
-                    value = self._value(record)
-                    partition = fixed if fixed is not None else self._partition(plan, key, partitions)
-                    await sender.add(partition, key, value)
-                    size += len(value)
+                values = [self._value(r) for r in records] if avro else [r.value.encode() for r in records]
+                await sender.add_all(partition, zip([r.key for r in records], values, strict=True))
+                size += sum(map(len, values))
                 rows += len(records)
             await sender.flush()
             yield Committed(position=batch.mark.position, rows=rows, bytes=size)
