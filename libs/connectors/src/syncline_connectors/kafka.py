@@ -453,8 +453,10 @@ class KafkaDestination:
                         value = self._encode(self._message(plan, kind=kind, data=data, old=old))
                     topic = self.topic(plan)
                     sender = senders.setdefault(topic, _Sender(self.producer, topic))
-                    partitions = await self._partitions_of(topic)
-                    await sender.add(self._partition(plan, key, partitions), key, value)
+                    if self.policy.partition_policy == 2:  # librdkafka hashes the key (Kafka's murmur2, in C)
+                        await sender.add(_Sender.BY_KEY, key, value)
+                    else:
+                        await sender.add(self._partition(plan, key, await self._partitions_of(topic)), key, value)
                     size += len(value)
                     tally = counts.setdefault(plan.key, [0, 0])
                     tally[1 if kind == "DELETE" else 0] += 1

@@ -12,6 +12,7 @@ never reach a destination in clear.
 """
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -685,11 +686,21 @@ def document_id_prefix(plan: ObjectPlan, database: str) -> str:
 
 
 def message_expr(plan: ObjectPlan, database: str, *, kind: str = "INSERT") -> str:
-    """A DRS-style Kafka message for the row `r`."""
-    pk = ", ".join(quote_literal(c) for c in plan.output_key)
+    """A DRS-style Kafka message for the row `r`, as text: the envelope is a constant around `row_to_json(r)`
+    (assembling it with `json_build_object` cost the server ~30% more per row)."""
+    head = json.dumps(
+        {
+            "database": database,
+            "schema": plan.schema or "",
+            "table": plan.name,
+            "type": kind,
+            "isDdl": False,
+            "pkNames": list(plan.output_key),
+        },
+        separators=(",", ":"),
+    )
+    prefix = head[:-1] + ',"data":['
     return (
-        f"json_build_object('database', {quote_literal(database)}, 'schema', {quote_literal(plan.schema or '')},"
-        f" 'table', {quote_literal(plan.name)}, 'type', {quote_literal(kind)}, 'isDdl', false,"
-        f" 'pkNames', json_build_array({pk}), 'data', json_build_array(row_to_json(r)), 'old', NULL,"
-        " 'ts', (extract(epoch FROM clock_timestamp()) * 1000)::bigint)"
+        f'{quote_literal(prefix)} || row_to_json(r)::text || \'],"old":null,"ts":\''
+        " || (extract(epoch FROM statement_timestamp()) * 1000)::bigint || '}'"
     )
