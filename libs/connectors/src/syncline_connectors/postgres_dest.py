@@ -27,6 +27,7 @@ refused. Off, nothing of this happens.
 import contextlib
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -366,8 +367,10 @@ class PostgresDestination:
                 async for piece in batch.pieces():
                     yield lines.encode(piece.data)
 
+            started = time.perf_counter()
             if not batch.empty:
                 await self.conn.copy_to_table(CHANGES_TABLE, source=data(), format="text", schema_name="pg_temp")
+            copied = time.perf_counter()
             per_object: dict[str, tuple[int, int]] = {}
             size, touched = lines.take_batch()
             async with self.conn.transaction():
@@ -375,6 +378,12 @@ class PostgresDestination:
                     plan = plans[index]
                     per_object[plan.key] = await self._apply_object(plan, index, options, truncated=truncated)
                 await self.conn.execute(f"TRUNCATE pg_temp.{CHANGES_TABLE}")
+            log.debug(
+                "destination.changes_applied",
+                changes=batch.mark.rows,
+                copy_s=round(copied - started, 3),
+                apply_s=round(time.perf_counter() - copied, 3),
+            )
             yield Committed(
                 position=batch.mark.position,
                 rows=sum(w for w, _ in per_object.values()),
