@@ -517,6 +517,7 @@ class ChangeSql:
         SELECT n, action, m, {ks} FROM ch WHERE action IN ('I', 'U');
         CREATE TEMP TABLE _syncline_latest AS
             SELECT DISTINCT ON ({ks}) * FROM _syncline_events ORDER BY {ks}, n DESC;
+        ANALYZE _syncline_latest;  -- joins against the target: index lookups for a few keys, not a scan of it
         """
 
     def complete_merges(self) -> str:
