@@ -14,13 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-async def system() -> AsyncIterator[System]:
-    """The four services as processes, with their own databases, topic prefix and one organisation's key."""
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """The four services as processes, with their own databases, topic prefix and one organisation's key. Their
+    files root is the session's base temporary folder, so a test's `tmp_path` is a folder they may use."""
     name = unique("syncline_e2e")
     await create_database(name)
     await create_database(f"{name}_data")
     sys_ = make_system(
-        database=name, docstore=f"{name}_data", prefix=f"{name}.", log_dir=ROOT / ".local" / "test-logs" / name
+        database=name,
+        docstore=f"{name}_data",
+        prefix=f"{name}.",
+        log_dir=ROOT / ".local" / "test-logs" / name,
+        files_root=tmp_path_factory.getbasetemp(),
     )
     try:
         org = sys_.admin("create-org", "e2e")

@@ -34,6 +34,8 @@ running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; 
 
 start() {
   secret_key
+  export SYNCLINE_FILES__ROOT="${SYNCLINE_FILES__ROOT:-$STATE/files}"   # every file connection's folder lies in it
+  mkdir -p "$SYNCLINE_FILES__ROOT"
   demo_source
   demo_org
   for s in "${SERVICES[@]}"; do

@@ -8,6 +8,7 @@ from pathlib import Path
 state = Path(os.environ.get("SYNCLINE_HOME", Path(__file__).resolve().parents[2] / ".local"))
 demo = json.loads((state / "demo.json").read_text())
 port = os.environ.get("SYNCLINE_PORT", "8080")
+files = os.environ.get("SYNCLINE_FILES__ROOT", state / "files")
 sys.stdout.write(
     f"""
 Syncline is running.
@@ -18,6 +19,7 @@ Syncline is running.
   key secret   {demo["secret"]}
   API key      {demo["encoded"]}      (Authorization: ApiKey … / Bearer …)
   logs         {state}/logs/
+  files root   {files}/      (file connections' folders lie inside it)
 
 Run a real sync (PostgreSQL table → index) through the Elasticsearch connector API and show its result:
 

@@ -3,9 +3,10 @@
 Loads `../shared/bench/events.sql` (1,000,000 rows) once into database `syncline_bench`, then measures:
 the limit (`psql COPY … TO STDOUT (FORMAT binary) | psql COPY … FROM STDIN (FORMAT binary)`), Syncline's
 snapshot PostgreSQL → PostgreSQL (the executor's pipeline), Sling and dlt (from the `bench` dependency group),
-replicate with 10% of the rows changed, PostgreSQL → Parquet and → JSON lines, PostgreSQL → Kafka against a plain
-aiokafka producer, the per-table overhead (100 one-row tables) and the snapshot of 4,000,000 rows (memory must
-not grow with the table). Every case runs in its own process; its peak RSS is that process's `ru_maxrss`.
+replicate with 10% of the rows changed, PostgreSQL → Parquet and → JSON lines, PostgreSQL → Kafka against plain
+aiokafka and confluent-kafka producers, the per-table overhead (100 one-row tables) and the snapshot of 4,000,000
+rows (memory must not grow with the table). Every case runs in its own process; its peak RSS is that process's
+`ru_maxrss`.
 """
 
 import argparse
@@ -336,7 +337,7 @@ async def _pipeline(spec: Any, run_id: str, batch_rows: int = 100_000) -> dict[s
     tally = Tally()
     try:
         started, cpu = time.perf_counter(), time.process_time()
-        settings = PipelineSettings(batch_rows=batch_rows)
+        settings = PipelineSettings(batch_rows=batch_rows, files_root=FILES)
         await Pipeline(pool=pool, sealer=None, settings=settings, run_id=run_id, tally=tally).run(spec)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
@@ -407,17 +408,17 @@ async def run_case(case: str, params: dict[str, Any]) -> dict[str, Any]:
             destination = {"type": "kafka", "config": {"bootstrap_servers": bootstrap_servers()}}
             policy = KafkaPolicy(topic_policy=0, topic=params["topic"], partition_policy=2)
             spec = _spec(sync_id="bench-kafka", destination=destination, tables=["events"], kafka=policy)
-        case "plain":
-            return await plain_producer(params["topic"])
+        case "plain" | "plain_confluent":
+            client = "confluent" if case == "plain_confluent" else "aiokafka"
+            return await plain_producer(params["topic"], client=client, compression=params.get("compression", "none"))
         case _:
             raise ValueError(case)
     return await _pipeline(spec, run_id, batch_rows=int(params.get("batch_rows", 100_000)))
 
 
-async def plain_producer(topic: str) -> dict[str, Any]:
-    """A plain aiokafka producer sending the same messages (read into memory first; only sending is timed)."""
-    from aiokafka import AIOKafkaProducer
-
+async def plain_producer(topic: str, *, client: str = "aiokafka", compression: str = "none") -> dict[str, Any]:
+    """A plain producer, aiokafka's or confluent-kafka's, sending the same messages keyed by id (read into memory
+    first; only sending is timed)."""
     conn = await asyncpg.connect(dsn(SOURCE_DB))
     try:
         rows = await conn.fetch(
@@ -429,6 +430,16 @@ async def plain_producer(topic: str) -> dict[str, Any]:
         await conn.close()
     messages = [(r["k"].encode(), r["v"].encode()) for r in rows]
     del rows
+    if client == "confluent":
+        wall = await _plain_confluent(topic, messages, compression=compression)
+    else:
+        wall = await _plain_aiokafka(topic, messages)
+    return {"wall_s": wall, "rows": len(messages)}
+
+
+async def _plain_aiokafka(topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    from aiokafka import AIOKafkaProducer
+
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers(), acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=1 << 20
     )
@@ -442,10 +453,51 @@ async def plain_producer(topic: str) -> dict[str, Any]:
                 await asyncio.gather(*pending)
                 pending = []
         await asyncio.gather(*pending)
-        wall = time.perf_counter() - started
+        return time.perf_counter() - started
     finally:
         await producer.stop()
-    return {"wall_s": wall, "rows": len(messages)}
+
+
+async def _plain_confluent(topic: str, messages: list[tuple[bytes, bytes]], *, compression: str) -> float:
+    """librdkafka partitions by key (murmur2, as aiokafka's default partitioner) and reports failures only."""
+    from confluent_kafka import KafkaError, Message, Producer
+
+    failures: list[KafkaError] = []
+
+    def failed(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            failures.append(error)
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap_servers(),
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "batch.size": 1 << 20,
+            "compression.type": compression,
+            "partitioner": "murmur2",
+            "queue.buffering.max.messages": 100_000,
+            "delivery.report.only.error": True,
+            "on_delivery": failed,
+        }
+    )
+    producer.list_topics(topic, 10)  # connected before the clock starts, as aiokafka's start() is
+    started = time.perf_counter()
+    for i, (key, value) in enumerate(messages):
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:  # the queue is full: serve reports while librdkafka sends
+                producer.poll(0.005)
+        if not i % 1000:
+            producer.poll(0)
+    left = await asyncio.to_thread(producer.flush, 60)
+    wall = time.perf_counter() - started
+    if left or failures:
+        raise RuntimeError(f"{left} records unsent, failures: {failures[:3]}")
+    return wall
 
 
 async def _topic(partitions: int = 12) -> str:
@@ -577,14 +629,14 @@ def _replicate(lim: float) -> dict[str, Any]:
 
 
 def _kafka(lim: float) -> list[dict[str, Any]]:
-    ours_topic = asyncio.run(_topic())
-    plain_topic = asyncio.run(_topic())
-    try:
-        ours = syncline("kafka", topic=ours_topic)
-        plain = syncline("plain", topic=plain_topic)  # in its own process too: it holds every message
+    """Ours (confluent-kafka's librdkafka producer) beside plain aiokafka and plain confluent-kafka producers."""
+    topics = {case: asyncio.run(_topic()) for case in ("kafka", "plain", "plain_confluent")}
+    try:  # the plain producers in their own processes too: they hold every message
+        runs = {case: syncline(case, topic=topic) for case, topic in topics.items()}
     finally:
-        asyncio.run(_drop_topics([ours_topic, plain_topic]))
-    plain_rate = plain["rows"] / plain["wall_s"]
+        asyncio.run(_drop_topics(list(topics.values())))
+    rates = {case: run["rows"] / run["wall_s"] for case, run in runs.items()}
+    ours = runs["kafka"]
     return [
         entry(
             "dataplane_pg_kafka",
@@ -592,9 +644,13 @@ def _kafka(lim: float) -> list[dict[str, Any]]:
             wall_s=ours["wall_s"],
             peak_rss_mb=ours["peak_rss_mb"],
             limit_s=lim,
-            ratio_to_plain_producer=(ours["rows"] / ours["wall_s"]) / plain_rate,
+            ratio_to_plain_producer=rates["kafka"] / rates["plain"],
+            ratio_to_plain_confluent=rates["kafka"] / rates["plain_confluent"],
         ),
-        entry("dataplane_plain_producer", rows=plain["rows"], wall_s=plain["wall_s"], peak_rss_mb=None, limit_s=lim),
+        *(
+            entry(name, rows=runs[case]["rows"], wall_s=runs[case]["wall_s"], peak_rss_mb=None, limit_s=lim)
+            for name, case in (("dataplane_plain_producer", "plain"), ("dataplane_plain_confluent", "plain_confluent"))
+        ),
     ]
 
 

@@ -32,7 +32,7 @@ def wait_for_policy(api: Polytomic, *, timeout_s: float = 60.0) -> None:
     """Return once policy answers commands (its consumers may still be joining their group at start-up)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        probe = api.connections.create(name=name("probe"), type="file", configuration={"path": "/"}).data
+        probe = api.connections.create(name=name("probe"), type="file", configuration={"path": "."}).data
         if probe is not None and probe.saved:
             return
         assert time.monotonic() < deadline, "policy never answered"

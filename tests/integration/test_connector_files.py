@@ -1,4 +1,6 @@
-"""Files as source and destination: folders read with patterns, files written atomically under stable names."""
+"""Files as source and destination: folders read with patterns, files written atomically under stable names, every
+folder inside the files root (no absolute path, `..` or symlink out of it; no output name out of the destination
+folder), and `rebuild` removing only the files the sync itself wrote."""
 
 import csv
 import json
@@ -13,11 +15,12 @@ from pydantic import SecretStr
 from tests.support.infra import create_database, drop_database, unique
 
 from syncline_connectors.capabilities import Encoding, Mark, ObjectPlan, Piece, WriteOptions
-from syncline_connectors.files import FilesConfig, FilesDestination
+from syncline_connectors.files import FilesConfig, FilesDestination, FilesSource
 from syncline_connectors.postgres import TypedColumn
 from syncline_connectors.spec import Endpoint, FileFormat, Filter, Mode, ObjectSpec, SyncSpec
 from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally
 from syncline_platform.db import create_pool
+from syncline_platform.errors import InvalidError
 from syncline_platform.migrations import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -48,11 +51,10 @@ async def db() -> AsyncIterator[str]:
         await drop_database(name)
 
 
-async def run(pool: asyncpg.Pool, spec: SyncSpec, *, run_id: str) -> Tally:
+async def run(pool: asyncpg.Pool, spec: SyncSpec, *, run_id: str, files_root: Path) -> Tally:
     tally = Tally()
-    await Pipeline(pool=pool, sealer=None, settings=PipelineSettings(batch_rows=2), run_id=run_id, tally=tally).run(
-        spec
-    )
+    settings = PipelineSettings(batch_rows=2, files_root=files_root)
+    await Pipeline(pool=pool, sealer=None, settings=settings, run_id=run_id, tally=tally).run(spec)
     return tally
 
 
@@ -94,7 +96,7 @@ async def test_a_folder_is_read_recursively_with_include_and_exclude_patterns(
         ),
         mode=Mode.REPLICATE,
     )
-    tally = await run(state, spec, run_id=unique("run"))
+    tally = await run(state, spec, run_id=unique("run"), files_root=tmp_path)
     conn = await asyncpg.connect(db)
     try:
         rows = await conn.fetch("SELECT id, name, qty FROM orders ORDER BY id")
@@ -117,10 +119,11 @@ async def test_tables_land_in_files_named_per_run_and_object(
         objects=(ObjectSpec(name="items", schema_name="public"),),
         file_format=file_format,
     )
-    tally = await run(state, spec, run_id=run_id)
+    tally = await run(state, spec, run_id=run_id, files_root=tmp_path)
     assert tally.counters().indexed_document_count == 3
     path = tmp_path / "items" / f"{run_id}.{file_format.value}"
-    assert sorted(p.name for p in (tmp_path / "items").iterdir()) == [path.name]  # no temporary file left
+    # no temporary file left; the sync's manifest records the file
+    assert sorted(p.name for p in (tmp_path / "items").iterdir() if not p.name.startswith(".")) == [path.name]
     rows = read(path, file_format)
     expected_ids: list[Any] = ["1", "2", "3"] if file_format is FileFormat.CSV else [1, 2, 3]
     assert [r["id"] for r in rows] == expected_ids
@@ -137,9 +140,9 @@ async def test_tables_land_in_files_named_per_run_and_object(
         assert json.loads(first["doc"]) == {"k": "back\\slash"}
     assert rows[1]["name"] in (None, "")
     # the same run again (a retry) rewrites the same file: still three rows, still one file
-    await run(state, spec, run_id=run_id)
+    await run(state, spec, run_id=run_id, files_root=tmp_path)
     assert len(read(path, file_format)) == 3
-    assert len(list((tmp_path / "items").iterdir())) == 1
+    assert sorted(p.name for p in (tmp_path / "items").iterdir() if not p.name.startswith(".")) == [path.name]
 
 
 def read(path: Path, file_format: FileFormat) -> list[dict[str, Any]]:
@@ -160,7 +163,9 @@ async def test_a_file_appears_only_complete(tmp_path: Path) -> None:
         output="t",
         output_columns=("v",),
     )
-    async with FilesDestination(FilesConfig(path=str(tmp_path)), file_format=FileFormat.JSONL, run_id="r1") as files:
+    async with FilesDestination(
+        FilesConfig(path=str(tmp_path)), file_format=FileFormat.JSONL, run_id="r1", sync_id="s1"
+    ) as files:
         await files.open_object(plan, options=WriteOptions(mode=Mode.SNAPSHOT), resume=None)
 
         async def items() -> AsyncIterator[Piece | Mark]:
@@ -175,4 +180,101 @@ async def test_a_file_appears_only_complete(tmp_path: Path) -> None:
         # an aborted object leaves nothing behind
         await files.open_object(plan, options=WriteOptions(mode=Mode.SNAPSHOT), resume=None)
         await files.abort_object(plan)
-    assert [p.name for p in (tmp_path / "t").iterdir()] == ["r1.jsonl"]
+    assert [p.name for p in (tmp_path / "t").iterdir() if not p.name.startswith(".")] == ["r1.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "../outside", "inside/../../outside", "{outside}", "{root}/../outside", "link", "{root}/inside/link"],
+)
+def test_a_folder_outside_the_files_root_is_refused(tmp_path: Path, path: str) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "inside").mkdir(parents=True)
+    outside.mkdir()
+    (root / "link").symlink_to(outside)
+    (root / "inside" / "link").symlink_to(outside)
+    with pytest.raises(InvalidError, match="outside the files root"):
+        FilesConfig.from_values({"path": path.format(root=root, outside=outside)}, root=root)
+
+
+@pytest.mark.parametrize("path", [".", "inside", "inside/../inside", "{root}/inside", "new/folder"])
+def test_a_folder_inside_the_files_root_is_resolved(tmp_path: Path, path: str) -> None:
+    root = tmp_path / "root"
+    (root / "inside").mkdir(parents=True)
+    config = FilesConfig.from_values({"path": path.format(root=root)}, root=root)
+    assert Path(config.path).is_relative_to(root.resolve())
+    assert Path(config.path).is_absolute()
+
+
+async def test_a_run_cannot_reach_outside_the_files_root(state: asyncpg.Pool, db: str, tmp_path: Path) -> None:
+    await seed(db)
+    root = tmp_path / "root"
+    root.mkdir()
+    spec = SyncSpec(
+        sync_id=unique("out"),
+        source=pg(db),
+        destination=Endpoint(type="files", config={"path": str(tmp_path / "elsewhere")}),
+        objects=(ObjectSpec(name="items", schema_name="public"),),
+    )
+    with pytest.raises(InvalidError, match="outside the files root"):
+        await run(state, spec, run_id=unique("run"), files_root=root)
+    escaping = spec.model_copy(
+        update={
+            "destination": Endpoint(type="files", config={"path": "out"}),
+            "objects": (ObjectSpec(name="items", schema_name="public", output_name="../../escaped"),),
+        }
+    )
+    with pytest.raises(InvalidError, match="outside the destination folder"):
+        await run(state, escaping, run_id=unique("run"), files_root=root)
+    assert not (tmp_path / "escaped").exists()
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_file_linked_out_of_the_folder_is_not_read(tmp_path: Path) -> None:
+    folder, secret = tmp_path / "in", tmp_path / "secret.csv"
+    (folder / "orders").mkdir(parents=True)
+    (folder / "orders" / "a.csv").write_text("id\n1\n")
+    secret.write_text("password\nhunter2\n")
+    (folder / "orders" / "b.csv").symlink_to(secret)
+    (folder / "orders" / "c.csv").symlink_to(folder / "orders" / "a.csv")  # a link inside the folder is read
+    source = FilesSource(FilesConfig.from_values({"path": "in"}, root=tmp_path))
+    assert [p.name for p in source.files("orders")] == ["a.csv", "c.csv"]
+
+
+async def write_one(folder: Path, *, run_id: str, sync_id: str, rebuild: bool = False) -> Path:
+    """One run's file of object `t` in `folder`."""
+    plan = ObjectPlan(
+        schema=None,
+        name="t",
+        columns=(TypedColumn(name="v", type="text"),),
+        primary_key=(),
+        output="t",
+        output_columns=("v",),
+    )
+    config = FilesConfig(path=str(folder))
+    async with FilesDestination(config, file_format=FileFormat.JSONL, run_id=run_id, sync_id=sync_id) as files:
+        options = WriteOptions(mode=Mode.SNAPSHOT, extra={"rebuild": rebuild})
+        await files.open_object(plan, options=options, resume=None)
+
+        async def items() -> AsyncIterator[Piece | Mark]:
+            yield Piece(b'{"v": "a"}\n')
+            yield Mark(position={}, rows=1)
+
+        async for _ in files.write(plan, items(), encoding=Encoding.JSONL):
+            pass
+        await files.close_object(plan)
+        return files.path_for("t")
+
+
+async def test_rebuild_removes_only_the_files_the_sync_wrote(tmp_path: Path) -> None:
+    first = await write_one(tmp_path, run_id="r1", sync_id="s1")
+    await write_one(tmp_path, run_id="r2", sync_id="s1")
+    theirs = await write_one(tmp_path, run_id="other", sync_id="s2")  # another sync writing to the same folder
+    (tmp_path / "t" / "foreign.jsonl").write_text('{"v": "not ours"}\n')
+    (tmp_path / "t" / "notes.txt").write_text("kept")
+    await write_one(tmp_path, run_id="r3", sync_id="s1", rebuild=True)
+    kept = sorted(p.name for p in first.parent.iterdir() if not p.name.startswith("."))
+    assert kept == ["foreign.jsonl", "notes.txt", theirs.name, "r3.jsonl"]
+    await write_one(tmp_path, run_id="r4", sync_id="s1", rebuild=True)  # the manifest forgot what it removed
+    kept = sorted(p.name for p in first.parent.iterdir() if not p.name.startswith("."))
+    assert kept == ["foreign.jsonl", "notes.txt", theirs.name, "r4.jsonl"]

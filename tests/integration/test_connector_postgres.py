@@ -66,9 +66,16 @@ def spec_for(source: str, target: str, tables: list[str] | None = None, **extra:
     )
 
 
-async def run(pool: asyncpg.Pool, spec: SyncSpec, *, batch_rows: int = 1000, run_id: str | None = None) -> Tally:
+async def run(
+    pool: asyncpg.Pool,
+    spec: SyncSpec,
+    *,
+    batch_rows: int = 1000,
+    run_id: str | None = None,
+    files_root: Path | None = None,
+) -> Tally:
     tally = Tally()
-    settings = PipelineSettings(batch_rows=batch_rows)
+    settings = PipelineSettings(batch_rows=batch_rows, files_root=files_root)
     await Pipeline(pool=pool, sealer=None, settings=settings, run_id=run_id or unique("run"), tally=tally).run(spec)
     return tally
 

@@ -167,7 +167,7 @@ async def test_a_table_lands_in_json_lines_hashed(state: asyncpg.Pool, pair: tup
         objects=(ObjectSpec(name="customers", schema_name="public", obfuscated=("name", "age", "balance")),),
         file_format=FileFormat.JSONL,
     )
-    await run(state, spec, run_id=run_id)
+    await run(state, spec, run_id=run_id, files_root=tmp_path)
     rows = {r["id"]: r for r in read(tmp_path / "customers" / f"{run_id}.jsonl", FileFormat.JSONL)}
     assert (rows[1]["name"], rows[1]["age"], rows[1]["balance"], rows[1]["score"]) == (ALICE, THIRTY, sha("12.50"), 1.5)
     assert (rows[2]["name"], rows[2]["age"], rows[2]["note"]) == (None, None, "all null")
@@ -196,7 +196,7 @@ async def test_a_folder_lands_in_json_lines_hashed_as_postgresql_hashes(
         objects=(ObjectSpec(name="people", obfuscated=hidden), ObjectSpec(name="codes", obfuscated=("code",))),
         file_format=FileFormat.JSONL,
     )
-    await run(state, spec, run_id=run_id)
+    await run(state, spec, run_id=run_id, files_root=tmp_path)
     people = read(tmp_path / "out" / "people" / f"{run_id}.jsonl", FileFormat.JSONL)
     # PostgreSQL hashes the same values (typed as discovery types them) the same way
     by_postgres = [r[0] for r in await sql(db, _HASHES, json.dumps(FILE_ROWS[0]["doc"]))]

@@ -1,6 +1,7 @@
 """The scheduler in-process over real Kafka and PostgreSQL, with a clock the test moves: each schedule kind's
 fire times, no overlap, one catch-up run after a stop, retries with capped backoff and deactivation, continuous
-schedules, the sweep (silent runs, unclaimed runs) and cancelling a pending run."""
+schedules, the sweep (silent runs, unclaimed runs), cancelling a pending run, and deleting the runs of a deleted
+sync or connector (answered by `SyncRunsDeleted`, caused by the deletion, which the gateway waits for)."""
 
 from datetime import datetime, timedelta
 
@@ -15,10 +16,12 @@ from tests.integration.test_scheduler_harness import (
     wait_for,
 )
 
+from syncline_contracts.connectors import ConnectorDeleted
 from syncline_contracts.runs import CancelRun
 from syncline_contracts.schedules import RetryPolicy, Schedule, ScheduleKind
 from syncline_contracts.status import JobType
-from syncline_contracts.topics import RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
+from syncline_contracts.syncs import BulkSyncDeleted
+from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_COMMANDS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
 
 pytestmark = pytest.mark.integration
 
@@ -321,3 +324,25 @@ async def test_a_schedule_that_slipped_past_validation_never_fires_and_says_why(
     assert broken["next_fire_at"] is None
     assert "6 or 7" in broken["error"]
     assert (await h.schedule("bad", "incremental"))["next_fire_at"] == at("2031-01-15T11:05:00Z")
+
+
+async def test_deleting_a_sync_or_a_connector_deletes_its_runs_and_says_so(harness: Harness) -> None:
+    h = harness
+    await add_connectors(h.dsn, ["gone-sync", "gone-connector"])
+    for sync_id in ("gone-sync", "gone-connector"):
+        await h.configure(sync_id, Schedule(kind=ScheduleKind.ONCE, start_at=T0.isoformat()))
+    [finished] = await h.wait_runs("gone-sync", 1)
+    await h.finish(finished)
+    await h.wait_runs("gone-connector", 1)  # pending
+
+    sync_deleted = await h.send(SYNC_EVENTS, BulkSyncDeleted(sync_id="gone-sync"))
+    connector_deleted = await h.send(
+        CONNECTOR_EVENTS, ConnectorDeleted(connector_id="gone-connector", delete_sync_jobs=True)
+    )
+    events = await h.events(SYNC_EVENTS, until=lambda bs: len(of_type(bs, "syncline.sync.runs_deleted")) == 2)
+    answers = {e["_ce"]["causation_id"]: e for e in of_type(events, "syncline.sync.runs_deleted")}
+    assert (answers[sync_deleted.ce_id]["sync_id"], answers[sync_deleted.ce_id]["deleted"]) == ("gone-sync", 1)
+    assert answers[connector_deleted.ce_id]["sync_id"] == "gone-connector"
+    assert answers[connector_deleted.ce_id]["deleted"] == 1
+    assert await h.runs("gone-sync") == []
+    assert await h.runs("gone-connector") == []

@@ -18,6 +18,7 @@ SERVICES = ("policy", "scheduler", "executor", "gateway")
 TEST_PARTITIONS = 3
 """Partitions per topic in tests: enough for several consumers of a group, few enough to clean up quickly."""
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -38,6 +39,8 @@ class System:
     docstore_url: str
     topic_prefix: str
     log_dir: Path
+    files_root: Path
+    """The services' files root (`SYNCLINE_FILES__ROOT`): every file connection's folder lies inside it."""
     key: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
@@ -97,12 +100,14 @@ class System:
         return f"{self.topic_prefix}{name}"
 
 
-def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path) -> System:
-    """A system wired to its own databases and topic prefix, not yet started."""
+def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path, files_root: Path | None = None) -> System:
+    """A system wired to its own databases, topic prefix and files root (by default
+    `.local/test-files/<database>`), not yet started."""
     base = os.environ.get("SYNCLINE_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/syncline")
     database_url = with_database(base, database)
     docstore_url = with_database(base, docstore)
     port = free_port()
+    files_root = files_root or ROOT / ".local" / "test-files" / database
     env = {
         key: value for key, value in os.environ.items() if not key.startswith("SYNCLINE_") or key in ("SYNCLINE_HOME",)
     }
@@ -116,6 +121,7 @@ def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path) -> 
         "SYNCLINE_PORT": str(port),
         "SYNCLINE_LOG__JSON_OUTPUT": "true",
         "SYNCLINE_INSTANCE_ID": "test-worker",
+        "SYNCLINE_FILES__ROOT": str(files_root),
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     return System(
@@ -125,4 +131,5 @@ def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path) -> 
         docstore_url=docstore_url,
         topic_prefix=prefix,
         log_dir=log_dir,
+        files_root=files_root,
     )

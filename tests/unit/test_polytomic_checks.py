@@ -1,4 +1,5 @@
-"""Checks and discovery of folder connections (PostgreSQL and Kafka are checked in the e2e suite)."""
+"""Checks and discovery of folder connections (PostgreSQL and Kafka are checked in the e2e suite): folders inside
+the files root only; and the rule that a connection pointed elsewhere carries its stored secrets again."""
 
 from pathlib import Path
 
@@ -6,7 +7,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from syncline_connectors.polytomic_checks import SourceUnavailableError, check_connection, discover
+from syncline_connectors.polytomic_checks import (
+    CONNECTION_TYPES,
+    SourceUnavailableError,
+    check_connection,
+    check_secrets_given,
+    discover,
+)
+from syncline_platform.errors import InvalidError
 
 
 async def test_a_folder_offers_its_files_with_their_fields(tmp_path: Path) -> None:
@@ -15,7 +23,7 @@ async def test_a_folder_offers_its_files_with_their_fields(tmp_path: Path) -> No
     (tmp_path / "nested").mkdir()
     pq.write_table(pa.table({"sku": ["a"], "qty": [1]}), tmp_path / "nested" / "stock.parquet")
     (tmp_path / "notes.txt").write_text("ignored")
-    found = await discover("file", {"path": str(tmp_path)}, password="")
+    found = await discover("file", {"path": str(tmp_path)}, password="", files_root=tmp_path)
     assert [(o.id, [f.id for f in o.fields]) for o in found] == [
         ("customers.csv", ["id", "name"]),
         ("events.jsonl", ["at", "kind"]),
@@ -24,11 +32,50 @@ async def test_a_folder_offers_its_files_with_their_fields(tmp_path: Path) -> No
 
 
 async def test_folder_checks(tmp_path: Path) -> None:
-    assert await check_connection("file", {"path": str(tmp_path)}, password="") is None
-    assert "does not exist" in (await check_connection("file", {"path": str(tmp_path / "no")}, password="") or "")
-    assert "unknown connection type" in (await check_connection("ftp", {}, password="") or "")
+    assert await check_connection("file", {"path": str(tmp_path)}, password="", files_root=tmp_path) is None
+    assert "does not exist" in (await check_connection("file", {"path": "no"}, password="", files_root=tmp_path) or "")
+    assert "unknown connection type" in (await check_connection("ftp", {}, password="", files_root=tmp_path) or "")
     with pytest.raises(SourceUnavailableError, match="cannot be a bulk sync source"):
-        await discover("kafka", {"bootstrap_servers": "x"}, password="")
+        await discover("kafka", {"bootstrap_servers": "x"}, password="", files_root=tmp_path)
     (tmp_path / "broken.jsonl").write_text("{not json\n")
     with pytest.raises(SourceUnavailableError, match=r"broken\.jsonl"):
-        await discover("file", {"path": str(tmp_path)}, password="")
+        await discover("file", {"path": str(tmp_path)}, password="", files_root=tmp_path)
+
+
+@pytest.mark.parametrize("path", ["/", "/etc", "..", "inside/../..", "link"])
+async def test_a_folder_outside_the_files_root_is_a_broken_rule(tmp_path: Path, path: str) -> None:
+    root = tmp_path / "root"
+    (root / "inside").mkdir(parents=True)
+    (root / "link").symlink_to(tmp_path)
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    with pytest.raises(InvalidError, match="outside the files root"):
+        await check_connection("file", {"path": path}, password="", files_root=root)
+    with pytest.raises(InvalidError, match="outside the files root"):
+        await discover("file", {"path": path}, password="", files_root=root)
+
+
+async def test_discovery_skips_files_linked_out_of_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "a.csv").write_text("id\n1\n")
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    (tmp_path / "root" / "b.csv").symlink_to(tmp_path / "secret.csv")
+    found = await discover("file", {"path": "."}, password="", files_root=tmp_path / "root")
+    assert [o.id for o in found] == ["a.csv"]
+
+
+PG = CONNECTION_TYPES["postgresql"]
+STORED = {"hostname": "db", "port": 5432, "username": "u", "database": "d", "ssl": False}
+
+
+@pytest.mark.parametrize(
+    "change", [{"hostname": "evil.example"}, {"port": 6543}, {"username": "other"}, {"database": "other"}]
+)
+def test_pointing_a_connection_elsewhere_needs_its_password_again(change: dict[str, object]) -> None:
+    with pytest.raises(InvalidError, match=r"\[password\] must be given again when \[\w+\] changes"):
+        check_secrets_given(PG, before=STORED, after=STORED | change, stored={"password"}, given=())
+    check_secrets_given(PG, before=STORED, after=STORED | change, stored={"password"}, given={"password"})
+    check_secrets_given(PG, before=STORED, after=STORED | change, stored=(), given=())  # no password to follow
+
+
+def test_other_changes_keep_the_stored_password() -> None:
+    check_secrets_given(PG, before=STORED, after=STORED | {"ssl": True, "port": "5432"}, stored={"password"}, given=())

@@ -56,6 +56,22 @@ def test_file_destination_format_and_sub_folder() -> None:
     assert spec.destination.config == {"path": "/data/out"}
 
 
+@pytest.mark.parametrize("sub_folder", ["/etc", "../up", "a/../../up"])
+def test_a_sub_folder_cannot_leave_the_connection_folder(sub_folder: str) -> None:
+    target = {"type": "file", "configuration": {"path": "data"}}
+    with pytest.raises(InvalidError, match=r"destination_configuration\.path .* must stay inside its folder"):
+        compile_spec(sync(destination_configuration={"path": sub_folder}), source=PG, target=target, objects=[])
+
+
+@pytest.mark.parametrize("output", ["../escaped", "/var/escaped", "a/../../escaped"])
+def test_an_output_name_cannot_leave_a_folder_destination(output: str) -> None:
+    target = {"type": "file", "configuration": {"path": "data"}}
+    objects = [row("public.users", user_output_name=output, output_name=output)]
+    with pytest.raises(InvalidError, match=r"schema \[public\.users\]: output_name .* must stay inside"):
+        compile_spec(sync(destination_configuration={}), source=PG, target=target, objects=objects)
+    assert compile_spec(sync(), source=PG, target=PG, objects=objects).objects[0].output_name == output  # a table
+
+
 def test_filters_the_data_plane_cannot_run_are_rejected() -> None:
     with pytest.raises(InvalidError, match="StringLike"):
         compile_spec(

@@ -1,10 +1,16 @@
 """Local folders as a source (CSV and JSON lines, read recursively with include/exclude patterns) and as a
 destination (JSON lines, CSV, Parquet).
 
-Source objects are folders below the root (AWS `FileConfiguration` folders); every matching file below a folder
-belongs to it, read in path order, one batch per file, so a resumed run continues after the last whole file.
-A destination object is one file per run, `<root>/<object>/<run id>.<ext>`, written under a temporary name and
-renamed once complete: readers never see a partial file, and a retried run rewrites the same name.
+Every folder lies inside one files root (`SYNCLINE_FILES__ROOT`): a connection's path is resolved against it,
+symlinks followed, and refused when it lands outside (`confined`); an object's output folder must stay inside its
+destination folder, and a file that is a symlink out of the source folder is not read.
+
+Source objects are folders below the connection's folder (AWS `FileConfiguration` folders); every matching file
+below a folder belongs to it, read in path order, one batch per file, so a resumed run continues after the last
+whole file. A destination object is one file per run, `<folder>/<object>/<run id>.<ext>`, written under a temporary
+name and renamed once complete: readers never see a partial file, and a retried run rewrites the same name. Each
+object folder keeps a manifest per sync (`.syncline-<digest>.written`) of the files that sync wrote there, recorded
+before each file takes its name; `rebuild` removes only those, never a file someone else put in the folder.
 Obfuscated fields of source rows are replaced by the hex SHA-256 of the value's PostgreSQL text form (`pg_text`),
 so a value hashes the same whether it is read from a file or from a PostgreSQL table.
 """
@@ -21,7 +27,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any, Self
 
@@ -50,21 +56,49 @@ ROWS_PER_PIECE = 5000
 SAMPLE_ROWS = 1000
 
 
+def confined(root: Path, path: str | Path, *, what: str = "path", inside: str = "the files root") -> Path:
+    """`path` (relative to `root`, or absolute) resolved with its symlinks followed; an InvalidError unless it is
+    `root` itself or lies below it (so `/`, an absolute folder elsewhere and any `..` or symlink out are refused)."""
+    text = str(path)
+    if "\x00" in text:
+        raise InvalidError(f"{what} must not contain a NUL character")
+    try:
+        base = root.resolve()
+        target = (base / path).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+        raise InvalidError(f"{what} [{text}] cannot be resolved: {exc}") from exc
+    if not target.is_relative_to(base):
+        raise InvalidError(
+            f"{what} [{text}] is outside {inside}: give a folder inside it (a relative path, or an absolute one "
+            "that stays inside it once .. and symlinks are followed)"
+        )
+    return target
+
+
+def relative_name(value: str, *, what: str) -> str:
+    """`value` as a name below a folder, judged without touching the disk: relative and without `..` (where it
+    lands after symlinks is checked again when it is used)."""
+    pure = PurePosixPath(value)
+    if "\x00" in value or pure.is_absolute() or ".." in pure.parts:
+        raise InvalidError(f"{what} [{value}] must stay inside its folder: a relative path without [..]")
+    return value
+
+
 @dataclass(frozen=True)
 class FilesConfig:
-    """A local folder and the patterns that select its files (matched against paths relative to the root)."""
+    """A local folder and the patterns that select its files (matched against paths relative to the folder)."""
 
     path: str
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> "FilesConfig":
-        """From configuration values."""
+    def from_values(cls, values: dict[str, Any], *, root: Path) -> "FilesConfig":
+        """From configuration values, the path resolved inside the files `root` (InvalidError when it is not)."""
         if not values.get("path"):
             raise InvalidError("a files endpoint needs a path")
         return cls(
-            path=str(values["path"]),
+            path=str(confined(root, str(values["path"]))),
             include=tuple(values.get("include") or ("*",)),
             exclude=tuple(values.get("exclude") or ()),
         )
@@ -77,7 +111,7 @@ class FilesSource:
 
     def __init__(self, config: FilesConfig) -> None:
         self.config = config
-        self.root = Path(config.path)
+        self.root = Path(config.path).resolve()
 
     async def __aenter__(self) -> Self:
         return self
@@ -94,11 +128,13 @@ class FilesSource:
 
     def files(self, folder: str) -> list[Path]:
         """The matching files below `folder` (relative to the root), in path order."""
-        base = self.root if folder in (".", "") else self.root / folder
+        base = self.root if folder in (".", "") else confined(self.root, folder, what="object", inside="the folder")
         found = []
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(self.root).as_posix()
             if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(self.root):  # a link out of the folder
                 continue
             if not any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in self.config.include):
                 continue
@@ -112,7 +148,11 @@ class FilesSource:
         return await asyncio.to_thread(self._discover)
 
     def _discover(self) -> list[ObjectInfo]:
-        folders = sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.files(p.name))
+        folders = sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and p.resolve().is_relative_to(self.root) and self.files(p.name)
+        )
         names = folders or ["."]
         return [ObjectInfo(schema=None, name=n, columns=self._columns(n), primary_key=()) for n in names]
 
@@ -283,14 +323,16 @@ class _OpenFile:
 
 
 class FilesDestination:
-    """Writes one file per object and run below a folder. Use as an async context manager."""
+    """Writes one file per object and run below a folder, recording each in the sync's manifest of that object's
+    folder. Use as an async context manager."""
 
     shape = None
 
-    def __init__(self, config: FilesConfig, *, file_format: FileFormat, run_id: str) -> None:
-        self.root = Path(config.path)
+    def __init__(self, config: FilesConfig, *, file_format: FileFormat, run_id: str, sync_id: str) -> None:
+        self.root = Path(config.path).resolve()
         self.format = file_format
         self.run_id = run_id
+        self.manifest_name = f".syncline-{hashlib.sha256(sync_id.encode()).hexdigest()[:16]}.written"
         self.accepts = {
             FileFormat.JSONL: (Encoding.JSONL, Encoding.ROWS),
             FileFormat.CSV: (Encoding.CSV, Encoding.ROWS),
@@ -315,8 +357,9 @@ class FilesDestination:
             raise UnavailableError(dependency=f"folder {self.root}", detail=str(exc)) from exc
 
     def path_for(self, output: str) -> Path:
-        """The file an object gets in this run."""
-        return self.root / output / f"{self.run_id}.{self.format.value}"
+        """The file an object gets in this run; InvalidError when the output would leave the folder."""
+        folder = confined(self.root, output, what="output name", inside="the destination folder")
+        return folder / f"{self.run_id}.{self.format.value}"
 
     async def open_object(self, plan: ObjectPlan, *, options: WriteOptions, resume: Position | None) -> Position | None:
         """Start the object's temporary file; a file is rewritten whole, so nothing is resumed."""
@@ -375,11 +418,11 @@ class FilesDestination:
             opened.handle.flush()
             os.fsync(opened.handle.fileno())
             opened.handle.close()
+        manifest = Manifest(opened.final.parent / self.manifest_name)
+        manifest.record(opened.final.name)  # before the file takes its name: a crash in between leaves no stranger
         opened.temp.replace(opened.final)
-        if opened.extra["rebuild"]:  # the object is this run's file alone: earlier runs' files go
-            for earlier in opened.final.parent.glob(f"*.{self.format.value}"):
-                if earlier != opened.final:
-                    earlier.unlink(missing_ok=True)
+        if opened.extra["rebuild"]:  # the object is this run's file alone: the sync's earlier files go, no other
+            manifest.keep_only(opened.final.name)
         return ObjectOutcome(total=opened.rows)
 
     async def abort_object(self, plan: ObjectPlan) -> None:
@@ -396,6 +439,45 @@ class FilesDestination:
             opened.parquet.abandon()
         with contextlib.suppress(FileNotFoundError):
             opened.temp.unlink()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The names of the files one sync wrote in one folder (JSON: `{"files": [...]}`), rewritten atomically."""
+
+    path: Path
+
+    def names(self) -> list[str]:
+        """The recorded names (none when there is no manifest yet or it cannot be read)."""
+        try:
+            files = json.loads(self.path.read_text()).get("files")
+        except (OSError, ValueError, AttributeError):
+            return []
+        return [n for n in files if isinstance(n, str)] if isinstance(files, list) else []
+
+    def record(self, name: str) -> None:
+        """Add a file name."""
+        names = self.names()
+        if name not in names:
+            self._write([*names, name])
+
+    def keep_only(self, name: str) -> None:
+        """Remove every recorded file of this folder but `name`, and forget them."""
+        for earlier in self.names():
+            if earlier != name and _plain_name(earlier):  # a bare name of this folder, never a path elsewhere
+                (self.path.parent / earlier).unlink(missing_ok=True)
+        self._write([name])
+
+    def _write(self, names: list[str]) -> None:
+        temp = self.path.with_name(f"{self.path.name}.tmp")
+        temp.write_text(json.dumps({"files": names}))
+        temp.replace(self.path)
+
+
+def _plain_name(name: str) -> bool:
+    return (
+        bool(name) and "/" not in name and "\x00" not in name and name not in (".", "..") and not name.startswith(".")
+    )
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:

@@ -4,8 +4,10 @@
   and destination configuration keys, and the destination's modes; `validate_configuration` checks values
   against them.
 - `check_connection`: does the connection answer for real (PostgreSQL accepts a login, the folder exists and is
-  readable, the Kafka bootstrap servers answer a metadata request)? None when it does, else why not.
+  readable, the Kafka bootstrap servers answer a metadata request)? None when it does, else why not. A folder
+  outside the files root is not a failed check but a broken rule (InvalidError), whether checked or not.
 - `discover`: the objects (schemas) of a source with their fields, types and primary keys, read live.
+- `check_secrets_given`: a change of where a connection points must carry its stored secrets again.
 """
 
 import asyncio
@@ -13,6 +15,7 @@ import csv
 import importlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +23,9 @@ from typing import Any, Literal
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
+from syncline_connectors.files import confined
+from syncline_platform.errors import InvalidError
 
 CHECK_TIMEOUT_S = 3.0
 """How long a check or a discovery may wait for the other side."""
@@ -63,6 +69,8 @@ class ConnectionType:
     source_configuration: tuple[ConfigKey, ...] = ()
     destination_configuration: tuple[ConfigKey, ...] = ()
     modes: tuple[str, ...] = ()
+    identity: tuple[str, ...] = ()
+    """Keys that say where the secrets go (host, port, user, database): changing one needs the secrets again."""
 
     @property
     def secret_keys(self) -> frozenset[str]:
@@ -110,6 +118,7 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
         ),
         destination_configuration=(ConfigKey("schema", "string", "Output schema", default="public"),),
         modes=BULK_MODES,
+        identity=("hostname", "port", "username", "database"),
     ),
     "file": ConnectionType(
         id="file",
@@ -204,15 +213,42 @@ class SourceUnavailableError(Exception):
     """The source could not be read."""
 
 
-async def check_connection(connection_type: str, values: dict[str, Any], *, password: str) -> str | None:
-    """None when the connection answers for real; otherwise why not."""
+def check_secrets_given(
+    kind: ConnectionType,
+    *,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    stored: Iterable[str],
+    given: Iterable[str],
+) -> None:
+    """Refuse (InvalidError) a change of where a connection points (`kind.identity`) that would keep a stored
+    secret rather than carry it again, as Airbyte and Fivetran do: otherwise any key of the organisation could
+    send a stored password to a server of its choosing."""
+    moved = [k for k in kind.identity if _text(after.get(k)) != _text(before.get(k))]
+    kept = sorted((kind.secret_keys & set(stored)) - set(given))
+    if moved and kept:
+        raise InvalidError(
+            f"[{', '.join(kept)}] must be given again when [{', '.join(moved)}] changes: "
+            "a stored secret never follows a connection elsewhere"
+        )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+async def check_connection(
+    connection_type: str, values: dict[str, Any], *, password: str, files_root: Path
+) -> str | None:
+    """None when the connection answers for real; otherwise why not. InvalidError for a folder outside
+    `files_root`."""
     try:
         match connection_type:
             case "postgresql":
                 conn = await _pg_connect(values, password=password)
                 await conn.close()
             case "file":
-                _readable_folder(values)
+                _readable_folder(values, files_root=files_root)
             case "kafka":
                 await _kafka_metadata(values)
             case _:
@@ -222,13 +258,16 @@ async def check_connection(connection_type: str, values: dict[str, Any], *, pass
     return None
 
 
-async def discover(connection_type: str, values: dict[str, Any], *, password: str) -> list[DiscoveredObject]:
-    """The objects a source offers, read live; raises SourceUnavailableError when it does not answer."""
+async def discover(
+    connection_type: str, values: dict[str, Any], *, password: str, files_root: Path
+) -> list[DiscoveredObject]:
+    """The objects a source offers, read live; raises SourceUnavailableError when it does not answer, and
+    InvalidError for a folder outside `files_root`."""
     match connection_type:
         case "postgresql":
             return await _pg_discover(values, password=password)
         case "file":
-            return await asyncio.to_thread(_folder_discover, values)
+            return await asyncio.to_thread(_folder_discover, values, files_root=files_root)
     raise SourceUnavailableError(f"a [{connection_type}] connection cannot be a bulk sync source")
 
 
@@ -301,12 +340,15 @@ async def _pg_discover(values: dict[str, Any], *, password: str) -> list[Discove
     return [DiscoveredObject(id=oid, name=oid, fields=tuple(fields)) for oid, fields in objects.items()]
 
 
-def _readable_folder(values: dict[str, Any]) -> Path:
-    folder = Path(str(values.get("path") or ""))
-    if not str(values.get("path") or "") or not folder.is_dir():
-        raise SourceUnavailableError(f"folder [{folder}] does not exist")
+def _readable_folder(values: dict[str, Any], *, files_root: Path) -> Path:
+    given = str(values.get("path") or "")
+    if not given:
+        raise SourceUnavailableError("a folder needs a [path]")
+    folder = confined(files_root, given)
+    if not folder.is_dir():
+        raise SourceUnavailableError(f"folder [{given}] does not exist")
     if not os.access(folder, os.R_OK | os.X_OK):
-        raise SourceUnavailableError(f"folder [{folder}] is not readable")
+        raise SourceUnavailableError(f"folder [{given}] is not readable")
     return folder
 
 
@@ -347,7 +389,14 @@ def _file_fields(path: Path) -> tuple[DiscoveredField, ...]:
     )
 
 
-def _folder_discover(values: dict[str, Any]) -> list[DiscoveredObject]:
-    folder = _readable_folder(values)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in _FILE_SUFFIXES)
+def _folder_discover(values: dict[str, Any], *, files_root: Path) -> list[DiscoveredObject]:
+    folder = _readable_folder(values, files_root=files_root)
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in _FILE_SUFFIXES
+        and not p.name.startswith(".")
+        and p.resolve().is_relative_to(folder)  # not a symlink out of the folder
+    )
     return [DiscoveredObject(id=str(p.relative_to(folder)), name=p.name, fields=_file_fields(p)) for p in files]

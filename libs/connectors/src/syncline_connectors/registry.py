@@ -1,5 +1,6 @@
 """Connectors resolved by connection type: the executor asks for a source or a destination of a spec."""
 
+from pathlib import Path
 from typing import Any
 
 from syncline_connectors.docstore import DocumentStore
@@ -15,19 +16,25 @@ Source = PostgresSource | FilesSource
 Destination = PostgresDestination | FilesDestination | KafkaDestination | DocumentStore
 
 
-def source_for(spec: SyncSpec, config: dict[str, Any], *, batch_rows: int = 100_000) -> Source:
-    """The source connector of `spec` (not yet entered); `config` has its secrets opened."""
+def source_for(
+    spec: SyncSpec, config: dict[str, Any], *, batch_rows: int = 100_000, files_root: Path | None = None
+) -> Source:
+    """The source connector of `spec` (not yet entered); `config` has its secrets opened. A files source needs
+    the files root its folder must lie in."""
     match spec.source_type:
         case SourceType.POSTGRESQL:
             return PostgresSource(PostgresConfig.from_values(config), batch_rows=batch_rows)
         case SourceType.FILES:
-            return FilesSource(FilesConfig.from_values(config))
+            return FilesSource(FilesConfig.from_values(config, root=_files_root(files_root)))
         case _:
             raise InvalidError(f"no source connector for connection type [{spec.source.type}]")
 
 
-def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> Destination:
-    """The destination connector of `spec` (not yet entered); `config` has its secrets opened."""
+def destination_for(
+    spec: SyncSpec, config: dict[str, Any], *, run_id: str, files_root: Path | None = None
+) -> Destination:
+    """The destination connector of `spec` (not yet entered); `config` has its secrets opened. A files
+    destination needs the files root its folder must lie in."""
     match spec.destination_type:
         case DestinationType.POSTGRESQL:
             return PostgresDestination(
@@ -37,7 +44,12 @@ def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> D
                 record_timestamps=spec.record_timestamps,
             )
         case DestinationType.FILES:
-            return FilesDestination(FilesConfig.from_values(config), file_format=spec.file_format, run_id=run_id)
+            return FilesDestination(
+                FilesConfig.from_values(config, root=_files_root(files_root)),
+                file_format=spec.file_format,
+                run_id=run_id,
+                sync_id=spec.sync_id,
+            )
         case DestinationType.KAFKA:
             return KafkaDestination(
                 KafkaConfig.from_values(config),
@@ -54,3 +66,9 @@ def destination_for(spec: SyncSpec, config: dict[str, Any], *, run_id: str) -> D
                 rules=active_rules(config.get("filtering")),
             )
     raise InvalidError(f"no destination connector for connection type [{spec.destination.type}]")
+
+
+def _files_root(root: Path | None) -> Path:
+    if root is None:
+        raise InvalidError("file connections need a files root (SYNCLINE_FILES__ROOT), and this process has none")
+    return root

@@ -209,11 +209,28 @@ class SyncDeactivated(Message):
     """The latest failed run."""
 
 
+class SyncRunsDeleted(Message):
+    """The scheduler deleted the runs of a deleted sync or connector: its answer to `BulkSyncDeleted` and to
+    `ConnectorDeleted` with `delete_sync_jobs`, caused by that event (the gateway answers the delete once it has
+    it). A bulk sync's running executions are asked to stop and keep their record until they end."""
+
+    key_field: ClassVar[str] = "sync_id"
+    type: Literal["syncline.sync.runs_deleted"] = "syncline.sync.runs_deleted"
+    """Wire type."""
+    sync_id: str
+    """The sync (or connector)."""
+    deleted: int
+    """How many runs were deleted."""
+    stopping: int = 0
+    """How many runs were asked to stop and are kept until they end."""
+
+
 SyncEvent = Annotated[
     SchedulesConfigured
     | ScheduleSkipped
     | SyncDeactivationWarned
     | SyncDeactivated
+    | SyncRunsDeleted
     | BulkSyncConfigured
     | BulkSyncDeleted
     | CommandRejected,

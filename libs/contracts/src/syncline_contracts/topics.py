@@ -50,6 +50,7 @@ from syncline_contracts.schedules import (
     ScheduleSkipped,
     SyncDeactivated,
     SyncDeactivationWarned,
+    SyncRunsDeleted,
 )
 from syncline_contracts.syncs import (
     ActivateBulkSync,
@@ -150,6 +151,7 @@ SYNC_EVENTS = Topic(
         ScheduleSkipped,
         SyncDeactivationWarned,
         SyncDeactivated,
+        SyncRunsDeleted,
         BulkSyncConfigured,
         BulkSyncDeleted,
         CommandRejected,
@@ -157,7 +159,7 @@ SYNC_EVENTS = Topic(
     producers=("policy", "scheduler"),
     consumers=("scheduler", "policy", "gateway", "executor", "subscribers"),
     description="A sync's schedules and retry policy (from policy); skipped ticks and deactivation (from scheduler); "
-    "outcomes of bulk-sync commands (from policy).",
+    "outcomes of bulk-sync commands (from policy); the runs of deleted syncs and connectors deleted (from scheduler).",
 )
 SYNC_COMMANDS = Topic(
     name="syncline.syncs.commands.v1",

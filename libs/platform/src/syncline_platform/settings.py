@@ -1,8 +1,9 @@
 """Settings pieces shared by every service (env prefix `SYNCLINE_`, nesting with `__`)."""
 
 import socket
+from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/syncline"
@@ -31,6 +32,21 @@ class LogSettings(BaseModel):
     """Minimum level."""
     json_output: bool | None = None
     """JSON lines when true, console when false; by default JSON unless stderr is a TTY."""
+
+
+class FilesSettings(BaseModel):
+    """Where file connections may read and write."""
+
+    root: Path = Field(default=Path(".local/files"), validate_default=True)
+    """Every file connection's folder lies at or below it (`SYNCLINE_FILES__ROOT`); a connection's `path` is
+    relative to it, or an absolute path inside it. A relative root is taken from the working directory at start-up
+    (the project's root under `make run`, which sets it from `SYNCLINE_HOME`); it is resolved once, symlinks
+    followed, and created on first use."""
+
+    @field_validator("root")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
 
 
 class ServiceSettings(BaseSettings):

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -178,6 +179,9 @@ class PipelineSettings:
     """Rows per source batch (and per checkpoint)."""
     queue_pieces: int = 16
     """Pieces buffered between reader and writer."""
+    files_root: Path | None = None
+    """The folder every files source and destination must lie in (`SYNCLINE_FILES__ROOT`); without one, runs
+    with file connections fail."""
 
 
 class _End:
@@ -219,10 +223,16 @@ class Pipeline:
             raise InvalidError("sealed secrets but no SYNCLINE_SECRET_KEY to open them")
         return dict(endpoint.config) | {k: self.sealer.open(v) for k, v in endpoint.sealed_secrets.items()}
 
+    def _sides(self, spec: SyncSpec) -> tuple[Source, Destination]:
+        """The spec's source and destination (not yet entered), file folders confined to the files root."""
+        root = self.settings.files_root
+        source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows, files_root=root)
+        destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id, files_root=root)
+        return source, destination
+
     async def run(self, spec: SyncSpec) -> None:
         """Move everything `spec` selects."""
-        source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows)
-        destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id)
+        source, destination = self._sides(spec)
         async with source, destination:
             plans = await self._plans(spec, source, destination)
             if self.options.test:
@@ -260,8 +270,7 @@ class Pipeline:
                 await self._isolated(spec, plan, checkpoint=done.get(plan.key), sides=(source, destination), mode=mode)
 
         async def another_mover() -> None:
-            source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows)
-            destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id)
+            source, destination = self._sides(spec)
             async with source, destination:
                 await mover(source, destination)
 

@@ -241,7 +241,11 @@ class RunExecutor:
         pipeline = Pipeline(
             pool=self.pool,
             sealer=self.sealer,
-            settings=PipelineSettings(batch_rows=self.settings.batch_rows, queue_pieces=self.settings.queue_pieces),
+            settings=PipelineSettings(
+                batch_rows=self.settings.batch_rows,
+                queue_pieces=self.settings.queue_pieces,
+                files_root=self.settings.files.root,
+            ),
             run_id=attempt_of,  # a retry continues its chain's first run: same checkpoints, staging, file names
             tally=tally,
             options=RunOptions.of(run.get("options")),

@@ -2,9 +2,9 @@
 
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from syncline_platform.settings import ServiceSettings
+from syncline_platform.settings import FilesSettings, ServiceSettings
 
 
 class ExecutorSettings(ServiceSettings):
@@ -20,6 +20,9 @@ class ExecutorSettings(ServiceSettings):
     """Rows per source batch; a checkpoint follows every batch the destination made durable."""
     queue_pieces: int = 16
     """Pieces (driver reads of a few hundred kB at most) buffered between a run's reader and writer."""
+
+    files: FilesSettings = Field(default_factory=FilesSettings)
+    """Where file connections read and write (`SYNCLINE_FILES__ROOT`)."""
 
     def docstore_dsn(self) -> str:
         """The document store's DSN."""

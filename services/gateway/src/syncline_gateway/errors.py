@@ -27,6 +27,15 @@ class BadRequestError(InvalidError):
         super().__init__(reason)
 
 
+class PayloadTooLargeError(BadRequestError):
+    """The body is larger than the dialect accepts. A bad request, so a renderer that does not know it answers 400,
+    never 500."""
+
+    def __init__(self, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"request body is larger than {limit} bytes", kind="too_large")
+
+
 class RejectedError(SynclineError):
     """The owning service rejected the command."""
 
@@ -48,6 +57,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ForbiddenError",
+    "PayloadTooLargeError",
     "RejectedError",
     "ResourceNotFoundError",
     "UnavailableError",

@@ -54,7 +54,7 @@ def fingerprint(*, method: str, path: str, query: str, body: bytes) -> str:
     """What makes two requests the same: method, path, query and the JSON body (key order and spacing aside)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode() if body else b""
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         canonical = body
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), query.encode(), canonical):

@@ -1,27 +1,29 @@
-"""Wiring of the gateway: `build_app(settings)` for tests, `run()` for the console script `syncline-gateway`."""
+"""Wiring of the gateway: `build_app(settings, dialects)` for tests, `run()` for the console script `syncline-gateway`.
+
+The app mounts the dialects it is given (every folder under `dialects/` by default) and dispatches by path
+through their registry: a dialect's errors in its own body, its product headers on every answer, its body
+limits, its idempotency rules, its workers started and stopped with the app. `/healthz`, `/asyncapi.json` and
+`/docs` belong to no dialect. A path no dialect owns is answered in a neutral body,
+`{"error": {"status": 404, "message": "no route for GET /nowhere"}}` (the same shape for any other error there).
+"""
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from syncline_contracts.asyncapi import document
+from syncline_gateway import dialects as known_dialects
 from syncline_gateway import idempotency
-from syncline_gateway.dialects.elastic import PRODUCT_HEADER
-from syncline_gateway.dialects.elastic import errors as elastic_errors
-from syncline_gateway.dialects.elastic.routes import router as elastic_router
-from syncline_gateway.dialects.polytomic import errors as polytomic_errors
-from syncline_gateway.dialects.polytomic.deliveries import Deliverer
-from syncline_gateway.dialects.polytomic.routes import router as polytomic_router
-from syncline_gateway.errors import BadRequestError
+from syncline_gateway.bodies import LimitBodies
+from syncline_gateway.dialects.registry import Dialect, Registry
 from syncline_gateway.service import start_gateway
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform.errors import SynclineError
@@ -30,44 +32,34 @@ from syncline_platform.logging import configure
 log = structlog.get_logger(__name__)
 
 
-def _is_elastic(request: Request) -> bool:
-    return request.url.path.startswith("/_")
-
-
-def _is_polytomic(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def _render(exc: SynclineError, request: Request) -> Response:
-    """Each dialect's errors in its own body: `/api/` is Polytomic's, the rest Elasticsearch's."""
-    if _is_polytomic(request):
-        return polytomic_errors.render(exc, request)
-    return elastic_errors.render(exc, request)
-
-
-def build_app(settings: GatewaySettings) -> FastAPI:
-    """The gateway's ASGI app; starting it (lifespan) connects to PostgreSQL and Kafka."""
+def build_app(settings: GatewaySettings, dialects: Sequence[Dialect] | None = None) -> FastAPI:
+    """The gateway's ASGI app speaking `dialects` (all known ones by default); starting it (lifespan) connects
+    to PostgreSQL and Kafka."""
+    registry = Registry(known_dialects.known() if dialects is None else dialects)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = await start_gateway(settings)
-        app.state.pool = gateway.pool
-        app.state.commands = gateway.commands
-        app.state.credentials = gateway.credentials
-        app.state.sealer = gateway.sealer
-        log.info("idempotency.purged", count=await idempotency.purge(gateway.pool))
-        deliverer = Deliverer(settings=settings, pool=gateway.pool, sealer=gateway.sealer)
-        await deliverer.start()
-        log.info("gateway.started", host=settings.host, port=settings.port)
-        try:
+        async with AsyncExitStack() as running:  # stopped in reverse: the dialects' workers, then the gateway
+            gateway = await start_gateway(settings)
+            running.push_async_callback(gateway.stop)
+            app.state.pool = gateway.pool
+            app.state.commands = gateway.commands
+            app.state.credentials = gateway.credentials
+            app.state.sealer = gateway.sealer
+            app.state.files_root = settings.files.root  # file connections' tests and discovery stay inside it
+            log.info("idempotency.purged", count=await idempotency.purge(gateway.pool))
+            for make in (make for dialect in registry for make in dialect.workers):
+                worker = make(settings, gateway)
+                await worker.start()
+                running.push_async_callback(worker.stop)
+            log.info("gateway.started", host=settings.host, port=settings.port, dialects=[d.name for d in registry])
             yield
-        finally:
-            await deliverer.stop()
-            await gateway.stop()
 
     app = FastAPI(title="Syncline gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    app.include_router(elastic_router)
-    app.include_router(polytomic_router)
+    app.state.dialects = registry
+    for dialect in registry:
+        app.include_router(dialect.router)
+    app.add_middleware(LimitBodies, registry=registry)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -76,8 +68,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             response = await call_next(request)
-            if _is_elastic(request):
-                response.headers.update(PRODUCT_HEADER)
+            dialect = registry.match(request.url.path)
+            if dialect is not None:
+                response.headers.update(dialect.headers)
             log.info(
                 "http.request",
                 method=request.method,
@@ -87,27 +80,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             )
         return response
 
-    @app.exception_handler(SynclineError)
-    async def syncline_error(request: Request, exc: SynclineError) -> Response:
-        return _render(exc, request)
+    async def render(request: Request, exc: Exception) -> Response:
+        return registry.render(exc, request)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first["loc"][1:])
-        return _render(BadRequestError(f"Failed to parse [{field}]: {first['msg']}"), request)
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> Response:
-        if _is_polytomic(request):
-            return polytomic_errors.render(exc, request)
-        return PlainTextResponse("Internal Server Error", status_code=500)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        if _is_polytomic(request):  # unknown paths and methods, in Polytomic's body
-            return polytomic_errors.error_response(exc.status_code, str(exc.detail))
-        return await http_exception_handler(request, exc)
+    for kind in (SynclineError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(kind, render)
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:

@@ -47,7 +47,7 @@ async def start_gateway(settings: GatewaySettings) -> Gateway:
     await ensure_topics(settings.kafka)
     broker = build_broker(settings.kafka, service="gateway")
     await broker.start()
-    waiter = OutcomeWaiter(settings.kafka)
+    waiter = OutcomeWaiter(settings.kafka, hold_s=settings.outcome_timeout_s)
     await waiter.start()
     sealer = Sealer(settings.secret_key)
     return Gateway(

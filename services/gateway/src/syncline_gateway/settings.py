@@ -1,6 +1,8 @@
 """Gateway settings."""
 
-from syncline_platform.settings import ServiceSettings
+from pydantic import Field
+
+from syncline_platform.settings import FilesSettings, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -22,3 +24,5 @@ class GatewaySettings(ServiceSettings):
     """How long one delivery attempt may take."""
     event_retention_h: float = 48.0
     """How long Polytomic events are kept (`GET /api/events`)."""
+    files: FilesSettings = Field(default_factory=FilesSettings)
+    """Where file connections may point, for tests and discovery (`SYNCLINE_FILES__ROOT`)."""

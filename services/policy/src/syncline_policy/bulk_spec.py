@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from syncline_connectors.files import relative_name
 from syncline_connectors.spec import (
     Discover,
     Endpoint,
@@ -130,16 +131,22 @@ def compile_spec(
     target_config = dict(sync["destination_configuration"])
     file_format = target_config.pop("format", None) if target["type"] == "file" else None
     if target["type"] == "file" and target_config.get("path"):  # a sub-folder of the connection's folder
-        target_config["path"] = str(PurePath(target["configuration"]["path"]) / target_config["path"])
+        sub_folder = relative_name(target_config["path"], what="destination_configuration.path")
+        target_config["path"] = str(PurePath(target["configuration"]["path"]) / sub_folder)
+    specs = tuple(
+        object_spec(r, source_type=source["type"], cutoff=sync.get("data_cutoff_timestamp"))
+        for r in objects
+        if r["enabled"]
+    )
+    if target["type"] == "file":  # each object's files go to a folder named by its output: it stays inside
+        for o in specs:
+            schema_id = f"{o.schema_name}.{o.name}" if o.schema_name else o.name
+            relative_name(o.output_name or o.name, what=f"schema [{schema_id}]: output_name")
     return SyncSpec(
         sync_id=sync["id"],
         source=endpoint(source, extra=_source_configuration(sync)),
         destination=endpoint(target, extra=target_config),
-        objects=tuple(
-            object_spec(r, source_type=source["type"], cutoff=sync.get("data_cutoff_timestamp"))
-            for r in objects
-            if r["enabled"]
-        ),
+        objects=specs,
         mode=Mode(sync["mode"]),
         new_objects=Discover.ALL if sync["add_new_objects"] == "all" else Discover.NONE,
         new_fields=Discover.NONE if sync["add_new_fields"] == "none" else Discover.ALL,

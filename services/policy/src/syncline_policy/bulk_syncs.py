@@ -5,6 +5,7 @@ or `BulkSyncDeleted`, then `SchedulesConfigured` whenever the schedules or the a
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from syncline_connectors.polytomic_checks import CONNECTION_TYPES, SourceUnavailableError, discover
@@ -94,24 +95,29 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-async def _discovered(conn: Conn, *, org_id: str, connection_id: str, sealer: Sealer) -> list[Any] | None:
+async def _discovered(
+    conn: Conn, *, org_id: str, connection_id: str, sealer: Sealer, files_root: Path
+) -> list[Any] | None:
     """The source's objects read live, or None when it does not answer."""
     row = await repo.get_connection(conn, org_id=org_id, connection_id=connection_id)
     assert row is not None  # noqa: S101 - checked by _columns in this transaction
     sealed = row["sealed_secrets"].get("password")
+    password = sealer.open(sealed) if sealed else ""
     try:
-        return await discover(row["type"], row["configuration"], password=sealer.open(sealed) if sealed else "")
+        return await discover(row["type"], row["configuration"], password=password, files_root=files_root)
     except SourceUnavailableError:
         return None
 
 
 async def _selection(
-    conn: Conn, *, org_id: str, sync_id: str, d: BulkSyncDefinition, sealer: Sealer, keep: bool
+    conn: Conn, *, org_id: str, sync_id: str, d: BulkSyncDefinition, sealer: Sealer, files_root: Path, keep: bool
 ) -> list[dict[str, Any]]:
     """The object rows: discovered objects merged into the stored ones (`keep`), the requested selection
     applied; on create without `schemas`, every object is selected."""
     stored = await repo.list_objects(conn, sync_id=sync_id) if keep else []
-    found = await _discovered(conn, org_id=org_id, connection_id=d.source_connection_id, sealer=sealer)
+    found = await _discovered(
+        conn, org_id=org_id, connection_id=d.source_connection_id, sealer=sealer, files_root=files_root
+    )
     if found is None and not stored:
         raise InvalidError(f"source connection {d.source_connection_id} cannot be read to discover its schemas")
     rows = selection.merge_discovered(stored, found or [])
@@ -163,13 +169,17 @@ async def _announce(
     ]
 
 
-async def create_bulk_sync(conn: Conn, *, org_id: str, cmd: CreateBulkSync, sealer: Sealer) -> list[Message]:
+async def create_bulk_sync(
+    conn: Conn, *, org_id: str, cmd: CreateBulkSync, sealer: Sealer, files_root: Path
+) -> list[Message]:
     """Create the sync with its schedules and selection."""
     if await repo.get_sync(conn, org_id=org_id, sync_id=cmd.sync_id) is not None:
         raise ConflictError(f"bulk sync {cmd.sync_id} already exists")
     now = _now()
     columns = await _columns(conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, actor=cmd.actor)
-    rows = await _selection(conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, sealer=sealer, keep=False)
+    rows = await _selection(
+        conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, sealer=sealer, files_root=files_root, keep=False
+    )
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
     await _save_schedules(
         conn, org_id=org_id, sync_id=cmd.sync_id, schedules=cmd.definition.schedules, actor=cmd.actor, now=now
@@ -181,7 +191,9 @@ async def create_bulk_sync(conn: Conn, *, org_id: str, cmd: CreateBulkSync, seal
     )
 
 
-async def update_bulk_sync(conn: Conn, *, org_id: str, cmd: UpdateBulkSync, sealer: Sealer) -> list[Message]:
+async def update_bulk_sync(
+    conn: Conn, *, org_id: str, cmd: UpdateBulkSync, sealer: Sealer, files_root: Path
+) -> list[Message]:
     """Replace the sync's definition; `schemas` left out keeps the selection."""
     current = await repo.get_sync(conn, org_id=org_id, sync_id=cmd.sync_id)
     if current is None:
@@ -191,7 +203,9 @@ async def update_bulk_sync(conn: Conn, *, org_id: str, cmd: UpdateBulkSync, seal
     columns = await _columns(conn, org_id=org_id, sync_id=cmd.sync_id, d=d, actor=cmd.actor)
     columns.pop("created_by")
     same_source = current["source_connection_id"] == d.source_connection_id
-    rows = await _selection(conn, org_id=org_id, sync_id=cmd.sync_id, d=d, sealer=sealer, keep=same_source)
+    rows = await _selection(
+        conn, org_id=org_id, sync_id=cmd.sync_id, d=d, sealer=sealer, files_root=files_root, keep=same_source
+    )
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
     await _save_schedules(conn, org_id=org_id, sync_id=cmd.sync_id, schedules=d.schedules, actor=cmd.actor, now=now)
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)

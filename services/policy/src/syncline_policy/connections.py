@@ -1,14 +1,21 @@
-"""Connection rules: a connection's configuration matches its type, its name is unique in the organisation,
-and it is checked for real with each change (`check` turns a failed check into a rejection). No broker imports.
+"""Connection rules: a connection's configuration matches its type, its name is unique in the organisation, a
+folder lies inside the files root, a change of where it points carries its stored secrets again, and it is checked
+for real with each change (`check` turns a failed check into a rejection). No broker imports.
 
 Each command yields (topic, event) pairs, the answer first; deleting a connection with `force` also deletes the
 syncs that use it, which announce themselves on the syncs topic.
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from syncline_connectors.polytomic_checks import CONNECTION_TYPES, ConnectionType, check_connection
+from syncline_connectors.polytomic_checks import (
+    CONNECTION_TYPES,
+    ConnectionType,
+    check_connection,
+    check_secrets_given,
+)
 from syncline_contracts.base import Message
 from syncline_contracts.connections import (
     ConnectionConfigured,
@@ -50,16 +57,26 @@ async def _checked(
     kind: ConnectionType,
     sealed: dict[str, str],
     sealer: Sealer,
+    files_root: Path,
+    stored: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The connection's columns after its rules held and its check ran."""
+    """The connection's columns after its rules held and its check ran (`stored`: the row it replaces)."""
     if not cmd.name.strip():
         raise InvalidError("name is required")
     if await repo.name_taken(conn, table="connections", org_id=org_id, name=cmd.name, except_id=cmd.connection_id):
         raise NameTakenError(kind="connection", name=cmd.name)
     public = {k: v for k, v in cmd.configuration.items() if k not in kind.secret_keys}
     values = check_configuration(kind.keys, public, what="configuration")
+    if stored is not None:
+        check_secrets_given(
+            kind,
+            before=stored["configuration"],
+            after=values,
+            stored=stored["sealed_secrets"],
+            given=cmd.sealed_secrets,
+        )
     password = sealer.open(sealed["password"]) if sealed.get("password") else ""
-    problem = await check_connection(kind.id, values, password=password)
+    problem = await check_connection(kind.id, values, password=password, files_root=files_root)
     if problem and cmd.check:
         raise ConnectionCheckFailedError(connection_id=cmd.connection_id, problem=problem)
     return {
@@ -86,25 +103,34 @@ def _configured(connection_id: str, columns: dict[str, Any], *, created: bool) -
     return [(CONNECTION_EVENTS, event)]
 
 
-async def create_connection(conn: Conn, *, org_id: str, cmd: CreateConnection, sealer: Sealer) -> Outcome:
+async def create_connection(
+    conn: Conn, *, org_id: str, cmd: CreateConnection, sealer: Sealer, files_root: Path
+) -> Outcome:
     """Create the connection."""
     if await repo.get_connection(conn, org_id=org_id, connection_id=cmd.connection_id) is not None:
         raise ConflictError(f"connection {cmd.connection_id} already exists")
     kind = _type(cmd.connection_type)
-    columns = await _checked(conn, org_id=org_id, cmd=cmd, kind=kind, sealed=dict(cmd.sealed_secrets), sealer=sealer)
+    columns = await _checked(
+        conn, org_id=org_id, cmd=cmd, kind=kind, sealed=dict(cmd.sealed_secrets), sealer=sealer, files_root=files_root
+    )
     columns["created_by"] = cmd.actor
     await repo.save_connection(conn, org_id=org_id, connection_id=cmd.connection_id, values=columns)
     return _configured(cmd.connection_id, columns, created=True)
 
 
-async def update_connection(conn: Conn, *, org_id: str, cmd: UpdateConnection, sealer: Sealer) -> Outcome:
-    """Replace the connection's name and configuration; secrets left out keep their value."""
+async def update_connection(
+    conn: Conn, *, org_id: str, cmd: UpdateConnection, sealer: Sealer, files_root: Path
+) -> Outcome:
+    """Replace the connection's name and configuration; secrets left out keep their value, unless the
+    connection now points elsewhere (then they must be given again)."""
     row = await repo.get_connection(conn, org_id=org_id, connection_id=cmd.connection_id)
     if row is None:
         raise ConnectionNotFoundError(cmd.connection_id)
     sealed = dict(row["sealed_secrets"]) | dict(cmd.sealed_secrets)
     kind = _type(row["type"])
-    columns = await _checked(conn, org_id=org_id, cmd=cmd, kind=kind, sealed=sealed, sealer=sealer)
+    columns = await _checked(
+        conn, org_id=org_id, cmd=cmd, kind=kind, sealed=sealed, sealer=sealer, files_root=files_root, stored=row
+    )
     await repo.save_connection(conn, org_id=org_id, connection_id=cmd.connection_id, values=columns)
     for sync_id in await repo.syncs_using(conn, connection_id=cmd.connection_id):  # their runs see the change
         await store_spec(conn, org_id=org_id, sync_id=sync_id)

@@ -6,6 +6,7 @@ and `SyncDeactivated` from `syncline.syncs.events.v1`; produces `syncline.connec
 """
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -73,8 +74,8 @@ def _connector_topic(event: Message) -> Topic:
     return SYNC_EVENTS if isinstance(event, SchedulesConfigured) else CONNECTOR_EVENTS
 
 
-def register(app: ServiceApp) -> None:
-    """Subscribe the policy handlers."""
+def register(app: ServiceApp, *, files_root: Path) -> None:
+    """Subscribe the policy handlers; file connections must lie in `files_root`."""
     kafka = app.settings.kafka
     sealer = Sealer(app.settings.secret_key)
 
@@ -88,8 +89,8 @@ def register(app: ServiceApp) -> None:
 
         await _apply(app, command=command, run=run, rejections=CONNECTOR_EVENTS)
 
-    _register_connections(app, sealer=sealer)
-    _register_syncs(app, sealer=sealer)
+    _register_connections(app, sealer=sealer, files_root=files_root)
+    _register_syncs(app, sealer=sealer, files_root=files_root)
 
 
 Outcome = list[tuple[Topic, Message]]
@@ -120,13 +121,17 @@ async def _apply(app: ServiceApp, *, command: Message, run: Run, rejections: Top
             log.info("command.applied", outcome=first.wire_type(), key=command.key)
 
 
-def _connection_run(command: ConnectionCommand, *, sealer: Sealer) -> Run:
+def _connection_run(command: ConnectionCommand, *, sealer: Sealer, files_root: Path) -> Run:
     async def run(conn: Conn, org_id: str) -> Outcome:
         match command:
             case CreateConnection():
-                return await connections.create_connection(conn, org_id=org_id, cmd=command, sealer=sealer)
+                return await connections.create_connection(
+                    conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
+                )
             case UpdateConnection():
-                return await connections.update_connection(conn, org_id=org_id, cmd=command, sealer=sealer)
+                return await connections.update_connection(
+                    conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
+                )
             case DeleteConnection():
                 return await connections.delete_connection(conn, org_id=org_id, cmd=command)
 
@@ -134,13 +139,17 @@ def _connection_run(command: ConnectionCommand, *, sealer: Sealer) -> Run:
 
 
 async def _sync_events(  # noqa: PLR0911 - one return per command type
-    conn: Conn, org_id: str, command: BulkSyncCommand, sealer: Sealer
+    conn: Conn, org_id: str, command: BulkSyncCommand, sealer: Sealer, files_root: Path
 ) -> list[Message]:
     match command:
         case CreateBulkSync():
-            return await bulk_syncs.create_bulk_sync(conn, org_id=org_id, cmd=command, sealer=sealer)
+            return await bulk_syncs.create_bulk_sync(
+                conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
+            )
         case UpdateBulkSync():
-            return await bulk_syncs.update_bulk_sync(conn, org_id=org_id, cmd=command, sealer=sealer)
+            return await bulk_syncs.update_bulk_sync(
+                conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
+            )
         case DeleteBulkSync():
             return await bulk_syncs.delete_bulk_sync(conn, org_id=org_id, cmd=command)
         case ActivateBulkSync():
@@ -155,7 +164,7 @@ async def _sync_events(  # noqa: PLR0911 - one return per command type
             return await bulk_syncs.configure_schemas(conn, org_id=org_id, cmd=command)
 
 
-def _register_connections(app: ServiceApp, *, sealer: Sealer) -> None:
+def _register_connections(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> None:
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
@@ -163,10 +172,11 @@ def _register_connections(app: ServiceApp, *, sealer: Sealer) -> None:
         **subscription(kafka, topic=CONNECTION_COMMANDS, service="policy-connections"),
     )  # type: ignore[untyped-decorator]
     async def handle_connection_command(command: ConnectionCommand) -> None:
-        await _apply(app, command=command, run=_connection_run(command, sealer=sealer), rejections=CONNECTION_EVENTS)
+        run = _connection_run(command, sealer=sealer, files_root=files_root)
+        await _apply(app, command=command, run=run, rejections=CONNECTION_EVENTS)
 
 
-def _register_syncs(app: ServiceApp, *, sealer: Sealer) -> None:
+def _register_syncs(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> None:
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
@@ -175,7 +185,7 @@ def _register_syncs(app: ServiceApp, *, sealer: Sealer) -> None:
     )  # type: ignore[untyped-decorator]
     async def handle_sync_command(command: BulkSyncCommand) -> None:
         async def run(conn: Conn, org_id: str) -> Outcome:
-            return [(SYNC_EVENTS, e) for e in await _sync_events(conn, org_id, command, sealer)]
+            return [(SYNC_EVENTS, e) for e in await _sync_events(conn, org_id, command, sealer, files_root)]
 
         await _apply(app, command=command, run=run, rejections=SYNC_EVENTS)
 

@@ -12,7 +12,7 @@ from syncline_policy.settings import PolicySettings
 def build_app(settings: PolicySettings) -> ServiceApp:
     """The policy service, not yet started."""
     app = ServiceApp(name="policy", settings=settings, migrations=Path(__file__).parent / "migrations")
-    handlers.register(app)
+    handlers.register(app, files_root=settings.files.root)
     return app
 
 

@@ -1,9 +1,10 @@
 """Scheduler's subscribers.
 
 Consumes `syncline.runs.commands.v1` (create, cancel a run or one of its objects), `syncline.syncs.events.v1` (a
-sync's schedules and retry policy) and `syncline.runs.events.v1` (finished runs: failures, retries, continuous
-schedules); produces `syncline.runs.events.v1`, `syncline.runs.requests.v1` and `syncline.syncs.events.v1`; writes
-`scheduler.*`.
+sync's schedules and retry policy, deleted bulk syncs), `syncline.connectors.events.v1` (deleted connectors) and
+`syncline.runs.events.v1` (finished runs: failures, retries, continuous schedules); produces
+`syncline.runs.events.v1`, `syncline.runs.requests.v1` and `syncline.syncs.events.v1` (among them
+`SyncRunsDeleted`, caused by the deletion it answers); writes `scheduler.*`.
 """
 
 from datetime import datetime
@@ -37,7 +38,7 @@ from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
 from syncline_platform.service import ServiceApp
 from syncline_platform.settings import KafkaSettings
-from syncline_scheduler import repository, schedules, service, workers
+from syncline_scheduler import schedules, service, workers
 from syncline_scheduler.service import SOURCE, Clock, Outcome
 from syncline_scheduler.settings import SchedulerSettings
 from syncline_scheduler.ticker import Ticker
@@ -182,18 +183,23 @@ def _connector_events(app: ServiceApp) -> None:
         if event.delete_sync_jobs:
             async with app.pool.acquire() as conn, conn.transaction():
                 if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
-                    deleted = await repository.delete_runs_of(conn, org_id=envelope.org_id, sync_id=event.connector_id)
-                    log.info("runs.deleted_with_connector", sync_id=event.connector_id, runs=deleted)
+                    emitted = await service.connector_runs_deleted(
+                        conn, org_id=envelope.org_id, connector_id=event.connector_id, cause=envelope
+                    )
+                    await service.publish(conn, emitted)
+                    log.info("runs.deleted_with_connector", sync_id=event.connector_id)
         await _commit(app)
 
 
 async def _sync_deleted(app: ServiceApp, event: BulkSyncDeleted, *, clock: Clock) -> None:
     """A deleted bulk sync: its waiting runs end canceled, running ones are asked to stop (they keep their
-    record until they have), and the history of finished runs is deleted."""
+    record until they have), and the history of finished runs is deleted; `SyncRunsDeleted` says so."""
     envelope = current_envelope()
     async with app.pool.acquire() as conn, conn.transaction():
         if await inbox.claim(conn, consumer="scheduler", message_id=envelope.ce_id):
-            emitted = await service.sync_deleted(conn, org_id=envelope.org_id, sync_id=event.sync_id, now=clock())
+            emitted = await service.sync_deleted(
+                conn, org_id=envelope.org_id, sync_id=event.sync_id, now=clock(), cause=envelope
+            )
             await service.publish(conn, emitted)
             log.info("runs.sync_deleted", sync_id=event.sync_id, events=len(emitted))
     await _commit(app)

@@ -26,7 +26,13 @@ from syncline_contracts.runs import (
     RunObjectCancelRequested,
     RunRequested,
 )
-from syncline_contracts.schedules import RetryPolicy, RunRetryScheduled, SyncDeactivated, SyncDeactivationWarned
+from syncline_contracts.schedules import (
+    RetryPolicy,
+    RunRetryScheduled,
+    SyncDeactivated,
+    SyncDeactivationWarned,
+    SyncRunsDeleted,
+)
 from syncline_contracts.status import JobType, RunStatus
 from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS, Topic
 from syncline_platform import outbox
@@ -319,8 +325,21 @@ async def stop_runs(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> 
     return emits.items
 
 
-async def sync_deleted(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[Emit]:
-    """Stop a deleted sync's runs and delete its finished history; returns the events to publish."""
+async def sync_deleted(conn: Conn, *, org_id: str, sync_id: str, now: datetime, cause: Envelope) -> list[Emit]:
+    """Stop a deleted sync's runs and delete its finished history; returns the events to publish, the last one
+    `SyncRunsDeleted` caused by `cause` (the deletion), which the gateway waits for before it answers."""
     emitted = await stop_runs(conn, org_id=org_id, sync_id=sync_id, now=now)
-    await repository.delete_finished_runs_of(conn, org_id=org_id, sync_id=sync_id)
-    return emitted
+    deleted = await repository.delete_finished_runs_of(conn, org_id=org_id, sync_id=sync_id)
+    stopping = sum(isinstance(e.message, RunCancelRequested) for e in emitted)
+    answer = Emits(org_id=org_id, root=cause)
+    answer.add(SYNC_EVENTS, SyncRunsDeleted(sync_id=sync_id, deleted=deleted, stopping=stopping))
+    return [*emitted, *answer.items]
+
+
+async def connector_runs_deleted(conn: Conn, *, org_id: str, connector_id: str, cause: Envelope) -> list[Emit]:
+    """Delete every run of a deleted connector (Elastic deletes a connector's sync jobs whatever their status);
+    returns `SyncRunsDeleted` caused by `cause`, which the gateway waits for before it answers."""
+    deleted = await repository.delete_runs_of(conn, org_id=org_id, sync_id=connector_id)
+    answer = Emits(org_id=org_id, root=cause)
+    answer.add(SYNC_EVENTS, SyncRunsDeleted(sync_id=connector_id, deleted=deleted))
+    return answer.items

@@ -1,10 +1,11 @@
-"""Elasticsearch's error body: `{"error": {"root_cause": [...], "type", "reason"}, "status"}`."""
+"""Elasticsearch's error body: `{"error": {"root_cause": [...], "type", "reason"}, "status"}`, and its product
+header. An unexpected error is a bare `500 Internal Server Error` that says nothing of its internals."""
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException
 
-from syncline_gateway.dialects.elastic import PRODUCT_HEADER
-from syncline_gateway.errors import AuthenticationError, BadRequestError, RejectedError
+from syncline_gateway.errors import AuthenticationError, BadRequestError, PayloadTooLargeError, RejectedError
 from syncline_platform.errors import (
     ConflictError,
     IllegalTransitionError,
@@ -13,6 +14,9 @@ from syncline_platform.errors import (
     SynclineError,
     UnavailableError,
 )
+
+PRODUCT_HEADER = {"X-Elastic-Product": "Elasticsearch"}
+"""On every answer: the official client refuses a 2xx answer without it."""
 
 _REJECTION_STATUS = {
     "not_found": (404, "resource_not_found_exception"),
@@ -49,6 +53,8 @@ def _classify(exc: SynclineError, request: Request) -> tuple[int, str, str, dict
             else (f"missing authentication credentials for REST request [{request.url.path}]")
         )
         return 401, "security_exception", reason, {"WWW-Authenticate": 'ApiKey, Basic realm="security"'}
+    if isinstance(exc, PayloadTooLargeError):
+        return 413, "content_too_long_exception", str(exc), {}
     if isinstance(exc, RejectedError):
         status, kind = _REJECTION_STATUS.get(exc.code, (400, "illegal_argument_exception"))
         return status, kind, exc.reason, {}
@@ -59,7 +65,19 @@ def _classify(exc: SynclineError, request: Request) -> tuple[int, str, str, dict
     return status, kind, str(exc), {}
 
 
-def render(exc: SynclineError, request: Request) -> JSONResponse:
+def _unrouted(exc: HTTPException, request: Request) -> JSONResponse:
+    where = f"uri [{request.url.path}] and method [{request.method}]"
+    if exc.status_code == 405:
+        return error_response(405, "method_not_allowed_exception", f"Incorrect HTTP method for {where}")
+    kind = "resource_not_found_exception" if exc.status_code == 404 else "exception"
+    return error_response(exc.status_code, kind, f"no handler found for {where}")
+
+
+def render(exc: Exception, request: Request) -> Response:
     """The Elasticsearch answer to `exc`."""
+    if isinstance(exc, HTTPException):
+        return _unrouted(exc, request)
+    if not isinstance(exc, SynclineError):
+        return PlainTextResponse("Internal Server Error", status_code=500)
     status, kind, reason, headers = _classify(exc, request)
     return error_response(status, kind, reason, headers=headers)

@@ -1,14 +1,21 @@
 """Request bodies of the Elasticsearch connector APIs, parsed strictly (an unknown field is a 400)."""
 
-import json
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+from pydantic_core import ErrorDetails
 
 from syncline_contracts.status import JobType, TriggerMethod
+from syncline_gateway import routing
+from syncline_gateway.bodies import BodyLimits
 from syncline_gateway.errors import BadRequestError
 
 M = TypeVar("M", bound="StrictBody")
+
+LIMITS = BodyLimits()
+"""The dialect's body limits (Elasticsearch's own `http.max_content_length` is far larger, but no connector API
+body comes near 1 MiB)."""
 
 
 class StrictBody(BaseModel):
@@ -52,7 +59,7 @@ class SyncJobPost(StrictBody):
     trigger_method: TriggerMethod = TriggerMethod.ON_DEMAND
 
 
-def _describe(error: Any, parser: str) -> BadRequestError:
+def _describe(error: ErrorDetails, parser: str) -> BadRequestError:
     field = ".".join(str(p) for p in error["loc"]) or "body"
     match error["type"]:
         case "extra_forbidden":
@@ -64,20 +71,28 @@ def _describe(error: Any, parser: str) -> BadRequestError:
     return BadRequestError(f"[{parser}] failed to parse field [{field}]: {error['msg']}")
 
 
+@dataclass(frozen=True)
+class _Wording:
+    """Body problems worded the way Elasticsearch words them, naming its parser (`sync_job_post_request`, ...)."""
+
+    parser: str
+
+    def empty(self) -> BadRequestError:
+        return BadRequestError("request body is required", kind="validation")
+
+    def unparseable(self, exc: Exception) -> BadRequestError:
+        return BadRequestError(f"[{self.parser}] failed to parse request body: {exc}")
+
+    def not_an_object(self, data: object) -> BadRequestError:
+        return BadRequestError(f"[{self.parser}] expected an object, found {type(data).__name__}")
+
+    def invalid(self, error: ErrorDetails) -> BadRequestError:
+        return _describe(error, self.parser)
+
+
 def parse(raw: bytes, model: type[M], *, parser: str) -> M:
     """The body as `model`, or a BadRequestError worded the way Elasticsearch words it."""
-    if not raw.strip():
-        raise BadRequestError("request body is required", kind="validation")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"[{parser}] failed to parse request body: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequestError(f"[{parser}] expected an object, found {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _describe(exc.errors()[0], parser) from exc
+    return routing.parse(raw, model, wording=_Wording(parser), limits=LIMITS)
 
 
 class SchedulingUpdate(StrictBody):

@@ -13,9 +13,7 @@ from fastapi.responses import JSONResponse
 
 from syncline_connectors.config import sensitive_keys
 from syncline_connectors.elastic import elastic_sync_key
-from syncline_contracts.base import Message
 from syncline_contracts.connectors import (
-    CommandRejected,
     ConfigureConnector,
     DeleteConnector,
     UpdateConnector,
@@ -30,12 +28,12 @@ from syncline_contracts.runs import (
     FailRun,
     ReportRunStats,
 )
-from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, Topic
+from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS
 from syncline_gateway import repository
-from syncline_gateway.commands import CommandBus
 from syncline_gateway.credentials import Principal
-from syncline_gateway.dialects.elastic import PRODUCT_HEADER, documents
+from syncline_gateway.dialects.elastic import documents
 from syncline_gateway.dialects.elastic.auth import authenticate
+from syncline_gateway.dialects.elastic.errors import PRODUCT_HEADER
 from syncline_gateway.dialects.elastic.models import (
     ConnectorConfiguration,
     ConnectorPut,
@@ -46,7 +44,8 @@ from syncline_gateway.dialects.elastic.models import (
     parse,
 )
 from syncline_gateway.dialects.elastic.updates import UPDATES
-from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
+from syncline_gateway.errors import BadRequestError, ResourceNotFoundError
+from syncline_gateway.routing import send
 from syncline_platform.secrets import Sealer
 
 router = APIRouter(tags=["elasticsearch"])
@@ -63,14 +62,6 @@ def answer(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=PRODUCT_HEADER)
 
 
-async def _send(request: Request, *, topic: Topic, message: Message, caller: Principal) -> Message | None:
-    bus: CommandBus = request.app.state.commands
-    outcome = await bus.send(topic=topic, message=message, principal=caller, request_id=request.state.request_id)
-    if isinstance(outcome, CommandRejected):
-        raise RejectedError(code=outcome.code, reason=outcome.reason)
-    return outcome
-
-
 def _comma_list(value: str | None) -> list[str] | None:
     return [v for v in value.split(",") if v] if value else None
 
@@ -85,7 +76,7 @@ async def create_sync_job(request: Request, caller: Caller) -> JSONResponse:
         raise BadRequestError("Validation Failed: 1: [id] of the connector cannot be null or empty;", kind="validation")
     run_id = es_id()
     command = CreateSyncJob(run_id=run_id, sync_id=body.id, job_type=body.job_type, trigger_method=body.trigger_method)
-    outcome = await _send(request, topic=RUN_COMMANDS, message=command, caller=caller)
+    outcome = await send(request, topic=RUN_COMMANDS, message=command, org_id=caller.org_id)
     return answer({"id": run_id}, 201 if outcome is not None else 202)
 
 
@@ -126,13 +117,13 @@ async def get_sync_job(request: Request, job_id: str, caller: Caller) -> JSONRes
 
 @router.put("/_connector/_sync_job/{job_id}/_cancel")
 async def cancel_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
-    await _send(request, topic=RUN_COMMANDS, message=CancelRun(run_id=job_id), caller=caller)
+    await send(request, topic=RUN_COMMANDS, message=CancelRun(run_id=job_id), org_id=caller.org_id)
     return answer({"result": "updated"})
 
 
 @router.delete("/_connector/_sync_job/{job_id}")
 async def delete_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
-    await _send(request, topic=RUN_COMMANDS, message=DeleteRun(run_id=job_id), caller=caller)
+    await send(request, topic=RUN_COMMANDS, message=DeleteRun(run_id=job_id), org_id=caller.org_id)
     return answer({"acknowledged": True})
 
 
@@ -143,20 +134,20 @@ async def delete_sync_job(request: Request, job_id: str, caller: Caller) -> JSON
 async def claim_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobClaim, parser="claim_connector_sync_job_request")
     command = ClaimRun(run_id=job_id, worker=body.worker_hostname, sync_cursor=body.sync_cursor)
-    await _send(request, topic=RUN_COMMANDS, message=command, caller=caller)
+    await send(request, topic=RUN_COMMANDS, message=command, org_id=caller.org_id)
     return answer({})
 
 
 @router.put("/_connector/_sync_job/{job_id}/_check_in")
 async def check_in_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
-    await _send(request, topic=RUN_COMMANDS, message=CheckInRun(run_id=job_id), caller=caller)
+    await send(request, topic=RUN_COMMANDS, message=CheckInRun(run_id=job_id), org_id=caller.org_id)
     return answer({})
 
 
 @router.put("/_connector/_sync_job/{job_id}/_error")
 async def error_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobError, parser="connector_sync_job_error_request")
-    await _send(request, topic=RUN_COMMANDS, message=FailRun(run_id=job_id, error=body.error), caller=caller)
+    await send(request, topic=RUN_COMMANDS, message=FailRun(run_id=job_id, error=body.error), org_id=caller.org_id)
     return answer({})
 
 
@@ -171,7 +162,7 @@ async def stats_sync_job(request: Request, job_id: str, caller: Caller) -> JSONR
         total_document_count=body.total_document_count,
         metadata=body.metadata,
     )
-    await _send(request, topic=RUN_COMMANDS, message=command, caller=caller)
+    await send(request, topic=RUN_COMMANDS, message=command, org_id=caller.org_id)
     return answer({})
 
 
@@ -191,7 +182,7 @@ async def put_configuration(request: Request, connector_id: str, caller: Caller)
         values={k: v for k, v in values.items() if k not in secret_keys},
         sealed_secrets=sealed,
     )
-    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    await send(request, topic=CONNECTOR_COMMANDS, message=command, org_id=caller.org_id)
     return answer({"result": "updated"})
 
 
@@ -204,7 +195,7 @@ async def update_connector(request: Request, connector_id: str, action: str, cal
     if update.body is not None:
         body = parse(await request.body(), update.body, parser=f"connector_update{action}_request")
     command = UpdateConnector(connector_id=connector_id, changes=update.changes(body))
-    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    await send(request, topic=CONNECTOR_COMMANDS, message=command, org_id=caller.org_id)
     return answer({"result": "updated"})
 
 
@@ -213,7 +204,7 @@ async def delete_connector(
     request: Request, connector_id: str, caller: Caller, *, delete_sync_jobs: bool = False
 ) -> JSONResponse:
     command = DeleteConnector(connector_id=connector_id, delete_sync_jobs=delete_sync_jobs)
-    await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    await send(request, topic=CONNECTOR_COMMANDS, message=command, org_id=caller.org_id)
     return answer({"acknowledged": True})
 
 
@@ -231,7 +222,7 @@ async def post_connector(request: Request, caller: Caller) -> JSONResponse:
 async def _upsert(request: Request, connector_id: str, caller: Principal) -> JSONResponse:
     body = parse(await request.body(), ConnectorPut, parser="connector_put_request")
     command = UpsertConnector(connector_id=connector_id, **body.model_dump())
-    outcome = await _send(request, topic=CONNECTOR_COMMANDS, message=command, caller=caller)
+    outcome = await send(request, topic=CONNECTOR_COMMANDS, message=command, org_id=caller.org_id)
     result = getattr(outcome, "result", "created")
     return answer({"result": result, "id": connector_id}, 201 if result == "created" else 200)
 

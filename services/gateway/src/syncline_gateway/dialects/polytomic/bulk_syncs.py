@@ -27,10 +27,11 @@ from syncline_contracts.topics import SYNC_COMMANDS
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
-from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of, send
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.models import ActivateIn, BulkSyncIn, parse
 from syncline_gateway.dialects.polytomic.versions import version_of
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
+from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
 PAGE_LIMIT = 50

@@ -16,6 +16,7 @@ from syncline_connectors.polytomic_checks import (
     ConnectionType,
     SourceUnavailableError,
     check_connection,
+    check_secrets_given,
     discover,
 )
 from syncline_contracts.connections import CreateConnection, DeleteConnection, UpdateConnection
@@ -23,9 +24,10 @@ from syncline_contracts.topics import CONNECTION_COMMANDS
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
-from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of, send
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.models import ConnectionIn, ConnectionTestIn, parse
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
+from syncline_gateway.routing import once, pool_of, send
 from syncline_platform.errors import InvalidError
 from syncline_platform.secrets import Sealer
 
@@ -128,10 +130,14 @@ async def _test(request: Request, caller: Principal) -> Response:
     configuration = dict(body.configuration)
     if body.connection_id:
         row = await read_connection(request, caller, body.connection_id)
+        merged = dict(row["configuration"]) | configuration
+        given = [k for k in kind.secret_keys if configuration.get(k) not in (None, "")]
+        check_secrets_given(kind, before=row["configuration"], after=merged, stored=row["sealed_secrets"], given=given)
         stored = {k: sealer.open(v) for k, v in row["sealed_secrets"].items()}
         configuration = dict(row["configuration"]) | stored | configuration
     public = {k: v for k, v in configuration.items() if k not in kind.secret_keys}
-    problem = await check_connection(kind.id, public, password=str(configuration.get("password") or ""))
+    password = str(configuration.get("password") or "")
+    problem = await check_connection(kind.id, public, password=password, files_root=request.app.state.files_root)
     if problem:
         raise BadRequestError(f"connection test failed: {problem}")
     return answer({"success": True})
@@ -190,7 +196,12 @@ async def bulk_source(
     sealer: Sealer = request.app.state.sealer
     sealed = row["sealed_secrets"].get("password")
     try:
-        found = await discover(kind.id, row["configuration"], password=sealer.open(sealed) if sealed else "")
+        found = await discover(
+            kind.id,
+            row["configuration"],
+            password=sealer.open(sealed) if sealed else "",
+            files_root=request.app.state.files_root,
+        )
     except SourceUnavailableError as exc:
         raise BadRequestError(str(exc)) from exc
     return answer(rendering.source(kind, found, include_fields=include_fields))

@@ -2,7 +2,7 @@
 
 Parse and shape problems are 400; rules policy enforces (unknown connection, bad enum, invalid schedule, a
 failed connection test, a reused idempotency key) are 422; conflicts (a taken name, a connection in use, a
-request still in flight under the same idempotency key) are 409.
+request still in flight under the same idempotency key) are 409; a body over the dialect's size limit is 413.
 """
 
 from typing import Any
@@ -10,8 +10,15 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from syncline_gateway.errors import AuthenticationError, BadRequestError, ForbiddenError, RejectedError
+from syncline_gateway.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ForbiddenError,
+    PayloadTooLargeError,
+    RejectedError,
+)
 from syncline_platform.errors import ConflictError, InvalidError, NotFoundError, SynclineError, UnavailableError
 
 log = structlog.get_logger(__name__)
@@ -23,6 +30,7 @@ KEYS = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "unprocessable_entity",
     500: "internal_server_error",
     503: "service_unavailable",
@@ -33,6 +41,7 @@ _REJECTION_STATUS = {"not_found": 404, "invalid": 422, "conflict": 409, "illegal
 _BY_KIND: tuple[tuple[type[SynclineError], int], ...] = (
     (AuthenticationError, 401),
     (ForbiddenError, 403),
+    (PayloadTooLargeError, 413),
     (BadRequestError, 400),
     (NotFoundError, 404),
     (ConflictError, 409),
@@ -57,6 +66,8 @@ def status_of(exc: Exception) -> int:
 
 def render(exc: Exception, request: Request | None = None) -> JSONResponse:
     """The Polytomic answer to `exc` (an unexpected one is a 500 that says nothing of its internals)."""
+    if isinstance(exc, HTTPException):  # unknown paths and methods
+        return error_response(exc.status_code, str(exc.detail))
     status = status_of(exc)
     if status == 500:
         path = request.url.path if request is not None else None

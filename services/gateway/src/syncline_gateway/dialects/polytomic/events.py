@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 
 from syncline_gateway.dialects.polytomic import event_queries as q
 from syncline_gateway.dialects.polytomic.auth import scope
-from syncline_gateway.dialects.polytomic.common import Caller, answer, pool_of
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.deliveries import ALL_EVENT_TYPES
 from syncline_gateway.dialects.polytomic.rendering import iso
 from syncline_gateway.errors import ForbiddenError
+from syncline_gateway.routing import pool_of
 
 router = APIRouter(tags=["polytomic"])
 PAGE_LIMIT = 100

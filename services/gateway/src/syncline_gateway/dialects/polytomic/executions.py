@@ -22,11 +22,12 @@ from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import execution_queries as q
 from syncline_gateway.dialects.polytomic import queries
 from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
-from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of, send
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_rendering import execution
 from syncline_gateway.dialects.polytomic.models import Body, parse
 from syncline_gateway.dialects.polytomic.rendering import iso
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
+from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
 PAGE_LIMIT = 100

@@ -4,17 +4,22 @@ Unknown keys are ignored (as Polytomic's server does); a value of the wrong type
 is a 400. Schedule time fields are strings on the wire; numbers are accepted and read as their text.
 """
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import ErrorDetails
 
 from syncline_contracts.syncs import BulkSyncObject, BulkSyncSchedule, ObjectField, ObjectFilter
+from syncline_gateway import routing
+from syncline_gateway.bodies import BodyLimits
 from syncline_gateway.errors import BadRequestError
 
 M = TypeVar("M", bound="Body")
+
+LIMITS = BodyLimits()
+"""The dialect's body limits."""
 
 
 def _text(value: Any) -> Any:
@@ -254,27 +259,31 @@ class WebhookIn(Body):
     organization_id: str | None = None
 
 
-def _where(error: Any) -> str:
+def _where(error: ErrorDetails) -> str:
     return ".".join(str(p) for p in error["loc"]) or "body"
+
+
+class _Wording:
+    """Body problems as Polytomic's 400s."""
+
+    def empty(self) -> BadRequestError:
+        return BadRequestError("request body is required")
+
+    def unparseable(self, exc: Exception) -> BadRequestError:
+        return BadRequestError(f"request body is not valid JSON: {exc}")
+
+    def not_an_object(self, data: object) -> BadRequestError:
+        return BadRequestError("request body must be a JSON object")
+
+    def invalid(self, error: ErrorDetails) -> BadRequestError:
+        if error["type"] == "missing":
+            return BadRequestError(f"[{_where(error)}] is required")
+        return BadRequestError(f"[{_where(error)}] {error['msg']}")
 
 
 def parse(raw: bytes, model: type[M]) -> M:
     """The body as `model`, or a 400 naming the first problem."""
-    if not raw.strip():
-        raise BadRequestError("request body is required")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequestError("request body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        if error["type"] == "missing":
-            raise BadRequestError(f"[{_where(error)}] is required") from exc
-        raise BadRequestError(f"[{_where(error)}] {error['msg']}") from exc
+    return routing.parse(raw, model, wording=_Wording(), limits=LIMITS)
 
 
 ScheduleIn.model_rebuild()

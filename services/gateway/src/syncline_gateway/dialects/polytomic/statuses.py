@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import execution_queries, status_queries
 from syncline_gateway.dialects.polytomic.auth import scope
-from syncline_gateway.dialects.polytomic.common import Caller, answer, pool_of
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_rendering import execution_status, schemas
 from syncline_gateway.dialects.polytomic.rendering import iso
 from syncline_gateway.errors import BadRequestError, ResourceNotFoundError
+from syncline_gateway.routing import pool_of
 from syncline_platform.db import Conn
 
 router = APIRouter(tags=["polytomic"])

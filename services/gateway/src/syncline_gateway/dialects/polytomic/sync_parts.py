@@ -20,10 +20,11 @@ from syncline_contracts.topics import RUN_COMMANDS, SYNC_COMMANDS
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
-from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of, send
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_queries import ACTIVE
 from syncline_gateway.dialects.polytomic.models import ScheduleBody, SchemaIn, SchemasPatch, parse
 from syncline_gateway.errors import RejectedError, ResourceNotFoundError
+from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
 

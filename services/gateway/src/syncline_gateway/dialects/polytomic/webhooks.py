@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
-from syncline_gateway.dialects.polytomic.common import Caller, answer, once, pool_of
+from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.models import WebhookIn, parse
 from syncline_gateway.errors import ForbiddenError, ResourceNotFoundError
+from syncline_gateway.routing import once, pool_of
 from syncline_platform.errors import InvalidError
 from syncline_platform.secrets import Sealer
 
