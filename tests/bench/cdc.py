@@ -1,6 +1,6 @@
 """Change capture on pgoutput against the server's decode limit and against Debezium, over the same changes.
 
-On database `syncline_bench` (see `dataplane.prepare`), table `cdc_events` starts with 300,000 rows of `events`;
+On database `syncline_bench` (see `dataplane.prepare`), table `cdc_events` starts with 400,000 rows of `events`;
 every consumer gets its own slot before 1,000,000 changes are committed (100 transactions of 6,000 inserts,
 3,000 updates and 1,000 deletes: 60/30/10). Then each consumer moves the same changes:
 - `cdc_limit`: `pg_recvlogical --plugin=pgoutput` to /dev/null (how fast the server decodes);
@@ -33,7 +33,8 @@ from tests.support.infra import bootstrap_servers, database_url  # noqa: E402
 
 TABLE = "cdc_events"
 LAG_TABLE = "cdc_lag_rows"
-INITIAL = 300_000
+INITIAL = 400_000
+"""Rows at the start: every transaction's updates and deletes (4,000 of the first rows each) find their rows."""
 TRANSACTIONS = int(os.environ.get("SYNCLINE_BENCH_CDC_TRANSACTIONS", "100"))
 """Transactions of 10,000 changes (fewer for a quick try)."""
 PER_TRANSACTION = (6_000, 3_000, 1_000)
