@@ -11,6 +11,7 @@ incremental and sample reads; by the change reader, over the same text, in chang
 never reach a destination in clear.
 """
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -216,6 +217,7 @@ class PostgresSource:
         self._conn: asyncpg.Connection | None = None
         self._reading = False
         self._confirmable: Position | None = None
+        self._confirming = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         self._conn = await connect(self.config)
@@ -477,22 +479,27 @@ class PostgresSource:
     ) -> None:
         """Changes of the plans' tables committed up to the flushed end of the log, as lists of `Change`s, a
         `Mark` after every `batch_rows` changes (at a commit) and at the end."""
-        upto: str = await self.conn.fetchval("SELECT pg_current_wal_flush_lsn()::text")
+        self._reading = True  # from here the connection is the reader's: confirms wait (see `confirm`)
+        try:
+            upto: str = await self.conn.fetchval("SELECT pg_current_wal_flush_lsn()::text")
+        except BaseException:
+            self._reading = False
+            raise
         since = lsn_int((after or {}).get("lsn") or "0/0")
         query = (
             f"SELECT data FROM pg_logical_slot_peek_binary_changes({quote_literal(name)}, {quote_literal(upto)}"
             f"::pg_lsn, NULL, 'proto_version', '1', 'publication_names', {quote_literal(self.publication(name))})"
         )
         reader = _ChangeReader(plans, since=since, batch_rows=self.batch_rows, emit=emit, source_lsn=upto)
-        self._reading = True
         try:
             await self.conn.copy_from_query(query, output=reader.feed, format="binary")
         except asyncpg.UndefinedObjectError as exc:  # the publication was dropped under the stream
             raise InvalidError(f"change stream [{name}]: {exc}") from exc
         finally:
             self._reading = False
-        if self._confirmable is not None:  # what batches made durable while the slot was busy being read
-            await self.confirm(name=name, position=self._confirmable)
+        pending, self._confirmable = self._confirmable, None
+        if pending is not None:  # what batches made durable while the slot was busy being read
+            await self.confirm(name=name, position=pending)
         await reader.finish(upto)
 
     async def confirm(self, *, name: str, position: Position) -> None:
@@ -502,7 +509,10 @@ class PostgresSource:
         if self._reading:
             self._confirmable = position
             return
-        self._confirmable = None
+        async with self._confirming:  # the reader's confirm of what it kept and the writer's may meet here
+            await self._advance(name=name, position=position)
+
+    async def _advance(self, *, name: str, position: Position) -> None:
         await self.conn.execute(
             "SELECT pg_replication_slot_advance(slot_name, $2::text::pg_lsn) FROM pg_replication_slots"
             " WHERE slot_name = $1 AND confirmed_flush_lsn < $2::text::pg_lsn",
