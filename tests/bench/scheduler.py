@@ -29,6 +29,7 @@ from syncline_platform.kafka import delete_topics
 from syncline_platform.migrations import apply_migrations
 from syncline_platform.settings import KafkaSettings
 from syncline_scheduler.schedules import fingerprint
+from tests.support.connectors import insert_connectors
 from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
 from tests.support.system import BIN, make_system
 
@@ -67,11 +68,7 @@ async def _until(check: Any, timeout_s: float) -> None:
 async def _seed(conn: asyncpg.Connection, *, count: int, start: datetime) -> None:
     """Connectors (policy's table) and one active sync with one Quartz schedule each, due within the window."""
     syncs = [f"sync-{i:05d}" for i in range(count)]
-    await conn.executemany(
-        "INSERT INTO policy.connectors (org_id, id, name, index_name, service_type, status)"
-        " VALUES ($1, $2, $2, $2, 'postgresql', 'connected')",
-        [(ORG, s) for s in syncs],
-    )
+    await insert_connectors(conn, org_id=ORG, ids=syncs, status="connected")
     retry = RetryPolicy().model_dump(mode="json")
     await conn.executemany(
         "INSERT INTO scheduler.syncs (org_id, sync_id, active, retry, configured_at) VALUES ($1, $2, true, $3, $4)",

@@ -1,7 +1,10 @@
 """Polytomic webhook deliveries and events with the official `polytomic` SDK, through the whole system: a local
 receiver verifies the `Polytomic-Signature` of every delivery; `bulk_sync.running` and `.completed` arrive for a
-run (the first attempt answered 500 is retried), `.failed` carries the error; `GET /api/events` lists them."""
+run (the first attempt answered 500 is retried), `.failed` carries the error; `GET /api/events` lists them. An
+organisation whose endpoint cannot be delivered to (an unusable URL kept from before endpoints were checked) does
+not stop another organisation's deliveries."""
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -88,8 +91,8 @@ def own(system: System) -> Iterator[Polytomic]:
         yield sdk
 
 
-def run_sync(api: Polytomic, database: str) -> tuple[str, str, str]:
-    """A bulk sync of `public.customers` into the same database's `copy` schema, started: (sync, run, org)."""
+def run_sync(api: Polytomic, database: str, *, schema: str = "copy") -> tuple[str, str, str]:
+    """A bulk sync of `public.customers` into the same database's `schema`, started: (sync, run, org)."""
     ids = []
     for role in ("source", "destination"):
         created = api.connections.create(name=name(role), type="postgresql", configuration=pg_config(database)).data
@@ -100,7 +103,7 @@ def run_sync(api: Polytomic, database: str) -> tuple[str, str, str]:
         name=name("hooked"),
         source_connection_id=ids[0],
         destination_connection_id=ids[1],
-        destination_configuration={"schema": "copy"},
+        destination_configuration={"schema": schema},
         default_schedule=BulkSyncDefaultScheduleRequest(frequency="manual"),
         schemas=["public.customers"],
     ).data
@@ -161,3 +164,60 @@ async def test_signed_deliveries_retries_and_events(
     only_failed = own.events.list(type="bulk_sync.failed").data or []
     assert [e.type for e in only_failed] == ["bulk_sync.failed"]
     assert "bulk_sync.completed_with_error" in (own.events.get_types().data or [])
+
+
+async def stored_endpoint(system: System, webhook_id: str, endpoint: str) -> None:
+    """Put an endpoint in the webhook's row as an earlier version could have accepted it (it is 422 now)."""
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        await conn.execute("UPDATE gateway.webhooks SET endpoint = $2 WHERE id = $1", webhook_id, endpoint)
+    finally:
+        await conn.close()
+
+
+async def attempted(system: System, org_id: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+    """The organisation's first delivery once it has been attempted and failed."""
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            row = await conn.fetchrow(
+                "SELECT * FROM gateway.webhook_deliveries WHERE org_id = $1 AND last_error <> '' LIMIT 1", org_id
+            )
+            if row is not None:
+                return dict(row)
+            assert time.monotonic() < deadline, "the broken endpoint's delivery was never attempted"
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def other(system: System) -> Iterator[Polytomic]:
+    """The SDK with a key of a second fresh organisation."""
+    org = system.admin("create-org", "webhook deliveries elsewhere")
+    key = system.admin("create-key", "--org", org["id"])
+    with polytomic(system, token=key["encoded"]) as sdk:
+        wait_for_policy(sdk)
+        yield sdk
+
+
+async def test_a_broken_endpoint_does_not_stop_another_organisations_deliveries(
+    system: System, own: Polytomic, other: Polytomic, receiver: Receiver, source_db: tuple[str, str]
+) -> None:
+    database, dsn = source_db
+    await seed(dsn)
+    broken = own.webhooks.create(endpoint="https://example.test/hooks", secret=SECRET).data
+    assert broken is not None
+    assert broken.id
+    await stored_endpoint(system, broken.id, "http://exa\tmple.com/")  # httpx refuses it: InvalidURL
+    _, _, broken_org = run_sync(own, database)
+    failed = await attempted(system, broken_org)
+    assert "InvalidURL" in failed["last_error"]
+    assert failed["status"] == "pending"  # retried on its own
+
+    assert other.webhooks.create(endpoint=receiver.url, secret=SECRET).data is not None
+    _, run_id, _ = run_sync(other, database, schema="copy_elsewhere")
+    delivered = receiver.wait_for("bulk_sync.running", "bulk_sync.completed")
+    assert {d["event"]["execution_id"] for d in delivered} == {run_id}
+    assert all(d["signed"] for d in receiver.deliveries)

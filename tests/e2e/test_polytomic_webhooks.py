@@ -58,3 +58,32 @@ def test_one_webhook_per_organisation(system: System, api: Polytomic) -> None:
         again = own.webhooks.create(endpoint="https://example.test/again", secret="s").data
         assert again is not None
         assert again.id != created.id
+
+
+UNUSABLE = [
+    "http://exa\tmple.com/",  # passed the old check (urlsplit drops the tab), then stopped every delivery
+    "http://[::1/hooks",
+    "http://169.254.169.254/latest/meta-data/",  # link-local: the cloud's metadata service
+    "http://[fe80::1]/hooks",
+    "http://metadata.google.internal/computeMetadata/v1/",
+]
+
+
+@pytest.mark.parametrize("endpoint", UNUSABLE, ids=repr)
+def test_an_unusable_or_refused_endpoint_is_422(system: System, endpoint: str) -> None:
+    org = system.admin("create-org", "webhook endpoints")
+    key = system.admin("create-key", "--org", org["id"])
+    with polytomic(system, token=key["encoded"]) as own:
+        with pytest.raises(UnprocessableEntityError) as created:
+            own.webhooks.create(endpoint=endpoint, secret="s3cret")
+        assert created.value.body.status == 422
+        assert "endpoint" in (created.value.body.message or "")
+        assert own.webhooks.list().data in (None, [])
+
+        webhook = own.webhooks.create(endpoint="http://127.0.0.1:9/hooks", secret="s3cret").data  # loopback: allowed
+        assert webhook is not None
+        with pytest.raises(UnprocessableEntityError):
+            own.webhooks.update(webhook.id or "", endpoint=endpoint, secret="s3cret")
+        fetched = own.webhooks.get(webhook.id or "").data
+        assert fetched is not None
+        assert fetched.endpoint == "http://127.0.0.1:9/hooks"

@@ -278,3 +278,45 @@ async def test_rebuild_removes_only_the_files_the_sync_wrote(tmp_path: Path) -> 
     await write_one(tmp_path, run_id="r4", sync_id="s1", rebuild=True)  # the manifest forgot what it removed
     kept = sorted(p.name for p in first.parent.iterdir() if not p.name.startswith("."))
     assert kept == ["foreign.jsonl", "notes.txt", theirs.name, "r4.jsonl"]
+
+
+def _source(root: Path, name: str, content: bytes) -> FilesSource:
+    """A connection's folder holding one object (sub-folder) with one file."""
+    (root / Path(name).parent).mkdir(parents=True)
+    (root / name).write_bytes(content)
+    return FilesSource(FilesConfig(path=str(root)))
+
+
+def _plan(name: str) -> ObjectPlan:
+    return ObjectPlan(
+        schema=None,
+        name=name,
+        columns=(TypedColumn(name="id", type="text"),),
+        primary_key=(),
+        output=name,
+        output_columns=("id",),
+    )
+
+
+async def _drop(item: Any) -> None:
+    del item
+
+
+async def test_unreadable_files_fail_with_a_message_naming_them(tmp_path: Path) -> None:
+    """A CSV header over the csv module's 128 KiB field limit, a JSON line that is no object, text that is not
+    UTF-8: each is an InvalidError naming the file (relative to the folder) and its line, never a bare crash."""
+    wide = _source(tmp_path / "w", "wide/a.csv", b"id," + b"h" * 200_000 + b"\n1,2\n")
+    too_long = r"file \[wide/a.csv\] at line 1: a CSV field or header is longer than 131072 characters"
+    with pytest.raises(InvalidError, match=too_long):
+        await wide.discover()
+    with pytest.raises(InvalidError, match=too_long):
+        await wide.read_snapshot(_plan("wide"), after=None, encoding=Encoding.ROWS, shape=None, emit=_drop)
+    with pytest.raises(InvalidError, match=too_long):
+        await wide.sample(_plan("wide"), limit=5)
+
+    odd = _source(tmp_path / "o", "odd/b.jsonl", b'{"id": 1}\n[1, 2]\n')
+    with pytest.raises(InvalidError, match=r"file \[odd/b.jsonl\] at line 2: a line is not a JSON object"):
+        await odd.read_snapshot(_plan("odd"), after=None, encoding=Encoding.ROWS, shape=None, emit=_drop)
+    latin = _source(tmp_path / "l", "latin/c.csv", b"id,name\n1,caf\xe9\n")
+    with pytest.raises(InvalidError, match=r"file \[latin/c.csv\]: the file is not UTF-8 text"):
+        await latin.discover()

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from tests.support.infra import bootstrap_servers, create_database, drop_database, read_topic, unique
 
 from syncline_connectors.docstore import index_schema
+from syncline_connectors.spec import run_snapshot
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunRequested
 from syncline_contracts.status import JobType
@@ -28,6 +29,7 @@ from syncline_platform.kafka import build_broker, ensure_topics, publish
 from syncline_platform.migrations import apply_migrations
 from syncline_platform.secrets import generate_key
 from syncline_platform.settings import KafkaSettings
+from syncline_policy.compilers.elastic import compile_connector
 
 pytestmark = pytest.mark.integration
 
@@ -150,13 +152,19 @@ async def new_run(plant: Plant, *, rows: int) -> str:
         },
         "sync_cursor": None,
     }
+    compiled = compile_connector(connector, org_id=ORG)  # what policy keeps, and the scheduler snapshots of it
+    stored = {
+        "definition": compiled.definition,
+        "specs": {job_type: spec.model_dump(mode="json") for job_type, spec in compiled.specs.items()},
+        "error": compiled.error,
+    }
     run_id = unique("run")
     await execute(
         plant.database,
         "INSERT INTO scheduler.runs (id, org_id, sync_id, job_type, trigger_method, connector)"
         " VALUES ($1, $3, 'big-connector', 'full', 'on_demand', $2::text::jsonb) RETURNING id",
         run_id,
-        json.dumps(connector),
+        json.dumps(run_snapshot(stored, job_type="full")),
         ORG,
     )
     return run_id

@@ -1,7 +1,9 @@
 """The scheduler with real executors and policy, as processes: an executor killed with SIGKILL mid-run is noticed
 by the reaper, the run ends in error saying why and its retry completes on another executor; cancelling a
-pending run ends it at once, cancelling a running one stops it within seconds with its counters kept."""
+pending run ends it at once, cancelling a running one stops it within seconds with its counters kept; an Elastic
+connector's runs carry the spec policy compiled for their job type."""
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -18,11 +20,14 @@ from tests.integration.test_scheduler_harness import ORG, decode, of_type, wait_
 from tests.support.infra import create_database, database_url, drop_database, read_topic, unique
 from tests.support.system import System, make_system
 
+from syncline_connectors.docstore import index_schema
+from syncline_connectors.spec import Mode, SyncSpec
 from syncline_contracts.base import Message
-from syncline_contracts.connectors import ConfigureConnector, UpsertConnector
+from syncline_contracts.connectors import ConfigureConnector, UpdateConnector, UpsertConnector
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import CancelRun, CreateSyncJob
 from syncline_contracts.schedules import RetryPolicy, Schedule, ScheduleKind, SchedulesConfigured
+from syncline_contracts.status import JobType
 from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, RUN_EVENTS, SYNC_EVENTS, Topic
 from syncline_platform.kafka import build_broker, delete_topics, publish
 from syncline_platform.settings import KafkaSettings
@@ -240,3 +245,58 @@ async def test_a_run_whose_executor_was_killed_ends_in_error_and_its_retry_compl
     assert failed_event["error"] == failed["error"]
     [retry_event] = [e for e in of_type(events, "syncline.run.retry_scheduled") if e["run_id"] == first["id"]]
     assert (retry_event["attempt"], retry_event["delay_s"]) == (2, 0.5)
+
+
+async def _compiled_index(stack: Stack, connector_id: str) -> str | None:
+    """The index of the connector's compiled form in policy (once policy compiled its last change)."""
+    conn = await asyncpg.connect(stack.system.database_url)
+    try:
+        index: str | None = await conn.fetchval(
+            "SELECT definition->>'index_name' FROM policy.sync_specs WHERE org_id = $1 AND sync_id = $2",
+            ORG,
+            connector_id,
+        )
+    finally:
+        await conn.close()
+    return index
+
+
+async def test_an_elastic_connectors_runs_carry_the_spec_policy_compiled_for_their_job_type(stack: Stack) -> None:
+    """The executor reads only the spec a run carries, whatever the dialect: policy compiles the connector at each
+    change, and the scheduler snapshots the spec of the run's job type into the run."""
+    source = urlsplit(stack.system.database_url).path.lstrip("/") + "_src"
+    await stack.connector("compiled", database=source)
+    rules = {"rules": [{"id": "no-7", "policy": "exclude", "field": "name", "rule": "ends_with", "value": "7"}]}
+    changes = {"index_name": "moved-idx", "filtering": rules, "sync_cursor": {"tracking_field": "id"}}
+    await stack.send(CONNECTOR_COMMANDS, UpdateConnector(connector_id="compiled", changes=changes))
+
+    async def recompiled() -> bool:
+        return await _compiled_index(stack, "compiled") == "moved-idx"
+
+    await wait_for(recompiled, timeout_s=30)  # connector commands and run commands are different topics
+    runs = {"compiled-full": JobType.FULL, "compiled-incremental": JobType.INCREMENTAL}
+    for run_id, job_type in runs.items():
+        await stack.send(RUN_COMMANDS, CreateSyncJob(run_id=run_id, sync_id="compiled", job_type=job_type))
+    rows = {job_type: await stack.run_where(run_id, "status == 'pending'") for run_id, job_type in runs.items()}
+    for run_id in runs:  # no executor is running: they end canceled at once
+        await stack.send(RUN_COMMANDS, CancelRun(run_id=run_id))
+        await stack.run_where(run_id, "status == 'canceled'")
+
+    snapshots = {job_type: json.loads(row["connector"]) for job_type, row in rows.items()}
+    specs = {job_type: SyncSpec.model_validate(snapshot["spec"]) for job_type, snapshot in snapshots.items()}
+    assert specs[JobType.FULL].mode is Mode.FULL_WITH_DELETES
+    assert specs[JobType.INCREMENTAL].mode is Mode.INCREMENTAL
+    assert [o.tracking_field for o in specs[JobType.INCREMENTAL].objects] == ["id"]
+    assert [o.tracking_field for o in specs[JobType.FULL].objects] == [None]
+    for job_type, spec in specs.items():
+        assert spec.sync_id == f"{ORG}/compiled"  # connector ids repeat across organisations: state is keyed by both
+        assert [(o.schema_name, o.name) for o in spec.objects] == [("public", "items")]
+        assert spec.source.config["database"] == source
+        assert spec.destination.type == "docstore"
+        assert spec.destination.config["index"] == "moved-idx"
+        assert spec.destination.config["schema"] == index_schema(ORG)
+        assert "dsn" not in spec.destination.config  # the document store's address is the executor's own
+        [block] = spec.destination.config["filtering"]
+        assert [r["id"] for r in block["active"]["rules"]] == ["no-7", "DEFAULT"]
+        assert snapshots[job_type]["index_name"] == "moved-idx"  # what the sync job shows stays beside the spec
+        assert snapshots[job_type]["service_type"] == "postgresql"

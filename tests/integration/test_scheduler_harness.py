@@ -1,5 +1,6 @@
-"""What the scheduler tests share: a database of their own (with policy's connectors table), the scheduler in
-this process with a clock the test moves, and a Kafka client to configure syncs and report finished runs.
+"""What the scheduler tests share: a database of their own (with policy's connectors and their compiled forms), the
+scheduler in this process with a clock the test moves, and a Kafka client to configure syncs and report finished
+runs.
 
 The stand-in for an executor (`finish`) does what the executor does when a run ends: a guarded UPDATE of the
 run and its terminal event on `syncline.runs.events.v1`.
@@ -17,6 +18,7 @@ import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
+from tests.support.connectors import insert_connectors
 from tests.support.infra import Record, create_database, drop_database, read_topic, unique
 
 import syncline_policy
@@ -62,13 +64,7 @@ async def add_connectors(dsn: str, ids: Sequence[str], *, org_id: str = ORG) -> 
     """Connector definitions, as policy stores them, for syncs the tests schedule."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.executemany(
-            """
-            INSERT INTO policy.connectors (org_id, id, name, index_name, service_type, status)
-            VALUES ($1, $2, $2, $2, 'postgresql', 'configured')
-            """,
-            [(org_id, i) for i in ids],
-        )
+        await insert_connectors(conn, org_id=org_id, ids=ids, status="configured")
     finally:
         await conn.close()
 

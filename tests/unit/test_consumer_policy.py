@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from asyncpg import exceptions as pg
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -205,6 +206,20 @@ async def test_dead_letter_reason_is_truncated(harness: Harness) -> None:
     await _send(harness, {"connector_id": "c-1"})
     assert len(harness.seen.dead) == 1
     assert len(harness.seen.dead[0][1]["x-dlq-reason"]) == 2000
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("invalid literal for int()"), pg.NumericValueOutOfRangeError("integer out of range")],
+    ids=lambda e: type(e).__name__,
+)
+async def test_refused_input_is_dead_lettered_without_retries(harness: Harness, error: Exception) -> None:
+    """The same input fails the same way: a handler that does not reject it itself does not retry it either."""
+    harness.behaviour[:] = [error]
+    await _send(harness, {"connector_id": "c-1"})
+    assert len(harness.seen.calls) == 1
+    assert len(harness.seen.dead) == 1
+    assert harness.seen.dead[0][1]["x-dlq-reason"].startswith(f"invalid input: {type(error).__name__}(")
 
 
 # --- a policy-like handler ---------------------------------------------------------------------------------

@@ -38,7 +38,13 @@ async def test_folder_checks(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailableError, match="cannot be a bulk sync source"):
         await discover("kafka", {"bootstrap_servers": "x"}, password="", files_root=tmp_path)
     (tmp_path / "broken.jsonl").write_text("{not json\n")
-    with pytest.raises(SourceUnavailableError, match=r"broken\.jsonl"):
+    with pytest.raises(InvalidError, match=r"broken\.jsonl"):
+        await discover("file", {"path": str(tmp_path)}, password="", files_root=tmp_path)
+
+
+async def test_a_csv_header_over_the_field_limit_is_a_broken_rule(tmp_path: Path) -> None:
+    (tmp_path / "wide.csv").write_text("id," + "h" * 200_000 + "\n1,2\n")
+    with pytest.raises(InvalidError, match=r"cannot read file \[wide\.csv\]: a CSV field or header is longer than"):
         await discover("file", {"path": str(tmp_path)}, password="", files_root=tmp_path)
 
 

@@ -8,7 +8,7 @@ import pytest
 from syncline_connectors.spec import Discover, FileFormat, Filter, Mode
 from syncline_gateway.dialects.polytomic.execution_rendering import execution
 from syncline_platform.errors import InvalidError
-from syncline_policy.bulk_spec import compile_spec
+from syncline_policy.compilers.polytomic import compile_spec
 
 PG = {"type": "postgresql", "configuration": {"hostname": "db", "port": 5433, "username": "u", "database": "d"}}
 

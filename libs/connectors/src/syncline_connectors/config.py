@@ -69,13 +69,10 @@ SCHEMAS: dict[str, tuple[ConfigField, ...]] = {"postgresql": POSTGRESQL_FIELDS}
 
 
 def executable(snapshot: dict[str, Any]) -> bool:
-    """Whether Syncline's executor can run a run of this sync snapshot (a compiled spec, or an Elastic connector
-    of a service type Syncline has a source for); other runs stay pending for an external worker to claim."""
-    return "spec" in snapshot or snapshot.get("service_type") in SCHEMAS
-
-
-EXECUTABLE_SERVICE_TYPES: tuple[str, ...] = ("postgresql",)
-"""Elastic service types Syncline's own executor runs."""
+    """Whether Syncline's executor takes a run with this snapshot (`spec.run_snapshot`): it carries a compiled spec,
+    or why its sync does not compile (the executor fails it with that). Other runs stay pending for an external
+    worker to claim (an Elastic connector of a service type Syncline has no source for)."""
+    return "spec" in snapshot or "spec_error" in snapshot
 
 
 def schema_for(service_type: str | None) -> tuple[ConfigField, ...] | None:

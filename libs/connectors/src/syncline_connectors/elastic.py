@@ -1,5 +1,5 @@
-"""The Elastic connector snapshot a run carries, as a `SyncSpec`: PostgreSQL tables into a document-store index
-in the organisation's own schema.
+"""An Elastic connector as a `SyncSpec` (policy's Elastic compiler builds its specs with it): PostgreSQL tables into
+a document-store index in the organisation's own schema.
 
 A full job upserts every row as a document and deletes the documents whose rows are gone; an incremental job
 upserts what changed since the sync's last position (every row when the sync has no tracking field) and deletes
@@ -37,9 +37,16 @@ def elastic_sync_key(*, org_id: str, connector_id: str) -> str:
 
 
 def spec_from_connector(
-    connector: dict[str, Any], *, org_id: str, sealed_secrets: dict[str, str], job_type: str, docstore_dsn: str
+    connector: dict[str, Any],
+    *,
+    org_id: str,
+    sealed_secrets: dict[str, str],
+    job_type: str,
+    docstore_dsn: str | None = None,
 ) -> SyncSpec:
-    """The spec of one Elastic sync job of the organisation `org_id` (whose schema holds the index)."""
+    """The spec of one Elastic sync job of the organisation `org_id` (whose schema holds the index). Without
+    `docstore_dsn` the destination names the document store without addressing it (policy compiles it so): the
+    executor that runs the spec adds its own."""
     if connector.get("service_type") != "postgresql":
         raise UnsupportedServiceTypeError(connector.get("service_type"))
     if not connector.get("index_name"):
@@ -64,11 +71,11 @@ def spec_from_connector(
         destination=Endpoint(
             type="docstore",
             config={
-                "dsn": docstore_dsn,
                 "schema": index_schema(org_id),
                 "index": connector["index_name"],
                 "filtering": connector.get("filtering") or [],  # Elastic's sync rules, applied before indexing
-            },
+            }
+            | ({"dsn": docstore_dsn} if docstore_dsn else {}),
         ),
         objects=objects,
         mode=Mode.INCREMENTAL if job_type == "incremental" else Mode.FULL_WITH_DELETES,

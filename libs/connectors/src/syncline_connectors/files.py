@@ -143,6 +143,10 @@ class FilesSource:
             found.append(path)
         return found
 
+    def _shown(self, path: Path) -> str:
+        """A file's name as errors show it: relative to the connection's folder (the server's paths stay hidden)."""
+        return path.relative_to(self.root).as_posix()
+
     async def discover(self) -> list[ObjectInfo]:
         """One object per sub-folder holding matching files (the root itself when it has no sub-folders)."""
         return await asyncio.to_thread(self._discover)
@@ -160,7 +164,7 @@ class FilesSource:
         types: dict[str, set[str]] = {}
         sampled = 0
         for path in self.files(folder):
-            for row in _rows(path):
+            for row in _rows(path, shown=self._shown(path)):
                 for key, value in row.items():
                     types.setdefault(key, set()).add(_kind(value))
                 sampled += 1
@@ -181,7 +185,7 @@ class FilesSource:
             if done is not None and rel <= done:
                 continue
             rows = 0
-            chunks = _chunks(path)
+            chunks = _chunks(path, shown=rel)
             while chunk := await asyncio.to_thread(next, chunks, None):
                 kept = [project(r) for r in chunk if matches(r, plan.filters)]
                 rows += len(kept)
@@ -196,7 +200,7 @@ class FilesSource:
         def first() -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
             for path in self.files(plan.name):
-                for row in _rows(path):
+                for row in _rows(path, shown=self._shown(path)):
                     if matches(row, plan.filters):
                         found.append(project(row))
                     if len(found) >= limit:
@@ -263,19 +267,43 @@ def _jsonb_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
+def _rows(path: Path, *, shown: str) -> Iterator[dict[str, Any]]:
+    """The file's rows; an InvalidError naming the file (as `shown`) and the line when it cannot be read: a CSV
+    field (a header included) longer than the csv module's limit (128 KiB), malformed JSON, text not UTF-8."""
     with path.open(newline="", encoding="utf-8") as handle:
-        if SUFFIXES[path.suffix.lower()] == "csv":
-            yield from csv.DictReader(handle)
-            return
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+        reader = csv.DictReader(handle) if SUFFIXES[path.suffix.lower()] == "csv" else None
+        line = 0
+        try:
+            if reader is not None:
+                yield from reader
+                return
+            for line, text in enumerate(handle, start=1):  # noqa: B007 - the except clause reads it
+                if text.strip():
+                    yield _object(json.loads(text))
+        except (csv.Error, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
+            where = max(reader.line_num if reader is not None else line, 1)
+            at = "" if isinstance(exc, UnicodeDecodeError) else f" at line {where}"  # decoded in chunks: no line
+            raise InvalidError(f"cannot read file [{shown}]{at}: {file_problem(exc)}") from exc
 
 
-def _chunks(path: Path) -> Iterator[list[dict[str, Any]]]:
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("a line is not a JSON object")
+    return value
+
+
+def file_problem(exc: Exception) -> str:
+    """What a `csv.Error` or `ValueError` met while reading a data file says, in a tenant's words."""
+    if isinstance(exc, csv.Error) and "field limit" in str(exc):
+        return f"a CSV field or header is longer than {csv.field_size_limit()} characters"
+    if isinstance(exc, UnicodeDecodeError):
+        return "the file is not UTF-8 text"
+    return str(exc)
+
+
+def _chunks(path: Path, *, shown: str) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
-    for row in _rows(path):
+    for row in _rows(path, shown=shown):
         chunk.append(row)
         if len(chunk) >= ROWS_PER_PIECE:
             yield chunk

@@ -24,7 +24,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from syncline_connectors.files import confined
+from syncline_connectors.files import confined, file_problem
 from syncline_platform.errors import InvalidError
 
 CHECK_TIMEOUT_S = 3.0
@@ -262,7 +262,8 @@ async def discover(
     connection_type: str, values: dict[str, Any], *, password: str, files_root: Path
 ) -> list[DiscoveredObject]:
     """The objects a source offers, read live; raises SourceUnavailableError when it does not answer, and
-    InvalidError for a folder outside `files_root`."""
+    InvalidError for a folder outside `files_root` or a file in it that cannot be read as its kind (a CSV header
+    over the csv module's field limit, malformed JSON)."""
     match connection_type:
         case "postgresql":
             return await _pg_discover(values, password=password)
@@ -380,8 +381,10 @@ def _file_fields(path: Path) -> tuple[DiscoveredField, ...]:
                 header = next(csv.reader(handle), [])
                 return tuple(DiscoveredField(id=name, remote_type="text", type="string") for name in header)
             first = json.loads(handle.readline() or "{}")
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise SourceUnavailableError(f"cannot read [{path.name}]: {exc}") from exc
+    except (csv.Error, ValueError) as exc:  # the file's content: a broken rule of the folder, not an outage
+        raise InvalidError(f"cannot read file [{path.name}]: {file_problem(exc)}") from exc
     return (
         tuple(DiscoveredField(id=str(k), remote_type="json", type="string") for k in first)
         if isinstance(first, dict)

@@ -534,7 +534,7 @@ class PostgresSource:
         return bool(dropped)
 
 
-PIECE_CHANGES = 2000
+PIECE_CHANGES = 500
 """Changes per piece of a change batch (a batch is cut into pieces so memory stays bounded)."""
 
 

@@ -31,10 +31,16 @@ def source_for(
 
 
 def destination_for(
-    spec: SyncSpec, config: dict[str, Any], *, run_id: str, files_root: Path | None = None
+    spec: SyncSpec,
+    config: dict[str, Any],
+    *,
+    run_id: str,
+    files_root: Path | None = None,
+    docstore_dsn: str | None = None,
 ) -> Destination:
     """The destination connector of `spec` (not yet entered); `config` has its secrets opened. A files
-    destination needs the files root its folder must lie in."""
+    destination needs the files root its folder must lie in; the document store is the one at `docstore_dsn`
+    (the executor's), unless the spec addresses one itself."""
     match spec.destination_type:
         case DestinationType.POSTGRESQL:
             return PostgresDestination(
@@ -58,7 +64,7 @@ def destination_for(
             )
         case DestinationType.DOCSTORE:
             return DocumentStore(
-                dsn=config["dsn"],
+                dsn=config.get("dsn") or _docstore_dsn(docstore_dsn),
                 schema=config["schema"],
                 index=config["index"],
                 run_id=run_id,
@@ -66,6 +72,12 @@ def destination_for(
                 rules=active_rules(config.get("filtering")),
             )
     raise InvalidError(f"no destination connector for connection type [{spec.destination.type}]")
+
+
+def _docstore_dsn(dsn: str | None) -> str:
+    if dsn is None:
+        raise InvalidError("the spec writes to the document store, and this process knows none")
+    return dsn
 
 
 def _files_root(root: Path | None) -> Path:

@@ -4,12 +4,17 @@ A `SyncSpec` names a source and a destination endpoint (connection type plus con
 sealed), the objects to move (tables or folders, with fields, filters, tracking field and primary key), the
 write mode and the policies that shape the destination (name normalisation, discovery of new objects and fields,
 conflicts, file format, Kafka topics and partitions). It holds no clear secrets: the executor opens them.
+
+Policy compiles every dialect's definition into specs (one per job type); the scheduler keeps the one of a run's
+job type in the run (`run_snapshot`), and the executor runs what the run carries (`run_spec`), whatever the dialect.
 """
 
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from syncline_platform.errors import InvalidError
 
 
 class _Frozen(BaseModel):
@@ -201,3 +206,26 @@ class SyncSpec(_Frozen):
     def destination_type(self) -> DestinationType:
         """The destination's connection type."""
         return DestinationType(self.destination.type)
+
+
+def run_snapshot(compiled: dict[str, Any], *, job_type: str) -> dict[str, Any]:
+    """What a new run keeps of its sync's compiled form (`policy.sync_specs`: `definition`, `specs` by job type,
+    `error`), whatever the dialect: what the dialect shows of the definition, plus `spec`, the spec of the run's job
+    type, or `spec_error`, why there is none. Neither when Syncline has no connector for the sync (an external
+    worker runs it)."""
+    snapshot = dict(compiled["definition"])
+    specs = compiled.get("specs") or {}
+    key = str(job_type)  # a JobType or its value
+    if key in specs:
+        snapshot["spec"] = specs[key]
+    elif compiled.get("error") or specs:
+        snapshot["spec_error"] = compiled.get("error") or f"the sync does not run {key} jobs"
+    return snapshot
+
+
+def run_spec(snapshot: dict[str, Any]) -> SyncSpec:
+    """The spec a run snapshot carries (`run_snapshot`); the reason there is none as an `InvalidError`."""
+    spec = snapshot.get("spec")
+    if spec is None:
+        raise InvalidError(snapshot.get("spec_error") or "the run carries no compiled spec")
+    return SyncSpec.model_validate(spec)

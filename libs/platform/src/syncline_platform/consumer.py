@@ -2,7 +2,9 @@
 
 Retryable errors are tried again with backoff in place (the partition waits, so order holds); terminal errors
 are logged and the offset committed (the service has already recorded the failure); messages that cannot be
-decoded, and anything that keeps failing, go to `<topic>.dlq` with the error in headers.
+decoded, input that a library or the database refused (`errors.INVALID_INPUT`: terminal, though nobody recorded
+it), and anything that keeps failing, go to `<topic>.dlq` with the error in headers. A service that answers
+commands turns invalid input into a rejection itself (`errors.as_terminal`), so it does not get this far.
 """
 
 import asyncio
@@ -18,7 +20,7 @@ from faststream.message import StreamMessage
 from pydantic import ValidationError
 
 from syncline_contracts.envelope import Envelope
-from syncline_platform.errors import RetryableError, TerminalError
+from syncline_platform.errors import INVALID_INPUT, RetryableError, TerminalError
 from syncline_platform.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -102,6 +104,9 @@ class _PolicyMiddleware(BaseMiddleware):
                 return None
             except TerminalError as exc:
                 log.warning("message.terminal_error", error=str(exc))
+                return None
+            except INVALID_INPUT as exc:  # the same input fails the same way: no retries
+                await self.policy.dead_letter(msg, reason=f"invalid input: {exc!r}")
                 return None
             except (RetryableError, Exception) as exc:  # anything unknown is retried, then dead-lettered
                 if attempt == settings.retry_attempts:

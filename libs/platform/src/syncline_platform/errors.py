@@ -1,4 +1,10 @@
-"""The error root. Errors carry their ids as attributes; dialects and consumers translate them at the edges."""
+"""The error root. Errors carry their ids as attributes; dialects and consumers translate them at the edges.
+
+Some errors are terminal without being ours: input that a library or the database refuses (`INVALID_INPUT`);
+`as_terminal` tells them apart from the failures that trying again may cure."""
+
+from asyncpg import exceptions as pg
+from pydantic import ValidationError
 
 
 class SynclineError(Exception):
@@ -55,3 +61,42 @@ class UnavailableError(RetryableError):
         self.dependency = dependency
         self.detail = detail
         super().__init__(f"{dependency} unavailable: {detail}")
+
+
+class InvalidInputError(InvalidError):
+    """Input that a library or the database refused while a message was handled (a model's validation, a value
+    out of a column's range, a string too long for an index): trying again cannot succeed."""
+
+    def __init__(self, *, cause: BaseException, reason: str) -> None:
+        self.cause = cause
+        super().__init__(reason)
+
+
+INVALID_INPUT: tuple[type[Exception], ...] = (
+    ValidationError,  # a model built from the command's values (pydantic's own, not a message's decoding)
+    ValueError,  # int("x"), a malformed date, an undecodable string
+    OverflowError,
+    pg.DataError,  # class 22: a value out of a column's range, too long, of the wrong form
+    pg.ProgramLimitExceededError,  # class 54: e.g. a name too long for its unique index
+)
+"""Errors that the same input raises every time: retrying cannot help, the input is wrong."""
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "value"
+        return f"[{where}] {first['msg']}"
+    if isinstance(exc, pg.PostgresError):
+        return f"invalid value: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def as_terminal(exc: Exception) -> TerminalError | None:
+    """`exc` as a terminal error: itself when it is one, an `InvalidInputError` when it is input refused by a
+    library or the database (`INVALID_INPUT`), None when trying again may succeed."""
+    if isinstance(exc, TerminalError):
+        return exc
+    if isinstance(exc, INVALID_INPUT):
+        return InvalidInputError(cause=exc, reason=_reason(exc))
+    return None

@@ -1,10 +1,13 @@
 """Settings pieces shared by every service (env prefix `SYNCLINE_`, nesting with `__`)."""
 
+import ipaddress
+import json
 import socket
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/syncline"
 
@@ -47,6 +50,35 @@ class FilesSettings(BaseModel):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+
+def _networks(value: Any) -> Any:
+    """A JSON list, or networks separated by commas or spaces (`10.0.0.0/8, fd00::/8`)."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)
+    return [part for part in value.replace(",", " ").split() if part]
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
+
+
+class NetworkSettings(BaseModel):
+    """Which addresses Syncline may connect to on a tenant's behalf (webhook endpoints).
+
+    Link-local (`169.254.0.0/16`, `fe80::/10`) and cloud metadata addresses are always refused; `hosted` refuses
+    loopback and private ranges too, as hosted peers do. `allow` makes exceptions to those refusals; `deny`
+    refuses more, and wins over `allow`."""
+
+    hosted: bool = False
+    """Refuse loopback, private, shared (CGNAT) and unspecified addresses too (`SYNCLINE_NETWORK__HOSTED`)."""
+    allow: Networks = ()
+    """Networks exempt from the built-in refusals (`SYNCLINE_NETWORK__ALLOW`: CIDRs separated by commas, or a JSON
+    list)."""
+    deny: Networks = ()
+    """Networks refused besides the built-in ones, whatever `allow` says (`SYNCLINE_NETWORK__DENY`)."""
 
 
 class ServiceSettings(BaseSettings):

@@ -182,6 +182,8 @@ class PipelineSettings:
     files_root: Path | None = None
     """The folder every files source and destination must lie in (`SYNCLINE_FILES__ROOT`); without one, runs
     with file connections fail."""
+    docstore_dsn: str | None = None
+    """The document store that specs name without addressing (`SYNCLINE_DOCSTORE_URL`): the executor's own."""
 
 
 class _End:
@@ -227,7 +229,13 @@ class Pipeline:
         """The spec's source and destination (not yet entered), file folders confined to the files root."""
         root = self.settings.files_root
         source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows, files_root=root)
-        destination = destination_for(spec, self.opened(spec.destination), run_id=self.run_id, files_root=root)
+        destination = destination_for(
+            spec,
+            self.opened(spec.destination),
+            run_id=self.run_id,
+            files_root=root,
+            docstore_dsn=self.settings.docstore_dsn,
+        )
         return source, destination
 
     async def run(self, spec: SyncSpec) -> None:

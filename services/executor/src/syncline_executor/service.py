@@ -11,8 +11,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from syncline_connectors.elastic import elastic_sync_key, spec_from_connector
-from syncline_connectors.spec import Discover, SyncSpec
+from syncline_connectors.spec import Discover, SyncSpec, run_spec
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunProgressed
@@ -218,21 +217,10 @@ class RunExecutor:
                 )
         return checked
 
-    def _spec(self, run: dict[str, Any]) -> SyncSpec:
-        """A compiled spec snapshot (bulk syncs), narrowed to the run's `schemas` option; else an Elastic
-        connector's."""
-        if "spec" in run["connector"]:
-            return subset(SyncSpec.model_validate(run["connector"]["spec"]), (run.get("options") or {}).get("schemas"))
-        spec = spec_from_connector(
-            run["connector"],
-            org_id=run["org_id"],
-            sealed_secrets=run["sealed_secrets"] or {},
-            job_type=str(run["job_type"]),
-            docstore_dsn=self.settings.docstore_dsn(),
-        )
-        # connector ids are chosen by clients and repeat across organisations: state that outlives runs
-        # (cursors, replication slots) is keyed by the organisation too
-        return spec.model_copy(update={"sync_id": elastic_sync_key(org_id=run["org_id"], connector_id=run["sync_id"])})
+    @staticmethod
+    def _spec(run: dict[str, Any]) -> SyncSpec:
+        """The compiled spec the run carries (whatever the dialect), narrowed to the run's `schemas` option."""
+        return subset(run_spec(run["connector"]), (run.get("options") or {}).get("schemas"))
 
     async def _move(self, run: dict[str, Any], tally: Tally, steering: Steering) -> None:
         spec = self._spec(run)
@@ -245,6 +233,7 @@ class RunExecutor:
                 batch_rows=self.settings.batch_rows,
                 queue_pieces=self.settings.queue_pieces,
                 files_root=self.settings.files.root,
+                docstore_dsn=self.settings.docstore_dsn(),
             ),
             run_id=attempt_of,  # a retry continues its chain's first run: same checkpoints, staging, file names
             tally=tally,

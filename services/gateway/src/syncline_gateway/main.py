@@ -28,6 +28,7 @@ from syncline_gateway.service import start_gateway
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform.errors import SynclineError
 from syncline_platform.logging import configure
+from syncline_platform.network import NetworkPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,7 @@ def build_app(settings: GatewaySettings, dialects: Sequence[Dialect] | None = No
             app.state.credentials = gateway.credentials
             app.state.sealer = gateway.sealer
             app.state.files_root = settings.files.root  # file connections' tests and discovery stay inside it
+            app.state.network = NetworkPolicy(settings.network)  # where tenants' webhooks may point
             log.info("idempotency.purged", count=await idempotency.purge(gateway.pool))
             for make in (make for dialect in registry for make in dialect.workers):
                 worker = make(settings, gateway)

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from syncline_platform.settings import FilesSettings, ServiceSettings
+from syncline_platform.settings import FilesSettings, NetworkSettings, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -26,3 +26,5 @@ class GatewaySettings(ServiceSettings):
     """How long Polytomic events are kept (`GET /api/events`)."""
     files: FilesSettings = Field(default_factory=FilesSettings)
     """Where file connections may point, for tests and discovery (`SYNCLINE_FILES__ROOT`)."""
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    """Where webhooks may be delivered (`SYNCLINE_NETWORK__HOSTED`, `__ALLOW`, `__DENY`)."""

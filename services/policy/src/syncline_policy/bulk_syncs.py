@@ -31,7 +31,7 @@ from syncline_platform.secrets import Sealer
 from syncline_policy import selection
 from syncline_policy import sync_repository as repo
 from syncline_policy.bulk_schedules import compile_schedules
-from syncline_policy.bulk_spec import store_spec
+from syncline_policy.compilers.polytomic import store_spec
 from syncline_policy.errors import BulkSyncNotFoundError, NameTakenError, ScheduleNotFoundError
 from syncline_policy.polytomic_rules import check_configuration, check_enums
 

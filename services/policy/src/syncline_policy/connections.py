@@ -29,8 +29,8 @@ from syncline_platform.db import Conn
 from syncline_platform.errors import ConflictError, InvalidError
 from syncline_platform.secrets import Sealer
 from syncline_policy import sync_repository as repo
-from syncline_policy.bulk_spec import store_spec
 from syncline_policy.bulk_syncs import deleted_events
+from syncline_policy.compilers.polytomic import store_spec
 from syncline_policy.errors import (
     ConnectionCheckFailedError,
     ConnectionInUseError,

@@ -45,7 +45,7 @@ from syncline_contracts.topics import (
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
 from syncline_platform.db import Conn
-from syncline_platform.errors import TerminalError
+from syncline_platform.errors import as_terminal
 from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
 from syncline_platform.secrets import Sealer
@@ -99,7 +99,8 @@ Run = Callable[[Conn, str], Awaitable[Outcome]]
 
 async def _apply(app: ServiceApp, *, command: Message, run: Run, rejections: Topic) -> None:
     """One command in one transaction: inbox claim, the service's change (a savepoint), its events to the
-    outbox; a rule it breaks changes nothing and becomes a `CommandRejected` on `rejections`."""
+    outbox; a rule it breaks, or input a library or the database refuses (a value out of a column's range, a
+    model's validation), changes nothing and becomes a `CommandRejected` on `rejections`, which the caller sees."""
     envelope = current_envelope()
     async with app.pool.acquire() as conn, conn.transaction():
         if not await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
@@ -108,8 +109,13 @@ async def _apply(app: ServiceApp, *, command: Message, run: Run, rejections: Top
         try:
             async with conn.transaction():
                 events = await run(conn, envelope.org_id)
-        except TerminalError as exc:
-            events = [(rejections, rejection(command, exc))]
+        except Exception as exc:
+            terminal = as_terminal(exc)
+            if terminal is None:
+                raise  # may pass when tried again: the consumer retries it
+            if terminal is not exc:
+                log.warning("command.invalid_input", error=repr(exc))
+            events = [(rejections, rejection(command, terminal))]
         for topic, event in events:
             await outbox.enqueue(
                 conn, topic=topic, message=event, envelope=envelope.caused(ce_type=event.wire_type(), ce_source=SOURCE)

@@ -97,3 +97,15 @@ async def delete_connector(conn: Conn, *, org_id: str, connector_id: str) -> boo
         "DELETE FROM connectors WHERE org_id = $1 AND id = $2 RETURNING 1", org_id, connector_id
     )
     return deleted is not None
+
+
+async def uncompiled_connectors(conn: Conn) -> list[dict[str, Any]]:
+    """Connectors without a compiled form in `sync_specs` (stored before policy compiled connectors)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.* FROM connectors c
+        WHERE NOT EXISTS (SELECT 1 FROM sync_specs s WHERE s.org_id = c.org_id AND s.sync_id = c.id)
+        ORDER BY c.org_id, c.id
+        """
+    )
+    return [dict(r) for r in rows]

@@ -89,6 +89,17 @@ def scheduling(value: Any) -> dict[str, Any]:
     return result
 
 
+def _order(rule: dict[str, Any]) -> int:
+    """A rule's `order`: an integer (or its text, as Elastic reads it)."""
+    value = rule.get("order", 0)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidError(f"filtering rule [{rule.get('id')}]: [order] must be an integer, got [{value}]")
+    try:
+        return int(value)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidError(f"filtering rule [{rule.get('id')}]: [order] must be an integer, got [{value}]") from exc
+
+
 def _rule(raw: Any, now: str) -> dict[str, Any]:
     rule = _object(raw)
     if rule.get("policy") not in FILTER_POLICIES:
@@ -104,7 +115,7 @@ def _rule(raw: Any, now: str) -> dict[str, Any]:
             raise InvalidError(f"filtering rule [{rule.get('id')}]: {exc}") from exc
     return {
         "id": str(rule.get("id") or f"rule-{rule['field']}-{rule['rule']}"),
-        "order": int(rule.get("order", 0)),
+        "order": _order(rule),
         "policy": rule["policy"],
         "field": rule["field"],
         "rule": rule["rule"],

@@ -1,4 +1,5 @@
-"""Connector rules: what a connector must look like, and how its status moves. No broker imports."""
+"""Connector rules: what a connector must look like, and how its status moves; every write compiles the connector
+again for its runs (`compilers/elastic.py`). No broker imports."""
 
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from syncline_contracts.status import ConnectorStatus
 from syncline_platform.db import Conn
 from syncline_platform.secrets import Sealer
 from syncline_policy import checks, repository, rules
+from syncline_policy.compilers import elastic
 from syncline_policy.errors import ConnectorNotFoundError, InvalidConfigurationError
 
 
@@ -26,6 +28,7 @@ async def upsert_connector(conn: Conn, *, org_id: str, cmd: UpsertConnector) -> 
     created = await repository.upsert_connector(conn, org_id=org_id, cmd=cmd, status=ConnectorStatus.CREATED)
     row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
     assert row is not None  # noqa: S101 - just written in this transaction
+    await elastic.store_spec(conn, org_id=org_id, connector_id=cmd.connector_id)
     return ConnectorConfigured(
         connector_id=cmd.connector_id,
         result="created" if created else "updated",
@@ -59,6 +62,7 @@ async def configure_connector(
         status=status,
         error=problem,
     )
+    await elastic.store_spec(conn, org_id=org_id, connector_id=cmd.connector_id)
     return ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=status)
 
 
@@ -73,6 +77,7 @@ async def update_connector(conn: Conn, *, org_id: str, cmd: UpdateConnector) -> 
     )
     if row is None:
         raise ConnectorNotFoundError(cmd.connector_id)
+    await elastic.store_spec(conn, org_id=org_id, connector_id=cmd.connector_id)
     events: list[Message] = [
         ConnectorConfigured(connector_id=cmd.connector_id, result="updated", status=ConnectorStatus(row["status"]))
     ]
@@ -91,6 +96,7 @@ async def delete_connector(conn: Conn, *, org_id: str, cmd: DeleteConnector) -> 
     """Delete the connector; its schedules stop."""
     if not await repository.delete_connector(conn, org_id=org_id, connector_id=cmd.connector_id):
         raise ConnectorNotFoundError(cmd.connector_id)
+    await elastic.forget(conn, org_id=org_id, connector_id=cmd.connector_id)
     return [
         ConnectorDeleted(connector_id=cmd.connector_id, delete_sync_jobs=cmd.delete_sync_jobs),
         SchedulesConfigured(sync_id=cmd.connector_id, schedules=(), active=False, configured_at=datetime.now(UTC)),

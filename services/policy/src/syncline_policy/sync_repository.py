@@ -1,5 +1,6 @@
 """SQL of connections and syncs (`policy.connections`, `policy.syncs`, `policy.sync_schedules`,
-`policy.sync_objects`). Column names come from this module, never from input."""
+`policy.sync_objects`) and of every sync's compiled form (`policy.sync_specs`, whatever its dialect). Column names
+come from this module, never from input."""
 
 from datetime import datetime
 from typing import Any
@@ -93,8 +94,15 @@ async def touch_sync(conn: Conn, *, sync_id: str, actor: str, active: bool | Non
 
 
 async def delete_sync(conn: Conn, *, sync_id: str) -> None:
-    """Delete a sync with its schedules and objects."""
-    await conn.execute("DELETE FROM syncs WHERE id = $1", sync_id)
+    """Delete a sync with its schedules, objects and compiled specs."""
+    await conn.execute(
+        """
+        WITH gone AS (DELETE FROM syncs WHERE id = $1 RETURNING org_id, id, dialect)
+        DELETE FROM sync_specs c USING gone
+        WHERE c.org_id = gone.org_id AND c.sync_id = gone.id AND c.dialect = gone.dialect
+        """,
+        sync_id,
+    )
 
 
 async def list_schedules(conn: Conn, *, org_id: str, sync_id: str) -> list[dict[str, Any]]:
@@ -181,6 +189,40 @@ async def deactivate_sync(conn: Conn, *, org_id: str, sync_id: str) -> None:
     )
 
 
-async def set_spec(conn: Conn, *, sync_id: str, spec: dict[str, Any]) -> None:
-    """Keep a sync's compiled run spec beside it."""
-    await conn.execute("UPDATE syncs SET spec = $2 WHERE id = $1", sync_id, spec)
+async def save_compiled(
+    conn: Conn,
+    *,
+    org_id: str,
+    sync_id: str,
+    dialect: str,
+    definition: dict[str, Any],
+    sealed_secrets: dict[str, str],
+    specs: dict[str, Any],
+    error: str | None,
+) -> None:
+    """Keep a sync's compiled form (`sync_specs`), replacing the one before; a row of another dialect under the
+    same key is left alone."""
+    await conn.execute(
+        """
+        INSERT INTO sync_specs (org_id, sync_id, dialect, definition, sealed_secrets, specs, error)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (org_id, sync_id) DO UPDATE SET definition = EXCLUDED.definition,
+            sealed_secrets = EXCLUDED.sealed_secrets, specs = EXCLUDED.specs, error = EXCLUDED.error,
+            compiled_at = clock_timestamp()
+        WHERE sync_specs.dialect = EXCLUDED.dialect
+        """,
+        org_id,
+        sync_id,
+        dialect,
+        definition,
+        sealed_secrets,
+        specs,
+        error,
+    )
+
+
+async def delete_compiled(conn: Conn, *, org_id: str, sync_id: str, dialect: str) -> None:
+    """Forget a sync's compiled form."""
+    await conn.execute(
+        "DELETE FROM sync_specs WHERE org_id = $1 AND sync_id = $2 AND dialect = $3", org_id, sync_id, dialect
+    )

@@ -1,4 +1,4 @@
-"""SQL of the scheduler schema (and the read of sync definitions from policy's `sync_snapshots` view).
+"""SQL of the scheduler schema (and the read of syncs' compiled forms from policy's `sync_specs`).
 
 Every run status change here is a guarded UPDATE that moves a run only from a status the transition table
 allows; due schedules and retries are claimed with `FOR UPDATE SKIP LOCKED`, so replicas never fire one twice.
@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from syncline_connectors.spec import run_snapshot
 from syncline_contracts.status import JobType, RunStatus, TriggerMethod, sources_of
 from syncline_platform.db import Conn
 
@@ -47,26 +48,28 @@ def _pairs(keys: Iterable[SyncKey]) -> tuple[list[str], list[str]]:
     return orgs, ids
 
 
-# --- connector snapshots (policy's schema, read only) -------------------------------------------------------
+# --- compiled syncs (policy's schema, read only) ------------------------------------------------------------
 
 
 async def connector_snapshots(conn: Conn, *, keys: Iterable[SyncKey]) -> dict[SyncKey, dict[str, Any]]:
-    """The syncs as new runs see them, by (org_id, sync id): an Elastic connector's definition, or a bulk sync's
-    compiled spec (`{"spec": ...}`), read through policy's `sync_snapshots` view; missing ones are absent."""
+    """The syncs' compiled forms, by (org_id, sync id), whatever their dialect (`definition`, `sealed_secrets`,
+    `specs` by job type, `error`), read from policy's `sync_specs`; missing ones are absent. A new run keeps
+    `spec.run_snapshot` of one."""
     orgs, ids = _pairs(keys)
     rows = await conn.fetch(
         """
-        SELECT s.org_id, s.id, s.snapshot, s.sealed_secrets
-        FROM policy.sync_snapshots s JOIN unnest($1::text[], $2::text[]) AS k(org_id, id) USING (org_id, id)
+        SELECT s.org_id, s.sync_id, s.definition, s.sealed_secrets, s.specs, s.error
+        FROM policy.sync_specs s
+        JOIN unnest($1::text[], $2::text[]) AS k(org_id, id) ON k.org_id = s.org_id AND k.id = s.sync_id
         """,
         orgs,
         ids,
     )
-    return {(r["org_id"], r["id"]): {**r["snapshot"], "sealed_secrets": r["sealed_secrets"]} for r in rows}
+    return {(r["org_id"], r["sync_id"]): dict(r) for r in rows}
 
 
 async def connector_snapshot(conn: Conn, *, org_id: str, connector_id: str) -> dict[str, Any] | None:
-    """The connector as a new run sees it (read from the policy schema)."""
+    """One sync's compiled form (read from the policy schema), or None."""
     return (await connector_snapshots(conn, keys=[(org_id, connector_id)])).get((org_id, connector_id))
 
 
@@ -81,17 +84,15 @@ _INSERT_RUN = """
 """
 
 
-def _run_args(org_id: str, run: NewRun, connector: dict[str, Any]) -> tuple[Any, ...]:
-    snapshot = dict(connector)
-    secrets = snapshot.pop("sealed_secrets", {})
+def _run_args(org_id: str, run: NewRun, compiled: dict[str, Any]) -> tuple[Any, ...]:
     return (
         run.run_id,
         org_id,
         run.sync_id,
         run.job_type,
         run.trigger_method,
-        snapshot,
-        secrets,
+        run_snapshot(compiled, job_type=run.job_type),
+        compiled["sealed_secrets"],
         run.attempt,
         run.retry_of,
         run.schedule_id,
@@ -103,13 +104,14 @@ def _run_args(org_id: str, run: NewRun, connector: dict[str, Any]) -> tuple[Any,
 
 
 async def insert_run(conn: Conn, *, org_id: str, run: NewRun, connector: dict[str, Any]) -> bool:
-    """Record a pending run with its connector snapshot; False when a run with this id already exists."""
+    """Record a pending run with its snapshot of the sync's compiled form `connector` (the spec of its job type);
+    False when a run with this id already exists."""
     inserted = await conn.fetchval(_INSERT_RUN + " RETURNING 1", *_run_args(org_id, run, connector))
     return inserted is not None
 
 
 async def insert_runs(conn: Conn, *, runs: Sequence[tuple[str, NewRun, dict[str, Any]]]) -> None:
-    """Record pending runs (org_id, run, connector snapshot) in one round trip."""
+    """Record pending runs (org_id, run, the sync's compiled form) in one round trip."""
     if runs:
         await conn.executemany(_INSERT_RUN, [_run_args(*run) for run in runs])
 
@@ -229,9 +231,7 @@ async def reap_canceling(conn: Conn, *, cutoff: datetime, now: datetime, limit: 
     )
 
 
-async def rerequest_unclaimed(
-    conn: Conn, *, cutoff: datetime, now: datetime, limit: int, service_types: tuple[str, ...]
-) -> list[asyncpg.Record]:
+async def rerequest_unclaimed(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
     """Pending (and suspended) runs Syncline's executors can run, last requested before `cutoff`, stamped as
     requested again now (runs waiting for an external worker are left alone)."""
     return await conn.fetch(
@@ -239,7 +239,7 @@ async def rerequest_unclaimed(
         UPDATE runs SET requested_at = $2
         WHERE id IN (
             SELECT id FROM runs WHERE status IN ('pending', 'suspended') AND requested_at < $1
-              AND (connector ? 'spec' OR connector->>'service_type' = ANY($4::text[]))
+              AND (connector ? 'spec' OR connector ? 'spec_error')
             ORDER BY requested_at LIMIT $3 FOR UPDATE SKIP LOCKED
         )
         RETURNING id, org_id, sync_id, job_type
@@ -247,7 +247,6 @@ async def rerequest_unclaimed(
         cutoff,
         now,
         limit,
-        list(service_types),
     )
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from syncline_connectors.config import EXECUTABLE_SERVICE_TYPES, executable
+from syncline_connectors.config import executable
+from syncline_connectors.spec import run_snapshot
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import (
@@ -114,9 +115,9 @@ class Outcome:
 
 
 def request_for(run: NewRun, connector: dict[str, Any]) -> RunRequested | None:
-    """The request that sends a new run to Syncline's executors, or None when an external worker must claim it
-    (an Elastic connector of a service type Syncline has no source for)."""
-    if not executable(connector):
+    """The request that sends a new run of a sync's compiled form `connector` to Syncline's executors, or None when
+    an external worker must claim it (an Elastic connector of a service type Syncline has no source for)."""
+    if not executable(run_snapshot(connector, job_type=run.job_type)):
         return None
     return RunRequested(run_id=run.run_id, sync_id=run.sync_id, job_type=run.job_type)
 
@@ -149,7 +150,7 @@ async def _check_exclusive(conn: Conn, *, org_id: str, cmd: CreateSyncJob) -> No
 
 
 async def create_run(conn: Conn, *, org_id: str, cmd: CreateSyncJob, now: datetime) -> Outcome:
-    """Record a pending run with a snapshot of its connector, and request its execution."""
+    """Record a pending run with a snapshot of its sync's compiled form, and request its execution."""
     connector = await repository.connector_snapshot(conn, org_id=org_id, connector_id=cmd.sync_id)
     if connector is None:
         raise ConnectorNotFoundError(cmd.sync_id)
@@ -304,9 +305,7 @@ async def sweep(conn: Conn, *, now: datetime, settings: SchedulerSettings, limit
         emits.add(RUN_EVENTS, RunCanceled(run_id=run["id"], sync_id=run["sync_id"], counters=counters_of(run)))
         emitted += emits.items + (await settle_run(conn, run_id=run["id"], now=now, settings=settings)).emits
     stale = now - timedelta(seconds=settings.republish_after_s)
-    rows = await repository.rerequest_unclaimed(
-        conn, cutoff=stale, now=now, limit=limit, service_types=EXECUTABLE_SERVICE_TYPES
-    )
+    rows = await repository.rerequest_unclaimed(conn, cutoff=stale, now=now, limit=limit)
     for row in rows:
         emits = Emits(org_id=row["org_id"])  # a fresh message id: the executor's inbox must not drop it
         emits.add(RUN_REQUESTS, RunRequested(run_id=row["id"], sync_id=row["sync_id"], job_type=row["job_type"]))

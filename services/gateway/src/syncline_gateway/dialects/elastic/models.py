@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import ErrorDetails
 
 from syncline_contracts.status import JobType, TriggerMethod
@@ -16,6 +16,8 @@ M = TypeVar("M", bound="StrictBody")
 LIMITS = BodyLimits()
 """The dialect's body limits (Elasticsearch's own `http.max_content_length` is far larger, but no connector API
 body comes near 1 MiB)."""
+NAME_MAX = 512
+"""Longest connector name, in characters (Elasticsearch sets none; a bound keeps hostile sizes out of policy)."""
 
 
 class StrictBody(BaseModel):
@@ -31,7 +33,7 @@ class ConnectorPut(StrictBody):
     index_name: str | None = None
     is_native: bool = False
     language: str | None = None
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=NAME_MAX)
     service_type: str | None = None
 
 
@@ -68,6 +70,8 @@ def _describe(error: ErrorDetails, parser: str) -> BadRequestError:
             return BadRequestError(f"[{parser}] failed to parse field [{field}]: {error['msg']}")
         case "missing":
             return BadRequestError(f"Validation Failed: 1: [{field}] is missing;", kind="validation")
+        case "string_too_long" | "less_than_equal" | "greater_than_equal":
+            return BadRequestError(f"Validation Failed: 1: [{field}] {error['msg'].lower()};", kind="validation")
     return BadRequestError(f"[{parser}] failed to parse field [{field}]: {error['msg']}")
 
 
@@ -125,7 +129,7 @@ class IndexNameUpdate(StrictBody):
 class NameUpdate(StrictBody):
     """`PUT /_connector/{id}/_name`."""
 
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=NAME_MAX)
     description: str | None = None
 
 

@@ -5,6 +5,11 @@ a bulk sync's run becomes a `bulk_sync.*` event, kept in `gateway.events` (48 h)
 transaction, for the organisation's enabled webhook. A delivery loop POSTs queued events, signed with the
 webhook's secret (`Polytomic-Signature`: hex HMAC-SHA256 of the body), and retries non-2xx answers with
 exponential backoff. Delivering never touches the run: a slow or failing endpoint only delays its own events.
+
+Every failure of one delivery (an unusable URL kept from before endpoints were checked, an address the network
+policy refuses when the name is resolved at delivery time, any exception at all) is recorded on that delivery
+and retried on it alone; both loops are supervised (restarted after an unexpected error), so no endpoint can stop
+the deliveries of another.
 """
 
 import asyncio
@@ -12,6 +17,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +32,10 @@ from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunCanceled, RunCompleted, RunEvent, RunFailed, RunStarted
 from syncline_contracts.topics import RUN_EVENTS
 from syncline_gateway.dialects.polytomic import event_queries as q
+from syncline_gateway.dialects.polytomic.endpoints import GuardedTransport
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform.kafka import group_id
+from syncline_platform.network import NetworkPolicy
 from syncline_platform.secrets import Sealer
 
 log = structlog.get_logger(__name__)
@@ -44,6 +52,10 @@ COMPLETED_WITH_ERROR = "bulk_sync.completed_with_error"
 ALL_EVENT_TYPES = (*EVENT_TYPES.values(), COMPLETED_WITH_ERROR)
 """Every event type this dialect may emit (`GET /api/events_types`)."""
 LEASE_S = 60.0
+MAX_IN_FLIGHT = 50
+"""Most delivery attempts under way at once (each its own task)."""
+RESTART_S = 1.0
+"""Pause before a supervised loop starts again after an unexpected error."""
 _DECODER: TypeAdapter[Any] = TypeAdapter(RunEvent)
 
 
@@ -117,6 +129,7 @@ class Deliverer:
         self.sealer = sealer
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._http: httpx.AsyncClient | None = None
 
@@ -131,17 +144,23 @@ class Deliverer:
             auto_offset_reset="earliest",
         )
         await self._consumer.start()
-        self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout_s)
+        self._http = httpx.AsyncClient(
+            timeout=self.settings.webhook_timeout_s,
+            transport=GuardedTransport(NetworkPolicy(self.settings.network)),
+            trust_env=False,
+        )
         self._tasks = [
-            asyncio.create_task(self._consume(), name="webhook-events"),
-            asyncio.create_task(self._deliver_forever(), name="webhook-deliveries"),
+            asyncio.create_task(_supervised("webhook-events", self._consume), name="webhook-events"),
+            asyncio.create_task(_supervised("webhook-deliveries", self._deliver_forever), name="webhook-deliveries"),
         ]
 
     async def stop(self) -> None:
-        """Stop both loops and leave the group."""
-        for task in self._tasks:
+        """Stop both loops and the attempts in flight (their leases run out: attempted again later), and leave the
+        group."""
+        tasks = [*self._tasks, *self._in_flight]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._consumer is not None:
@@ -183,31 +202,45 @@ class Deliverer:
             self._wake.clear()
             try:
                 await self.deliver_due()
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("webhook.delivery_loop_failed", error=str(exc))
+            except Exception as exc:  # the loop outlives any one round (deliveries have their own)
+                log.warning("webhook.delivery_loop_failed", error=repr(exc))
 
     async def deliver_due(self) -> None:
-        """Attempt every due delivery once, concurrently, and purge expired events."""
+        """Start one attempt of each due delivery, each in its own task (a slow endpoint holds up no other), and
+        purge expired events. A delivery is leased while its attempt runs, so it is not claimed twice."""
         now = datetime.now(UTC)
+        room = MAX_IN_FLIGHT - len(self._in_flight)
+        lease_s = max(LEASE_S, 2 * self.settings.webhook_timeout_s)
         async with self.pool.acquire() as conn:
-            due = await q.claim_due(conn, now=now, lease_s=LEASE_S, limit=50)
+            due = await q.claim_due(conn, now=now, lease_s=lease_s, limit=room) if room > 0 else []
             await q.purge_events(conn, before=now - timedelta(hours=self.settings.event_retention_h))
-        await asyncio.gather(*(self._attempt(d) for d in due))
+        for delivery in due:
+            task = asyncio.create_task(self._attempt(delivery), name=f"webhook-delivery-{delivery['event_id']}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
 
     async def _attempt(self, delivery: dict[str, Any]) -> None:
+        """One attempt of one delivery, bounded in time; whatever goes wrong is this delivery's own failure."""
+        try:
+            async with asyncio.timeout(self.settings.webhook_timeout_s):
+                code, error = await self._post(delivery)
+        except Exception as exc:  # any failure is recorded on this delivery and retried
+            code, error = None, f"{type(exc).__name__}: {str(exc) or 'no answer in time'}"
+        try:
+            await self._settle(delivery, code=code, error=error)
+        except Exception as exc:  # unsettled, its lease runs out and it is attempted again
+            log.warning("webhook.not_settled", event_id=delivery["event_id"], error=repr(exc))
+
+    async def _post(self, delivery: dict[str, Any]) -> tuple[int | None, str]:
+        """POST the signed event: (status code, "" or what went wrong)."""
         assert self._http is not None  # noqa: S101
         body = encode(delivery["type"], delivery["payload"])
         headers = {
             "content-type": "application/json",
             SIGNATURE_HEADER: sign(body, self.sealer.open(delivery["sealed_secret"])),
         }
-        code: int | None = None
-        try:
-            response = await self._http.post(delivery["endpoint"], content=body, headers=headers)
-            code, error = response.status_code, "" if response.is_success else f"answered {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        await self._settle(delivery, code=code, error=error)
+        response = await self._http.post(delivery["endpoint"], content=body, headers=headers)
+        return response.status_code, "" if response.is_success else f"answered {response.status_code}"
 
     async def _settle(self, delivery: dict[str, Any], *, code: int | None, error: str) -> None:
         attempts = delivery["attempts"]
@@ -232,3 +265,13 @@ class Deliverer:
         if next_at is not None:
             delay = (next_at - datetime.now(UTC)).total_seconds()
             asyncio.get_running_loop().call_later(max(delay, 0.0), self._wake.set)
+
+
+async def _supervised(name: str, loop: Callable[[], Awaitable[None]]) -> None:
+    """Run `loop` until cancelled, starting it again after any error it lets out."""
+    while True:
+        try:
+            await loop()
+        except Exception as exc:  # logged; the loop starts again
+            log.error("webhook.loop_restarted", loop=name, error=repr(exc))
+            await asyncio.sleep(RESTART_S)

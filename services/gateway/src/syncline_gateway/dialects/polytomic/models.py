@@ -28,6 +28,13 @@ def _text(value: Any) -> Any:
 
 Text = Annotated[str | None, BeforeValidator(_text)]
 
+NAME_MAX = 512
+"""Longest name of a connection or bulk sync, in characters: its UTF-8 fits a unique index's entry whatever the
+characters."""
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+"""An integer that policy's tables can hold."""
+
 
 def _either(snake: str, camel: str) -> Any:
     return Field(default=None, validation_alias=AliasChoices(snake, camel))
@@ -144,7 +151,7 @@ class SchemaIn(Body):
 class BulkSyncIn(Body):
     """`POST /api/bulk/syncs` and `PUT /api/bulk/syncs/{id}` (a full replace)."""
 
-    name: str
+    name: Name
     source_connection_id: str
     destination_connection_id: str
     destination_configuration: dict[str, Any]
@@ -160,8 +167,8 @@ class BulkSyncIn(Body):
     mode: str | None = None
     data_cutoff_timestamp: datetime | None = None
     disable_record_timestamps: bool | None = None
-    concurrency_limit: int | None = None
-    resync_concurrency_limit: int | None = None
+    concurrency_limit: Int32 | None = None
+    resync_concurrency_limit: Int32 | None = None
     policies: list[str] | None = None
     organization_id: str | None = None
     schemas: list[str | SchemaIn] | None = None
@@ -232,7 +239,7 @@ class SchemasPatch(Body):
 class ConnectionIn(Body):
     """`POST /api/connections` and `PUT /api/connections/{id}`."""
 
-    name: str
+    name: Name
     type: str | None = None
     configuration: dict[str, Any]
     organization_id: str | None = None
@@ -254,8 +261,8 @@ class ConnectionTestIn(Body):
 class WebhookIn(Body):
     """`POST /api/webhooks` and `PUT /api/webhooks/{id}`."""
 
-    endpoint: str
-    secret: str
+    endpoint: str = Field(max_length=2048)
+    secret: str = Field(max_length=1024)
     organization_id: str | None = None
 
 

@@ -1,9 +1,9 @@
 """The organisation's webhook (`/api/webhooks[...]`): one per organisation, kept by the gateway with its secret
-sealed. Deliveries (signed events) are not part of this module."""
+sealed. Its endpoint is read by httpx's parser (what delivers to it) and checked against the network policy
+(`endpoints`); an unusable or refused endpoint is a 422. Deliveries (signed events) are not part of this module."""
 
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -12,21 +12,22 @@ from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
+from syncline_gateway.dialects.polytomic.endpoints import check_endpoint, parse_endpoint
 from syncline_gateway.dialects.polytomic.models import WebhookIn, parse
 from syncline_gateway.errors import ForbiddenError, ResourceNotFoundError
 from syncline_gateway.routing import once, pool_of
 from syncline_platform.errors import InvalidError
+from syncline_platform.network import NetworkPolicy
 from syncline_platform.secrets import Sealer
 
 router = APIRouter(tags=["polytomic"])
 
 
-def _valid(body: WebhookIn) -> WebhookIn:
-    parts = urlsplit(body.endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidError(f"endpoint [{body.endpoint}] is not an http(s) URL")
+async def _valid(request: Request, body: WebhookIn) -> WebhookIn:
     if not body.secret:
         raise InvalidError("secret is required")
+    policy: NetworkPolicy = request.app.state.network
+    await check_endpoint(parse_endpoint(body.endpoint, policy=policy), policy=policy)
     return body
 
 
@@ -56,7 +57,7 @@ async def create_webhook(request: Request, caller: Caller) -> Response:
 
 
 async def _create(request: Request, caller: Principal) -> Response:
-    body = _valid(parse(await request.body(), WebhookIn))
+    body = await _valid(request, parse(await request.body(), WebhookIn))
     org_id = await acting_org(request, caller, body.organization_id)
     sealer: Sealer = request.app.state.sealer
     async with pool_of(request).acquire() as conn:
@@ -83,7 +84,7 @@ async def update_webhook(request: Request, webhook_id: str, caller: Caller) -> R
 
 
 async def _update(request: Request, caller: Principal, webhook_id: str) -> Response:
-    body = _valid(parse(await request.body(), WebhookIn))
+    body = await _valid(request, parse(await request.body(), WebhookIn))
     current = await _read(request, caller, webhook_id)
     if body.organization_id and body.organization_id != current["org_id"]:
         raise ForbiddenError(f"webhook {webhook_id} belongs to another organization")

@@ -1,7 +1,9 @@
-"""A bulk sync compiled to the data plane's `SyncSpec`, stored beside the sync (`syncs.spec`) whenever the sync or
-its selection changes, so the scheduler can snapshot it for a new run (through `policy.sync_snapshots`).
+"""Polytomic's compiler: a bulk sync → the data plane's `SyncSpec`, kept in `policy.sync_specs` whenever the sync,
+its selection or one of its connections changes, so the scheduler can snapshot it for a new run.
 
-Endpoint secrets stay sealed and are left out here: the snapshot view reads them from the connections.
+`compile_spec` leaves endpoint secrets out; `store_spec` seals them in from the connections (so a changed password
+reaches the next run: updating a connection compiles its syncs again). Bulk syncs run one way whatever the job
+type, so their spec is stored for full jobs, the only ones they make.
 """
 
 import re
@@ -20,9 +22,11 @@ from syncline_connectors.spec import (
     ObjectSpec,
     SyncSpec,
 )
+from syncline_contracts.status import JobType
 from syncline_platform.db import Conn
 from syncline_platform.errors import InvalidError
 from syncline_policy import sync_repository as repo
+from syncline_policy.compilers import Compiled, store
 
 FILTER_OPS: dict[str, str] = {
     "Equality": "=",
@@ -159,8 +163,12 @@ def compile_spec(
     )
 
 
+def _sealed(endpoint: Endpoint, connection: dict[str, Any]) -> Endpoint:
+    return endpoint.model_copy(update={"sealed_secrets": dict(connection["sealed_secrets"])})
+
+
 async def store_spec(conn: Conn, *, org_id: str, sync_id: str) -> None:
-    """Compile the stored sync and keep its spec beside it."""
+    """Compile the stored sync, its connections' secrets sealed in, and keep its spec for its runs."""
     sync = await repo.get_sync(conn, org_id=org_id, sync_id=sync_id)
     assert sync is not None  # noqa: S101 - written in this transaction
     source = await repo.get_connection(conn, org_id=org_id, connection_id=sync["source_connection_id"])
@@ -168,4 +176,12 @@ async def store_spec(conn: Conn, *, org_id: str, sync_id: str) -> None:
     assert source is not None  # noqa: S101 - checked in this transaction
     assert target is not None  # noqa: S101
     spec = compile_spec(sync, source=source, target=target, objects=await repo.list_objects(conn, sync_id=sync_id))
-    await repo.set_spec(conn, sync_id=sync_id, spec=spec.model_dump(mode="json"))
+    spec = spec.model_copy(
+        update={"source": _sealed(spec.source, source), "destination": _sealed(spec.destination, target)}
+    )
+    compiled = Compiled(
+        dialect=sync["dialect"],
+        definition={"id": sync["id"], "name": sync["name"], "dialect": sync["dialect"]},
+        specs={JobType.FULL.value: spec},
+    )
+    await store(conn, org_id=org_id, sync_id=sync_id, compiled=compiled)
