@@ -11,7 +11,6 @@ every consumer gets its own slot before 1,000,000 changes are committed (100 tra
 rows/s for 2 minutes; lag = destination write time minus source commit time, per row.
 """
 
-import argparse
 import asyncio
 import json
 import os
@@ -302,17 +301,7 @@ def measure() -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--case")
-    parser.add_argument("--params", default="{}")
-    args = parser.parse_args()
-    if args.case:
-        result = asyncio.run(run_case(args.case, json.loads(args.params)))
-        result["vm_hwm_mb"] = dataplane._high_water_mb(os.getpid())
-        sys.stdout.write(json.dumps(result) + "\n")
-        return
-    for line in measure():
-        sys.stdout.write(json.dumps(line) + "\n")
+    dataplane.cli(run_case, measure)
 
 
 if __name__ == "__main__":

@@ -654,18 +654,24 @@ def _kafka(lim: float) -> list[dict[str, Any]]:
     ]
 
 
-def main() -> None:
+def cli(run: Any, everything: Any) -> None:
+    """A bench module's command line: `--case NAME --params JSON` runs one case (in this process, printing its
+    figures and peak RSS), no arguments measure everything."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--case")
     parser.add_argument("--params", default="{}")
     args = parser.parse_args()
     if args.case:
-        result = asyncio.run(run_case(args.case, json.loads(args.params)))
+        result = asyncio.run(run(args.case, json.loads(args.params)))
         result["vm_hwm_mb"] = _high_water_mb(os.getpid())
         sys.stdout.write(json.dumps(result) + "\n")
         return
-    for line in measure():
+    for line in everything():
         sys.stdout.write(json.dumps(line) + "\n")
+
+
+def main() -> None:
+    cli(run_case, measure)
 
 
 if __name__ == "__main__":
