@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from polytomic import BulkSyncDefaultScheduleRequest, Polytomic
 from tests.e2e.polytomic_support import connections, create_sync, polytomic, run, seed, wait_for_policy
 from tests.e2e.test_elastic_first_path import client, configure, wait_for_job
@@ -134,3 +134,30 @@ async def test_a_connector_named_after_another_organisations_bulk_sync_keeps_its
         while time.monotonic() < deadline:
             assert {run_id for _, run_id in events_of(owner)} == {execution.id}
             time.sleep(0.2)
+
+
+async def test_a_connector_cannot_take_the_id_of_its_own_organisations_bulk_sync(
+    system: System, source_db: tuple[str, str]
+) -> None:
+    """One organisation's syncs share one id space whatever their dialect: an Elastic connector (whose id the
+    client chooses) named after the organisation's own bulk sync is refused, and the bulk sync keeps its spec."""
+    database, dsn = source_db
+    await seed(dsn)
+    org = system.admin("create-org", "one id space")
+    key = system.admin("create-key", "--org", org["id"])["encoded"]
+    es: Elasticsearch = client(system, key=key)
+    with polytomic(system, token=key) as api:
+        wait_for_policy(api)
+        source, target = connections(api, database, database)
+        sync_id = create_sync(api, source, target, ["public.customers"])
+
+        with pytest.raises(ConflictError) as refused:
+            es.connector.put(connector_id=sync_id, name="taken", index_name="taken", service_type="postgresql")
+        assert refused.value.meta.status == 409
+        assert "already taken" in str(refused.value)
+        with pytest.raises(NotFoundError):
+            es.connector.get(connector_id=sync_id)
+
+        execution = run(api, sync_id)
+        assert execution.status == "completed"
+        assert [e.id for e in api.bulk_sync.executions.list(sync_id).data or []] == [execution.id]

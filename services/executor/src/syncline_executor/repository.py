@@ -1,32 +1,26 @@
-"""SQL of run execution: guarded transitions on `scheduler.runs` (the single home of run status).
+"""SQL of run execution: the executor's checkpoints and sync state (its own tables), and its moves of runs.
 
-The executor writes runs only through these guarded UPDATEs, each of which moves a run only from a status the
-transition table allows, so the scheduler and any number of executors agree without further locks.
+Runs change status only through the run ledger (`syncline_platform.run_ledger`), whose guarded UPDATEs move a run
+only from a status the transition table allows, so the scheduler and any number of executors agree without
+further locks; the executor reads runs through the scheduler's read model (`scheduler_read.runs`).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from syncline_contracts.runs import RunCounters
-from syncline_contracts.status import RunStatus, sources_of
+from syncline_contracts.status import RunStatus
 from syncline_executor.errors import RunGoneError
+from syncline_platform import run_ledger
 from syncline_platform.db import Conn
 
 
 async def claim(conn: Conn, *, run_id: str, worker: str) -> dict[str, Any] | None:
     """pending (or suspended, a run re-queued after its executor stopped) → in_progress for this worker; None
     when the run cannot be claimed."""
-    row = await conn.fetchrow(
-        """
-        UPDATE scheduler.runs SET status = 'in_progress', worker_hostname = $2,
-            started_at = COALESCE(started_at, now()), last_seen = now()
-        WHERE id = $1 AND status = ANY($3::text[]) RETURNING *
-        """,
-        run_id,
-        worker,
-        list(sources_of(RunStatus.IN_PROGRESS)),
+    return await run_ledger.move(
+        conn, run_id=run_id, target=RunStatus.IN_PROGRESS, values={"worker_hostname": worker}, seen=True
     )
-    return dict(row) if row else None
 
 
 @dataclass(frozen=True)
@@ -38,21 +32,18 @@ class CheckIn:
     canceled_objects: frozenset[str]
 
 
+def _counters(counters: RunCounters) -> dict[str, Any]:
+    return {
+        "rows_read": counters.rows_read,
+        "indexed_document_count": counters.indexed_document_count,
+        "deleted_document_count": counters.deleted_document_count,
+        "indexed_document_volume": counters.indexed_document_volume_bytes,
+    }
+
+
 async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn:
     """Record liveness and counters."""
-    row = await conn.fetchrow(
-        """
-        UPDATE scheduler.runs SET last_seen = now(), rows_read = $2, indexed_document_count = $3,
-            deleted_document_count = $4, indexed_document_volume = $5, metadata = metadata || $6::jsonb
-        WHERE id = $1 RETURNING status, canceled_objects
-        """,
-        run_id,
-        counters.rows_read,
-        counters.indexed_document_count,
-        counters.deleted_document_count,
-        counters.indexed_document_volume_bytes,
-        _stats(counters),
-    )
+    row = await run_ledger.check_in(conn, run_id=run_id, values=_counters(counters), metadata=_stats(counters))
     if row is None:
         raise RunGoneError(run_id)
     return CheckIn(status=RunStatus(row["status"]), canceled_objects=frozenset(row["canceled_objects"]))
@@ -62,26 +53,9 @@ async def finish(
     conn: Conn, *, run_id: str, target: RunStatus, counters: RunCounters, error: str | None
 ) -> RunStatus | None:
     """Move the run to a terminal status with its final counters; None when the table forbids it."""
-    stamp = "canceled_at" if target is RunStatus.CANCELED else "completed_at"
-    status: str | None = await conn.fetchval(
-        f"""
-        UPDATE scheduler.runs SET status = $2, {stamp} = now(), last_seen = now(), error = $3, rows_read = $4,
-            indexed_document_count = $5, deleted_document_count = $6, indexed_document_volume = $7,
-            total_document_count = $8, metadata = metadata || $10::jsonb
-        WHERE id = $1 AND status = ANY($9::text[]) RETURNING status
-        """,
-        run_id,
-        target,
-        error,
-        counters.rows_read,
-        counters.indexed_document_count,
-        counters.deleted_document_count,
-        counters.indexed_document_volume_bytes,
-        counters.total_document_count,
-        list(sources_of(target)),
-        _stats(counters),
-    )
-    return RunStatus(status) if status else None
+    values = {**_counters(counters), "total_document_count": counters.total_document_count, "error": error}
+    row = await run_ledger.move(conn, run_id=run_id, target=target, values=values, metadata=_stats(counters), seen=True)
+    return RunStatus(row["status"]) if row else None
 
 
 def _stats(counters: RunCounters) -> dict[str, Any]:
@@ -93,7 +67,7 @@ def _stats(counters: RunCounters) -> dict[str, Any]:
 
 async def current_status(conn: Conn, *, run_id: str) -> RunStatus:
     """The run's status now."""
-    return RunStatus(await conn.fetchval("SELECT status FROM scheduler.runs WHERE id = $1", run_id))
+    return RunStatus(await conn.fetchval("SELECT status FROM scheduler_read.runs WHERE id = $1", run_id))
 
 
 @dataclass(frozen=True)
@@ -177,7 +151,7 @@ async def retry_root(conn: Conn, *, run: dict[str, Any], max_depth: int = 50) ->
     parent = run.get("retry_of")
     while parent and max_depth > 0:
         root = str(parent)
-        parent = await conn.fetchval("SELECT retry_of FROM scheduler.runs WHERE id = $1", root)
+        parent = await conn.fetchval("SELECT retry_of FROM scheduler_read.runs WHERE id = $1", root)
         max_depth -= 1
     return root
 
@@ -185,8 +159,8 @@ async def retry_root(conn: Conn, *, run: dict[str, Any], max_depth: int = 50) ->
 async def has_running_run(conn: Conn, *, org_id: str, sync_id: str) -> bool:
     """Does a run of the sync still move data (in progress, or stopping)?"""
     found = await conn.fetchval(
-        "SELECT 1 FROM scheduler.runs WHERE org_id = $1 AND sync_id = $2 AND status IN ('in_progress', 'canceling')"
-        " LIMIT 1",
+        "SELECT 1 FROM scheduler_read.runs WHERE org_id = $1 AND sync_id = $2"
+        " AND status IN ('in_progress', 'canceling') LIMIT 1",
         org_id,
         sync_id,
     )

@@ -37,7 +37,9 @@ async def find_key(conn: Conn, *, key_id: str) -> asyncpg.Record | None:
 
 async def get_connector(conn: Conn, *, org_id: str, connector_id: str) -> dict[str, Any] | None:
     """A connector of the organisation (policy's store)."""
-    row = await conn.fetchrow("SELECT * FROM policy.connectors WHERE org_id = $1 AND id = $2", org_id, connector_id)
+    row = await conn.fetchrow(
+        "SELECT * FROM policy_read.connectors WHERE org_id = $1 AND id = $2", org_id, connector_id
+    )
     return dict(row) if row else None
 
 
@@ -56,9 +58,9 @@ async def list_connectors(
         filters.get("service_type"),
         next(iter(filters.get("query") or ()), None),
     ]
-    total: int = await conn.fetchval(f"SELECT count(*) FROM policy.connectors WHERE {where}", *args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM policy_read.connectors WHERE {where}", *args)
     rows = await conn.fetch(
-        f"SELECT * FROM policy.connectors WHERE {where} ORDER BY name, id OFFSET $7 LIMIT $8",
+        f"SELECT * FROM policy_read.connectors WHERE {where} ORDER BY name, id OFFSET $7 LIMIT $8",
         *args,
         offset,
         limit,
@@ -70,7 +72,7 @@ async def last_runs(conn: Conn, *, org_id: str, sync_ids: list[str]) -> dict[str
     """The latest terminal run of each sync, by sync id."""
     rows = await conn.fetch(
         """
-        SELECT DISTINCT ON (sync_id) * FROM scheduler.runs
+        SELECT DISTINCT ON (sync_id) * FROM scheduler_read.runs
         WHERE org_id = $1 AND sync_id = ANY($2) AND status IN ('completed', 'error', 'canceled')
         ORDER BY sync_id, created_at DESC
         """,
@@ -83,14 +85,14 @@ async def last_runs(conn: Conn, *, org_id: str, sync_ids: list[str]) -> dict[str
 async def sync_positions(conn: Conn, *, sync_key: str) -> dict[str, Any] | None:
     """The executor's lasting positions of a sync (incremental cursors), by object; None when there are none."""
     rows = await conn.fetch(
-        "SELECT object, state FROM executor.sync_state WHERE sync_id = $1 ORDER BY object", sync_key
+        "SELECT object, state FROM executor_read.sync_state WHERE sync_id = $1 ORDER BY object", sync_key
     )
     return {r["object"]: r["state"] for r in rows} or None
 
 
 async def get_run(conn: Conn, *, org_id: str, run_id: str) -> dict[str, Any] | None:
     """A run of the organisation."""
-    row = await conn.fetchrow("SELECT * FROM scheduler.runs WHERE org_id = $1 AND id = $2", org_id, run_id)
+    row = await conn.fetchrow("SELECT * FROM scheduler_read.runs WHERE org_id = $1 AND id = $2", org_id, run_id)
     return dict(row) if row else None
 
 
@@ -108,9 +110,9 @@ async def list_runs(
     where = "org_id = $1 AND ($2::text IS NULL OR sync_id = $2) AND ($3::text[] IS NULL OR status = ANY($3))"
     where += " AND ($4::text[] IS NULL OR job_type = ANY($4))"
     args: list[Any] = [org_id, sync_id, statuses, job_types]
-    total: int = await conn.fetchval(f"SELECT count(*) FROM scheduler.runs WHERE {where}", *args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM scheduler_read.runs WHERE {where}", *args)
     rows = await conn.fetch(
-        f"SELECT * FROM scheduler.runs WHERE {where} ORDER BY created_at, id OFFSET $5 LIMIT $6",
+        f"SELECT * FROM scheduler_read.runs WHERE {where} ORDER BY created_at, id OFFSET $5 LIMIT $6",
         *args,
         offset,
         limit,

@@ -199,10 +199,10 @@ async def save_compiled(
     sealed_secrets: dict[str, str],
     specs: dict[str, Any],
     error: str | None,
-) -> None:
-    """Keep a sync's compiled form (`sync_specs`), replacing the one before; a row of another dialect under the
-    same key is left alone."""
-    await conn.execute(
+) -> bool:
+    """Keep a sync's compiled form (`sync_specs`), replacing the one before; False (and nothing written) when the
+    organisation has a sync of another dialect under this id."""
+    stored = await conn.fetchval(
         """
         INSERT INTO sync_specs (org_id, sync_id, dialect, definition, sealed_secrets, specs, error)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -210,6 +210,7 @@ async def save_compiled(
             sealed_secrets = EXCLUDED.sealed_secrets, specs = EXCLUDED.specs, error = EXCLUDED.error,
             compiled_at = clock_timestamp()
         WHERE sync_specs.dialect = EXCLUDED.dialect
+        RETURNING 1
         """,
         org_id,
         sync_id,
@@ -219,6 +220,7 @@ async def save_compiled(
         specs,
         error,
     )
+    return stored is not None
 
 
 async def delete_compiled(conn: Conn, *, org_id: str, sync_id: str, dialect: str) -> None:

@@ -1,18 +1,20 @@
-"""SQL of the scheduler schema (and the read of syncs' compiled forms from policy's `sync_specs`).
+"""SQL of the scheduler schema (and the read of syncs' compiled forms from policy's read model `sync_specs`).
 
-Every run status change here is a guarded UPDATE that moves a run only from a status the transition table
-allows; due schedules and retries are claimed with `FOR UPDATE SKIP LOCKED`, so replicas never fire one twice.
+Every run status change goes through the run ledger (`syncline_platform.run_ledger`), whose guarded UPDATE moves a
+run only from a status the transition table allows; due schedules and retries are claimed with `FOR UPDATE SKIP
+LOCKED`, so replicas never fire one twice.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from syncline_connectors.spec import run_snapshot
-from syncline_contracts.status import JobType, RunStatus, TriggerMethod, sources_of
+from syncline_contracts.status import JobType, RunStatus, TriggerMethod
+from syncline_platform import run_ledger
 from syncline_platform.db import Conn
 
 SyncKey = tuple[str, str]
@@ -59,7 +61,7 @@ async def connector_snapshots(conn: Conn, *, keys: Iterable[SyncKey]) -> dict[Sy
     rows = await conn.fetch(
         """
         SELECT s.org_id, s.sync_id, s.definition, s.sealed_secrets, s.specs, s.error
-        FROM policy.sync_specs s
+        FROM policy_read.sync_specs s
         JOIN unnest($1::text[], $2::text[]) AS k(org_id, id) ON k.org_id = s.org_id AND k.id = s.sync_id
         """,
         orgs,
@@ -141,16 +143,9 @@ async def get_run(conn: Conn, *, run_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def move(conn: Conn, *, run_id: str, target: RunStatus, stamp: str, now: datetime) -> bool:
-    """Move a run to `target` when the transition table allows it; `stamp` is the timestamp column to set."""
-    moved = await conn.fetchval(
-        f"UPDATE runs SET status = $2, {stamp} = $4 WHERE id = $1 AND status = ANY($3::text[]) RETURNING 1",
-        run_id,
-        target,
-        list(sources_of(target)),
-        now,
-    )
-    return moved is not None
+async def move(conn: Conn, *, run_id: str, target: RunStatus, now: datetime) -> bool:
+    """Move a run to `target` when the transition table allows it (through the run ledger)."""
+    return await run_ledger.move(conn, run_id=run_id, target=target, now=now) is not None
 
 
 async def lock_runs_of(conn: Conn, *, keys: Iterable[SyncKey]) -> None:
@@ -193,42 +188,33 @@ async def settle(conn: Conn, *, run_id: str, now: datetime) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
-async def reap_silent(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
+async def _silent(conn: Conn, *, status: RunStatus, cutoff: datetime, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT id, worker_hostname, last_seen FROM runs WHERE status = $1 AND last_seen < $2
+        ORDER BY last_seen LIMIT $3 FOR UPDATE SKIP LOCKED
+        """,
+        status,
+        cutoff,
+        limit,
+    )
+
+
+async def reap_silent(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[dict[str, Any]]:
     """in_progress runs whose executor last checked in before `cutoff` end in error, saying why."""
-    return await conn.fetch(
-        """
-        UPDATE runs SET status = 'error', completed_at = $2,
-            error = 'no check-in from worker ' || coalesce(worker_hostname, 'unknown') || ' since '
-                    || to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-        WHERE id IN (
-            SELECT id FROM runs WHERE status = 'in_progress' AND last_seen < $1
-            ORDER BY last_seen LIMIT $3 FOR UPDATE SKIP LOCKED
-        ) AND status = ANY($4::text[])
-        RETURNING *
-        """,
-        cutoff,
-        now,
-        limit,
-        list(sources_of(RunStatus.ERROR)),
-    )
+    reaped = []
+    for row in await _silent(conn, status=RunStatus.IN_PROGRESS, cutoff=cutoff, limit=limit):
+        seen = row["last_seen"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        error = f"no check-in from worker {row['worker_hostname'] or 'unknown'} since {seen}"
+        moved = await run_ledger.move(conn, run_id=row["id"], target=RunStatus.ERROR, now=now, values={"error": error})
+        reaped += [moved] if moved else []
+    return reaped
 
 
-async def reap_canceling(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
+async def reap_canceling(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[dict[str, Any]]:
     """canceling runs whose executor went silent end canceled, keeping their counters."""
-    return await conn.fetch(
-        """
-        UPDATE runs SET status = 'canceled', canceled_at = $2
-        WHERE id IN (
-            SELECT id FROM runs WHERE status = 'canceling' AND last_seen < $1
-            ORDER BY last_seen LIMIT $3 FOR UPDATE SKIP LOCKED
-        ) AND status = ANY($4::text[])
-        RETURNING *
-        """,
-        cutoff,
-        now,
-        limit,
-        list(sources_of(RunStatus.CANCELED)),
-    )
+    silent = await _silent(conn, status=RunStatus.CANCELING, cutoff=cutoff, limit=limit)
+    return await run_ledger.transition(conn, run_ids=[r["id"] for r in silent], target=RunStatus.CANCELED, now=now)
 
 
 async def rerequest_unclaimed(conn: Conn, *, cutoff: datetime, now: datetime, limit: int) -> list[asyncpg.Record]:
@@ -545,80 +531,56 @@ async def delete_runs_of(conn: Conn, *, org_id: str, sync_id: str) -> int:
 
 async def claim_for(conn: Conn, *, run_id: str, worker: str, now: datetime) -> dict[str, Any] | None:
     """pending → in_progress for an external worker; None when the run is not pending."""
-    row = await conn.fetchrow(
-        """
-        UPDATE runs SET status = 'in_progress', worker_hostname = $2, started_at = $3, last_seen = $3
-        WHERE id = $1 AND status = 'pending' RETURNING *
-        """,
-        run_id,
-        worker,
-        now,
+    return await run_ledger.move(
+        conn,
+        run_id=run_id,
+        target=RunStatus.IN_PROGRESS,
+        now=now,
+        only_from=[RunStatus.PENDING],
+        values={"worker_hostname": worker},
+        seen=True,
     )
-    return dict(row) if row else None
 
 
 async def touch(conn: Conn, *, run_id: str, now: datetime) -> dict[str, Any]:
     """Record a check-in."""
-    row = await conn.fetchrow("UPDATE runs SET last_seen = $2 WHERE id = $1 RETURNING *", run_id, now)
-    return dict(row) if row else {}
+    return await run_ledger.check_in(conn, run_id=run_id, now=now) or {}
 
 
 async def set_stats(conn: Conn, *, run_id: str, stats: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Store a worker's counters (and metadata, merged)."""
-    row = await conn.fetchrow(
-        """
-        UPDATE runs SET indexed_document_count = $2, deleted_document_count = $3, indexed_document_volume = $4,
-            total_document_count = COALESCE($5, total_document_count), metadata = metadata || $6::jsonb,
-            last_seen = $7
-        WHERE id = $1 RETURNING *
-        """,
-        run_id,
-        stats["indexed_document_count"],
-        stats["deleted_document_count"],
-        stats["indexed_document_volume_bytes"],
-        stats["total_document_count"],
-        stats["metadata"] or {},
-        now,
-    )
-    return dict(row) if row else {}
+    values = {
+        "indexed_document_count": stats["indexed_document_count"],
+        "deleted_document_count": stats["deleted_document_count"],
+        "indexed_document_volume": stats["indexed_document_volume_bytes"],
+    }
+    if stats["total_document_count"] is not None:
+        values["total_document_count"] = stats["total_document_count"]
+    return await run_ledger.check_in(conn, run_id=run_id, now=now, values=values, metadata=stats["metadata"]) or {}
 
 
 async def fail(conn: Conn, *, run_id: str, error: str, now: datetime) -> bool:
     """Move a run to `error` with its reason, when the transition table allows it."""
-    moved = await conn.fetchval(
-        """
-        UPDATE runs SET status = 'error', error = $2, completed_at = $3, last_seen = $3
-        WHERE id = $1 AND status = ANY($4::text[]) RETURNING 1
-        """,
-        run_id,
-        error,
-        now,
-        list(sources_of(RunStatus.ERROR)),
+    failed = await run_ledger.move(
+        conn, run_id=run_id, target=RunStatus.ERROR, now=now, values={"error": error}, seen=True
     )
-    return moved is not None
+    return failed is not None
 
 
 async def stop_runs_of(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> list[dict[str, Any]]:
     """Waiting runs of a sync end canceled, running ones become canceling; returns the runs it moved."""
-    waiting = await conn.fetch(
-        """
-        UPDATE runs SET status = 'canceled', canceled_at = $3
-        WHERE org_id = $1 AND sync_id = $2 AND status IN ('pending', 'suspended') RETURNING *
-        """,
+    rows = await conn.fetch(
+        "SELECT id, status FROM runs WHERE org_id = $1 AND sync_id = $2 AND status = ANY($3::text[]) FOR UPDATE",
         org_id,
         sync_id,
-        now,
+        [RunStatus.PENDING, RunStatus.SUSPENDED, RunStatus.IN_PROGRESS],
     )
-    running = await conn.fetch(
-        """
-        UPDATE runs SET status = 'canceling', cancelation_requested_at = $3
-        WHERE org_id = $1 AND sync_id = $2 AND status = 'in_progress' RETURNING *
-        """,
-        org_id,
-        sync_id,
-        now,
-    )
-    return [dict(r) for r in [*waiting, *running]]
+    waiting = [r["id"] for r in rows if r["status"] != RunStatus.IN_PROGRESS]
+    running = [r["id"] for r in rows if r["status"] == RunStatus.IN_PROGRESS]
+    return [
+        *await run_ledger.transition(conn, run_ids=waiting, target=RunStatus.CANCELED, now=now),
+        *await run_ledger.transition(conn, run_ids=running, target=RunStatus.CANCELING, now=now),
+    ]
 
 
 async def delete_finished_runs_of(conn: Conn, *, org_id: str, sync_id: str) -> int:

@@ -180,12 +180,10 @@ async def cancel_run(conn: Conn, *, org_id: str, cmd: CancelRun, now: datetime) 
         raise RunNotFoundError(cmd.run_id)
     current = RunStatus(run["status"])
     if current in (RunStatus.PENDING, RunStatus.SUSPENDED):
-        await repository.move(conn, run_id=cmd.run_id, target=RunStatus.CANCELED, stamp="canceled_at", now=now)
+        await repository.move(conn, run_id=cmd.run_id, target=RunStatus.CANCELED, now=now)
         return Outcome(event=RunCanceled(run_id=cmd.run_id, sync_id=run["sync_id"], counters=counters_of(run)))
     if current is RunStatus.IN_PROGRESS:
-        await repository.move(
-            conn, run_id=cmd.run_id, target=RunStatus.CANCELING, stamp="cancelation_requested_at", now=now
-        )
+        await repository.move(conn, run_id=cmd.run_id, target=RunStatus.CANCELING, now=now)
         return Outcome(event=RunCancelRequested(run_id=cmd.run_id, sync_id=run["sync_id"]))
     raise IllegalTransitionError(resource_id=cmd.run_id, current=current, target=RunStatus.CANCELED)
 
@@ -291,22 +289,19 @@ async def sweep(conn: Conn, *, now: datetime, settings: SchedulerSettings, limit
     again the pending (or suspended) runs no executor claimed."""
     emitted: list[Emit] = []
     cutoff = now - timedelta(seconds=settings.reaper_after_s)
-    for row in await repository.reap_silent(conn, cutoff=cutoff, now=now, limit=limit):
-        run = dict(row)
+    for run in await repository.reap_silent(conn, cutoff=cutoff, now=now, limit=limit):
         emits = Emits(org_id=run["org_id"])
         emits.add(
             RUN_EVENTS,
             RunFailed(run_id=run["id"], sync_id=run["sync_id"], error=run["error"], counters=counters_of(run)),
         )
         emitted += emits.items + (await settle_run(conn, run_id=run["id"], now=now, settings=settings)).emits
-    for row in await repository.reap_canceling(conn, cutoff=cutoff, now=now, limit=limit):
-        run = dict(row)
+    for run in await repository.reap_canceling(conn, cutoff=cutoff, now=now, limit=limit):
         emits = Emits(org_id=run["org_id"])
         emits.add(RUN_EVENTS, RunCanceled(run_id=run["id"], sync_id=run["sync_id"], counters=counters_of(run)))
         emitted += emits.items + (await settle_run(conn, run_id=run["id"], now=now, settings=settings)).emits
     stale = now - timedelta(seconds=settings.republish_after_s)
-    rows = await repository.rerequest_unclaimed(conn, cutoff=stale, now=now, limit=limit)
-    for row in rows:
+    for row in await repository.rerequest_unclaimed(conn, cutoff=stale, now=now, limit=limit):
         emits = Emits(org_id=row["org_id"])  # a fresh message id: the executor's inbox must not drop it
         emits.add(RUN_REQUESTS, RunRequested(run_id=row["id"], sync_id=row["sync_id"], job_type=row["job_type"]))
         emitted += emits.items

@@ -11,6 +11,7 @@ from typing import Any
 
 from syncline_connectors.spec import SyncSpec
 from syncline_platform.db import Conn
+from syncline_platform.errors import ConflictError
 from syncline_policy import sync_repository as repo
 
 
@@ -31,9 +32,20 @@ class Compiled:
     """Why the definition does not compile to a spec; its runs fail with it."""
 
 
+class SyncIdTakenError(ConflictError):
+    """The organisation already has a sync of another dialect under this id (an Elastic connector id is chosen
+    by the client, and could be the id of one of the organisation's bulk syncs, data integrations or jobs)."""
+
+    def __init__(self, *, sync_id: str, dialect: str) -> None:
+        self.sync_id = sync_id
+        self.dialect = dialect
+        super().__init__(f"the id [{sync_id}] is already taken by another sync of the organisation")
+
+
 async def store(conn: Conn, *, org_id: str, sync_id: str, compiled: Compiled) -> None:
-    """Keep `compiled` as the sync's compiled form, for its next runs."""
-    await repo.save_compiled(
+    """Keep `compiled` as the sync's compiled form, for its next runs; `SyncIdTakenError` when the organisation
+    has a sync of another dialect under `sync_id` (the caller's transaction then writes nothing)."""
+    stored = await repo.save_compiled(
         conn,
         org_id=org_id,
         sync_id=sync_id,
@@ -43,3 +55,5 @@ async def store(conn: Conn, *, org_id: str, sync_id: str, compiled: Compiled) ->
         specs={job_type: spec.model_dump(mode="json") for job_type, spec in compiled.specs.items()},
         error=compiled.error,
     )
+    if not stored:
+        raise SyncIdTakenError(sync_id=sync_id, dialect=compiled.dialect)

@@ -13,7 +13,7 @@ async def bulk_sync_of_run(conn: Conn, *, sync_id: str, run_id: str) -> dict[str
     row = await conn.fetchrow(
         """
         SELECT s.id, s.org_id, s.name, s.source_connection_id, s.destination_connection_id, r.trigger_method
-        FROM scheduler.runs r JOIN policy.syncs s ON s.org_id = r.org_id AND s.id = r.sync_id
+        FROM scheduler_read.runs r JOIN policy_read.syncs s ON s.org_id = r.org_id AND s.id = r.sync_id
         WHERE r.id = $2 AND r.sync_id = $1 AND s.dialect = 'polytomic'
         """,
         sync_id,

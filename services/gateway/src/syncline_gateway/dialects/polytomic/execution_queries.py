@@ -13,14 +13,15 @@ ACTIVE = ("pending", "in_progress", "canceling", "suspended")
 """Run statuses of an execution still going."""
 TERMINAL = ("completed", "canceled", "error")
 """Run statuses of a finished execution."""
-OF_SYNC = "org_id = (SELECT s.org_id FROM policy.syncs s WHERE s.id = $1)"
-"""SQL: the row (of `scheduler.runs` or `scheduler.schedules`, sync id in `$1`) is of the bulk sync's organisation."""
+OF_SYNC = "org_id = (SELECT s.org_id FROM policy_read.syncs s WHERE s.id = $1)"
+"""SQL: the row (of `scheduler_read.runs` or `scheduler_read.schedules`, sync id in `$1`) is of the bulk sync's
+organisation."""
 
 
 async def run(conn: Conn, *, sync_id: str, run_id: str) -> dict[str, Any] | None:
     """One run of a sync."""
     row = await conn.fetchrow(
-        f"SELECT * FROM scheduler.runs WHERE sync_id = $1 AND {OF_SYNC} AND id = $2", sync_id, run_id
+        f"SELECT * FROM scheduler_read.runs WHERE sync_id = $1 AND {OF_SYNC} AND id = $2", sync_id, run_id
     )
     return dict(row) if row else None
 
@@ -29,7 +30,7 @@ async def active_run(conn: Conn, *, sync_id: str) -> dict[str, Any] | None:
     """The sync's run still going (the newest), or None."""
     row = await conn.fetchrow(
         f"""
-        SELECT * FROM scheduler.runs WHERE sync_id = $1 AND {OF_SYNC} AND status = ANY($2::text[])
+        SELECT * FROM scheduler_read.runs WHERE sync_id = $1 AND {OF_SYNC} AND status = ANY($2::text[])
         ORDER BY created_at DESC LIMIT 1
         """,
         sync_id,
@@ -42,7 +43,7 @@ async def last_terminal_run(conn: Conn, *, sync_id: str) -> dict[str, Any] | Non
     """The sync's most recently finished run, or None."""
     row = await conn.fetchrow(
         f"""
-        SELECT * FROM scheduler.runs WHERE sync_id = $1 AND {OF_SYNC} AND status = ANY($2::text[])
+        SELECT * FROM scheduler_read.runs WHERE sync_id = $1 AND {OF_SYNC} AND status = ANY($2::text[])
         ORDER BY coalesce(completed_at, canceled_at, created_at) DESC, id DESC LIMIT 1
         """,
         sync_id,
@@ -65,7 +66,7 @@ async def runs_page(
     compare = ">" if ascending else "<"
     rows = await conn.fetch(
         f"""
-        SELECT * FROM scheduler.runs
+        SELECT * FROM scheduler_read.runs
         WHERE sync_id = $1 AND {OF_SYNC} AND ($2::boolean IS NOT TRUE OR status = ANY($3::text[]))
           AND ($4::timestamptz IS NULL OR (created_at, id) {compare} ($4, $5))
         ORDER BY created_at {order}, id {order}
@@ -86,11 +87,12 @@ async def checkpoints(conn: Conn, *, run_id: str) -> dict[str, dict[str, Any]]:
     rows = await conn.fetch(
         """
         WITH RECURSIVE chain AS (
-            SELECT id, retry_of FROM scheduler.runs WHERE id = $1
+            SELECT id, retry_of FROM scheduler_read.runs WHERE id = $1
             UNION ALL
-            SELECT r.id, r.retry_of FROM scheduler.runs r JOIN chain c ON r.id = c.retry_of
+            SELECT r.id, r.retry_of FROM scheduler_read.runs r JOIN chain c ON r.id = c.retry_of
         )
-        SELECT object, done, rows_read, rows_written, rows_deleted, outcome, error, updated_at FROM executor.checkpoints
+        SELECT object, done, rows_read, rows_written, rows_deleted, outcome, error, updated_at
+        FROM executor_read.checkpoints
         WHERE run_id = (SELECT id FROM chain WHERE retry_of IS NULL LIMIT 1)
         """,
         run_id,
@@ -102,7 +104,7 @@ async def next_fire(conn: Conn, *, sync_id: str) -> datetime | None:
     """When the sync's schedules fire next (None when none is armed or the sync is inactive)."""
     when: datetime | None = await conn.fetchval(
         f"""
-        SELECT min(next_fire_at) FROM scheduler.schedules JOIN scheduler.syncs y USING (org_id, sync_id)
+        SELECT min(next_fire_at) FROM scheduler_read.schedules JOIN scheduler_read.syncs y USING (org_id, sync_id)
         WHERE sync_id = $1 AND {OF_SYNC} AND y.active
         """,
         sync_id,

@@ -14,20 +14,22 @@ _IN_ORG = "($1::text IS NULL OR org_id = $1)"
 
 async def connection(conn: Conn, *, org_id: str | None, connection_id: str) -> dict[str, Any] | None:
     """A connection."""
-    row = await conn.fetchrow(f"SELECT * FROM policy.connections WHERE {_IN_ORG} AND id = $2", org_id, connection_id)
+    row = await conn.fetchrow(
+        f"SELECT * FROM policy_read.connections WHERE {_IN_ORG} AND id = $2", org_id, connection_id
+    )
     return dict(row) if row else None
 
 
 async def connections(conn: Conn, *, org_id: str | None) -> list[dict[str, Any]]:
     """Every connection, by name."""
-    rows = await conn.fetch(f"SELECT * FROM policy.connections WHERE {_IN_ORG} ORDER BY name, id", org_id)
+    rows = await conn.fetch(f"SELECT * FROM policy_read.connections WHERE {_IN_ORG} ORDER BY name, id", org_id)
     return [dict(r) for r in rows]
 
 
 async def sync(conn: Conn, *, org_id: str | None, sync_id: str) -> dict[str, Any] | None:
     """A bulk sync."""
     row = await conn.fetchrow(
-        f"SELECT * FROM policy.syncs WHERE {_IN_ORG} AND id = $2 AND dialect = 'polytomic'", org_id, sync_id
+        f"SELECT * FROM policy_read.syncs WHERE {_IN_ORG} AND id = $2 AND dialect = 'polytomic'", org_id, sync_id
     )
     return dict(row) if row else None
 
@@ -38,7 +40,7 @@ async def syncs_page(
     """Up to `limit` bulk syncs, most recently updated first (id breaks ties), after a page token's position."""
     rows = await conn.fetch(
         f"""
-        SELECT * FROM policy.syncs
+        SELECT * FROM policy_read.syncs
         WHERE {_IN_ORG} AND dialect = 'polytomic' AND ($2::boolean IS NULL OR active = $2)
           AND ($3::timestamptz IS NULL OR updated_at < $3 OR (updated_at = $3 AND id > $4))
         ORDER BY updated_at DESC, id
@@ -56,7 +58,8 @@ async def syncs_page(
 async def schedules(conn: Conn, *, sync_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The schedules of some syncs, default first, by sync id."""
     rows = await conn.fetch(
-        "SELECT * FROM policy.sync_schedules WHERE sync_id = ANY($1) ORDER BY sync_id, is_default DESC, position, id",
+        "SELECT * FROM policy_read.sync_schedules WHERE sync_id = ANY($1)"
+        " ORDER BY sync_id, is_default DESC, position, id",
         sync_ids,
     )
     by_sync: dict[str, list[dict[str, Any]]] = {s: [] for s in sync_ids}
@@ -68,7 +71,7 @@ async def schedules(conn: Conn, *, sync_ids: list[str]) -> dict[str, list[dict[s
 async def objects(conn: Conn, *, sync_id: str, enabled: bool | None = None) -> list[dict[str, Any]]:
     """A sync's objects (schemas) in selection order."""
     rows = await conn.fetch(
-        "SELECT * FROM policy.sync_objects WHERE sync_id = $1 AND ($2::boolean IS NULL OR enabled = $2)"
+        "SELECT * FROM policy_read.sync_objects WHERE sync_id = $1 AND ($2::boolean IS NULL OR enabled = $2)"
         " ORDER BY position, id",
         sync_id,
         enabled,
@@ -77,7 +80,7 @@ async def objects(conn: Conn, *, sync_id: str, enabled: bool | None = None) -> l
 
 
 def run_covers(*, run: str, obj: str) -> str:
-    """SQL: whether run `run` (an alias of `scheduler.runs`) moves object `obj` (an SQL expression of its id): the
+    """SQL: whether run `run` (an alias of `scheduler_read.runs`) moves object `obj` (an SQL expression of its id): the
     run's `schemas` subset names it, or the run has no subset and its spec snapshot holds the object (an object
     enabled after a full run started is not part of it)."""
     return f"""
@@ -96,7 +99,7 @@ async def runs_with_object(
     newest first."""
     rows = await conn.fetch(
         f"""
-        SELECT * FROM scheduler.runs r
+        SELECT * FROM scheduler_read.runs r
         WHERE org_id = $1 AND sync_id = $2 AND status = ANY($3::text[]) AND {run_covers(run="r", obj="$4::text")}
         ORDER BY created_at DESC, id
         """,

@@ -18,7 +18,7 @@ async def syncs(
     """The bulk syncs in scope (all of them when `sync_ids` is None), by name."""
     rows = await conn.fetch(
         """
-        SELECT id, org_id, name, active FROM policy.syncs
+        SELECT id, org_id, name, active FROM policy_read.syncs
         WHERE ($1::text IS NULL OR org_id = $1) AND dialect = 'polytomic'
           AND ($2::text[] IS NULL OR id = ANY($2)) AND ($3::boolean IS NOT TRUE OR active)
         ORDER BY name, id
@@ -36,9 +36,9 @@ async def latest_runs_by_object(conn: Conn, *, sync_ids: list[str]) -> list[dict
     rows = await conn.fetch(
         f"""
         SELECT o.sync_id, o.id AS object, latest.id AS run_id
-        FROM policy.sync_objects o JOIN policy.syncs s ON s.id = o.sync_id
+        FROM policy_read.sync_objects o JOIN policy_read.syncs s ON s.id = o.sync_id
         LEFT JOIN LATERAL (
-            SELECT r.id FROM scheduler.runs r
+            SELECT r.id FROM scheduler_read.runs r
             WHERE r.org_id = s.org_id AND r.sync_id = o.sync_id AND {run_covers(run="r", obj="o.id")}
             ORDER BY r.status = ANY($2::text[]) DESC, r.created_at DESC, r.id DESC
             LIMIT 1
@@ -57,8 +57,8 @@ async def current_runs(conn: Conn, *, sync_ids: list[str]) -> dict[str, dict[str
     left out."""
     rows = await conn.fetch(
         """
-        SELECT DISTINCT ON (sync_id) * FROM scheduler.runs
-        WHERE (org_id, sync_id) IN (SELECT org_id, id FROM policy.syncs WHERE id = ANY($1::text[]))
+        SELECT DISTINCT ON (sync_id) * FROM scheduler_read.runs
+        WHERE (org_id, sync_id) IN (SELECT org_id, id FROM policy_read.syncs WHERE id = ANY($1::text[]))
         ORDER BY sync_id, status = ANY($2::text[]) DESC, coalesce(completed_at, canceled_at, created_at) DESC,
                  id DESC
         """,
@@ -70,7 +70,7 @@ async def current_runs(conn: Conn, *, sync_ids: list[str]) -> dict[str, dict[str
 
 async def runs(conn: Conn, *, run_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Some runs, by id."""
-    rows = await conn.fetch("SELECT * FROM scheduler.runs WHERE id = ANY($1::text[])", run_ids)
+    rows = await conn.fetch("SELECT * FROM scheduler_read.runs WHERE id = ANY($1::text[])", run_ids)
     return {r["id"]: dict(r) for r in rows}
 
 
@@ -79,8 +79,8 @@ async def next_fires(conn: Conn, *, sync_ids: list[str]) -> dict[str, datetime]:
     rows = await conn.fetch(
         """
         SELECT s.sync_id, min(s.next_fire_at) AS next_fire_at
-        FROM scheduler.schedules s JOIN scheduler.syncs y USING (org_id, sync_id)
-        WHERE (s.org_id, s.sync_id) IN (SELECT org_id, id FROM policy.syncs WHERE id = ANY($1::text[]))
+        FROM scheduler_read.schedules s JOIN scheduler_read.syncs y USING (org_id, sync_id)
+        WHERE (s.org_id, s.sync_id) IN (SELECT org_id, id FROM policy_read.syncs WHERE id = ANY($1::text[]))
           AND y.active AND s.next_fire_at IS NOT NULL
         GROUP BY s.sync_id
         """,

@@ -1,0 +1,141 @@
+"""The run ledger: the one place a run's status changes, and where the workers of a run record what they see.
+
+Runs live in `scheduler.runs`: the scheduler creates, schedules, settles and deletes them and migrates the table.
+Their status changes only through `transition`, a guarded UPDATE that moves a run only from a status the
+transition table (`syncline_contracts.status`) allows. The scheduler calls it (cancels, failures reported by
+external workers, claims for them, the sweep) and so does every executor (claim, finish); `check_in` records
+liveness and counters for both. Others read runs through the scheduler's read model `scheduler_read.runs`.
+
+Why a library both call, rather than events that the scheduler applies: a claim must be atomic against every other
+executor that received the same request (only a guarded UPDATE gives one winner without a lock service), and
+an executor must learn at its next check-in that a run was canceled; an event round trip through Kafka would
+add its latency to every claim and leave the winner undecided while the event travels.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from syncline_contracts.status import RunStatus, sources_of
+from syncline_platform.db import Conn
+
+_STAMPS = {
+    RunStatus.IN_PROGRESS: "started_at",
+    RunStatus.CANCELING: "cancelation_requested_at",
+    RunStatus.CANCELED: "canceled_at",
+    RunStatus.COMPLETED: "completed_at",
+    RunStatus.ERROR: "completed_at",
+}
+"""The timestamp each target status sets (a re-claimed run keeps its first `started_at`)."""
+
+_WRITABLE = frozenset(
+    {
+        "worker_hostname",
+        "error",
+        "rows_read",
+        "indexed_document_count",
+        "deleted_document_count",
+        "indexed_document_volume",
+        "total_document_count",
+    }
+)
+"""The columns a worker's report may set beside the status."""
+
+
+def _assignments(values: Mapping[str, Any], *, first: int) -> tuple[list[str], list[Any]]:
+    unknown = set(values) - _WRITABLE
+    if unknown:
+        raise ValueError(f"not a run column a transition may set: {sorted(unknown)}")
+    names = sorted(values)
+    return [f"{name} = ${first + i}" for i, name in enumerate(names)], [values[name] for name in names]
+
+
+async def transition(
+    conn: Conn,
+    *,
+    run_ids: Sequence[str],
+    target: RunStatus,
+    now: datetime | None = None,
+    only_from: Iterable[RunStatus] | None = None,
+    values: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    seen: bool = False,
+) -> list[dict[str, Any]]:
+    """Move the runs to `target` where the transition table allows it (and, with `only_from`, only from those
+    statuses), stamping the target's timestamp with `now` (the database's clock when None), setting `values`,
+    merging `metadata` and, when a worker reports the move (`seen`), its `last_seen`, all in one UPDATE; returns
+    the rows it moved."""
+    allowed = set(sources_of(target))
+    if only_from is not None:
+        allowed &= set(only_from)
+    stamp = _STAMPS.get(target)
+    sets, args = _assignments(values or {}, first=6)
+    if seen:
+        sets.append("last_seen = COALESCE($4::timestamptz, now())")
+    if stamp == "started_at":
+        sets.append("started_at = COALESCE(started_at, COALESCE($4::timestamptz, now()))")
+    elif stamp:
+        sets.append(f"{stamp} = COALESCE($4::timestamptz, now())")
+    rows = await conn.fetch(
+        f"""
+        UPDATE scheduler.runs SET status = $2, metadata = metadata || $5::jsonb{"".join(", " + s for s in sets)}
+        WHERE id = ANY($1::text[]) AND status = ANY($3::text[]) RETURNING *
+        """,
+        list(run_ids),
+        target,
+        sorted(allowed),
+        now,
+        dict(metadata or {}),
+        *args,
+    )
+    return [dict(r) for r in rows]
+
+
+async def move(
+    conn: Conn,
+    *,
+    run_id: str,
+    target: RunStatus,
+    now: datetime | None = None,
+    only_from: Iterable[RunStatus] | None = None,
+    values: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    seen: bool = False,
+) -> dict[str, Any] | None:
+    """`transition` of one run: its row once moved, None when the table (or `only_from`) forbids the move."""
+    moved = await transition(
+        conn,
+        run_ids=[run_id],
+        target=target,
+        now=now,
+        only_from=only_from,
+        values=values,
+        metadata=metadata,
+        seen=seen,
+    )
+    return moved[0] if moved else None
+
+
+async def check_in(
+    conn: Conn,
+    *,
+    run_id: str,
+    now: datetime | None = None,
+    values: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Record a worker's check-in: `last_seen`, its counters (`values`) and stats merged into the metadata. The
+    row (its status shows a cancel request) or None when the run is gone."""
+    sets, args = _assignments(values or {}, first=4)
+    row = await conn.fetchrow(
+        f"""
+        UPDATE scheduler.runs SET last_seen = COALESCE($2::timestamptz, now()),
+            metadata = metadata || $3::jsonb{"".join(", " + s for s in sets)}
+        WHERE id = $1 RETURNING *
+        """,
+        run_id,
+        now,
+        dict(metadata or {}),
+        *args,
+    )
+    return dict(row) if row else None
