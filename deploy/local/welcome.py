@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,6 +10,12 @@ state = Path(os.environ.get("SYNCLINE_HOME", Path(__file__).resolve().parents[2]
 demo = json.loads((state / "demo.json").read_text())
 port = os.environ.get("SYNCLINE_PORT", "8080")
 files = os.environ.get("SYNCLINE_FILES__ROOT", state / "files")
+listed = subprocess.run(
+    [Path(sys.executable).parent / "syncline-admin", "list-projects", "--org", demo["org_id"], "--json"],
+    check=True,
+    capture_output=True,
+)
+project = json.loads(listed.stdout)["projects"][0]["id"]
 sys.stdout.write(
     f"""
 Syncline is running.
@@ -18,6 +25,7 @@ Syncline is running.
   key id       {demo["id"]}
   key secret   {demo["secret"]}
   API key      {demo["encoded"]}      (Authorization: ApiKey … / Bearer …)
+  project id   {project}      (Huawei DRS: BasicCredentials(key id, key secret, project id))
   logs         {state}/logs/
   files root   {files}/      (file connections' folders lie inside it)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import cdc, dataplane, first_path, kafka_start, polytomic_api, scheduler
+from tests.bench import aws, cdc, dataplane, drs, first_path, kafka_start, polytomic_api, scheduler
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -27,9 +27,11 @@ def main() -> None:
         kafka_start.measure(),
         asyncio.run(first_path.measure()),
         asyncio.run(polytomic_api.measure()),
+        asyncio.run(aws.measure()),
         *dataplane.measure(),
         *cdc.measure(),
         asyncio.run(scheduler.measure()),
+        *asyncio.run(drs.measure()),
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
@@ -320,3 +321,47 @@ async def test_unreadable_files_fail_with_a_message_naming_them(tmp_path: Path) 
     latin = _source(tmp_path / "l", "latin/c.csv", b"id,name\n1,caf\xe9\n")
     with pytest.raises(InvalidError, match=r"file \[latin/c.csv\]: the file is not UTF-8 text"):
         await latin.discover()
+
+
+async def test_a_folder_read_file_by_file_offers_and_reads_each_file(
+    state: asyncpg.Pool, db: str, tmp_path: Path
+) -> None:
+    """`object_per="file"`: discovery offers every file (Parquet too) by its path with its header's fields, and a
+    run reads exactly the file an object names."""
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "customers.csv").write_text("id,name\n1,a\n2,b\n")
+    (tmp_path / "nested" / "events.jsonl").write_text('{"id": 7, "kind": "x"}\n{"id": 8}\n')
+    pq.write_table(pa.table({"sku": ["s1", "s2", "s3"], "qty": [1, 2, 3]}), tmp_path / "nested" / "stock.parquet")
+    source = FilesSource(FilesConfig.from_values({"path": ".", "object_per": "file"}, root=tmp_path))
+    found = await source.discover()
+    assert [(o.key, [(c.name, c.type) for c in o.columns]) for o in found] == [
+        ("customers.csv", [("id", "text"), ("name", "text")]),
+        ("nested/events.jsonl", [("id", "bigint"), ("kind", "text")]),
+        ("nested/stock.parquet", [("sku", "text"), ("qty", "bigint")]),
+    ]
+    spec = SyncSpec(
+        sync_id=unique("file-objects"),
+        source=Endpoint(type="files", config={"path": str(tmp_path), "object_per": "file"}),
+        destination=pg(db),
+        objects=(
+            ObjectSpec(name="customers.csv", output_name="customers"),
+            ObjectSpec(name="nested/events.jsonl", output_name="events"),
+            ObjectSpec(name="nested/stock.parquet", output_name="stock"),
+        ),
+    )
+    tally = await run(state, spec, run_id=unique("run"), files_root=tmp_path)
+    assert tally.counters().rows_read == 7
+    conn = await asyncpg.connect(db)
+    try:
+        assert [tuple(r) for r in await conn.fetch("SELECT id, name FROM customers ORDER BY id")] == [
+            ("1", "a"),
+            ("2", "b"),
+        ]
+        assert [tuple(r) for r in await conn.fetch("SELECT id, kind FROM events ORDER BY id")] == [(7, "x"), (8, None)]
+        assert [tuple(r) for r in await conn.fetch("SELECT sku, qty FROM stock ORDER BY sku")] == [
+            ("s1", 1),
+            ("s2", 2),
+            ("s3", 3),
+        ]
+    finally:
+        await conn.close()

@@ -281,3 +281,73 @@ async def test_a_running_run_stops_within_five_seconds_of_a_cancel(plant: Plant)
     assert terminal_events(events, run_id) == ["syncline.run.canceled"]
     body = json.loads(next(r.value for r in events if r.key == run_id and r.headers["ce_type"].endswith("canceled")))
     assert body["counters"]["indexed_document_count"] == row["indexed_document_count"]
+
+
+async def _written(plant: Plant, run_id: str) -> int:
+    return int(
+        await execute(
+            plant.database, "SELECT COALESCE(sum(rows_written), 0) FROM executor.checkpoints WHERE run_id = $1", run_id
+        )
+    )
+
+
+async def test_a_stopped_executor_hands_its_run_on_suspended_and_another_resumes_it(plant: Plant) -> None:
+    rows = 200_000
+    run_id = await new_run(plant, rows=rows)
+    first = plant.start("draining")
+    await request(plant, run_id)
+
+    async def some_written() -> bool:
+        return await execute(plant.database, "SELECT to_regclass('executor.checkpoints') IS NOT NULL") and bool(
+            await _written(plant, run_id) >= 5_000
+        )
+
+    await wait_for(some_written)
+    first.terminate()  # SIGTERM: the executor drains
+    assert first.wait(timeout=30) == 0
+    row = await run_row(plant, run_id)
+    assert (row["status"], row["attempt"], row["error"]) == ("suspended", 1, None)  # no retry spent, no failure
+    # requested again by the drain itself (no sweep, no client): the next executor picks it up and resumes
+    plant.start("resuming")
+
+    async def finished() -> dict[str, Any] | None:
+        found = await run_row(plant, run_id)
+        return found if found["status"] in ("completed", "error", "canceled") else None
+
+    row = await wait_for(finished, timeout_s=90)
+    assert row["status"] == "completed", row["error"]
+    assert await execute(plant.docstore, f"SELECT count(DISTINCT _id) FROM {INDEX}") == rows
+    requests = await read_topic(f"{plant.prefix}{RUN_REQUESTS.name}", until=lambda rs: len(rs) >= 2, timeout_s=10)
+    assert [r.key for r in requests] == [run_id, run_id]
+    events = await read_topic(
+        f"{plant.prefix}syncline.runs.events.v1", until=lambda rs: bool(terminal_events(rs, run_id)), timeout_s=20
+    )
+    assert terminal_events(events, run_id) == ["syncline.run.completed"]
+
+
+async def test_a_run_ended_elsewhere_stops_moving_and_sends_nothing(plant: Plant) -> None:
+    run_id = await new_run(plant, rows=300_000)
+    plant.start("overtaken")
+    await request(plant, run_id)
+
+    async def moving() -> bool:
+        row = await run_row(plant, run_id)
+        return bool(row["status"] == "in_progress" and row["indexed_document_count"] > 0)
+
+    await wait_for(moving)
+    # what the sweep does with a run it judged silent (its retry would reuse the staging and checkpoints)
+    await execute(
+        plant.database,
+        "UPDATE scheduler.runs SET status = 'error', error = 'judged silent', completed_at = now()"
+        " WHERE id = $1 RETURNING 1",
+        run_id,
+    )
+    await asyncio.sleep(4)  # past the next check-ins
+    before = await _written(plant, run_id)
+    await asyncio.sleep(3)
+    assert await _written(plant, run_id) == before  # the mover stopped
+    assert before < 300_000
+    row = await run_row(plant, run_id)
+    assert (row["status"], row["error"]) == ("error", "judged silent")  # nothing overwrote the sweep's verdict
+    events = await read_topic(f"{plant.prefix}syncline.runs.events.v1", until=lambda _: False, timeout_s=2)
+    assert terminal_events(events, run_id) == []

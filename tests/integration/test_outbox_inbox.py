@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 async def test_migrations_apply_once(database: str) -> None:
     schema = unique("mig")
-    assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 1
+    assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 2
     assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 0
     conn = await asyncpg.connect(database)
     try:
@@ -34,7 +34,7 @@ async def test_migrations_apply_once(database: str) -> None:
         }
     finally:
         await conn.close()
-    assert {"inbox", "outbox"} <= tables
+    assert {"inbox", "outbox", "outbox_parked"} <= tables
 
 
 async def test_relay_publishes_committed_events_in_order_and_skips_rolled_back_ones(
@@ -73,6 +73,38 @@ async def test_relay_publishes_committed_events_in_order_and_skips_rolled_back_o
         await relay.stop()
         await broker.stop()
         await pool.close()
+
+
+async def test_a_row_the_broker_refuses_is_parked_and_the_others_go_out_once(
+    database: str, kafka: KafkaSettings
+) -> None:
+    schema = unique("poison")
+    await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None)
+    await ensure_topics(kafka, [CONNECTOR_COMMANDS])
+    pool = await create_pool(dsn=SecretStr(database), schema=schema, application="test")
+    broker = build_broker(kafka, service="test")
+    await broker.start()
+    relay = outbox.OutboxRelay(pool=pool, broker=broker, schema=schema, prefix=kafka.topic_prefix)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for i, name in enumerate(["before", "x" * 2_000_000, "after"]):  # over the 1 MB message limit
+                message = UpsertConnector(connector_id=f"c{i}", name=name)
+                envelope = Envelope(ce_type=message.wire_type(), ce_source="/test")
+                await outbox.enqueue(conn, topic=CONNECTOR_COMMANDS, message=message, envelope=envelope)
+        relay.start()
+        async with asyncio.timeout(30), pool.acquire() as conn:
+            while await conn.fetchval("SELECT count(*) FROM outbox"):
+                await asyncio.sleep(0.1)
+            parked = await conn.fetch("SELECT key, attempts, error FROM outbox_parked")
+        records = await read_topic(CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), until=lambda _: False, timeout_s=3)
+    finally:
+        await relay.stop()
+        await broker.stop()
+        await pool.close()
+    assert [r.key for r in records] == ["c0", "c2"]  # each once: the rows around the refused one are not re-sent
+    [row] = parked
+    assert (row["key"], row["attempts"]) == ("c1", outbox.PARK_AFTER)
+    assert "MessageSizeTooLarge" in row["error"]
 
 
 async def test_inbox_recognises_a_redelivered_message(database: str) -> None:

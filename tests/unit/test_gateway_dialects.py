@@ -75,7 +75,7 @@ async def test_the_app_mounts_only_the_dialects_it_is_given() -> None:
 
 
 def test_every_dialect_folder_is_known_and_no_two_share_a_path() -> None:
-    assert sorted(d.name for d in known()) == ["elastic", "polytomic"]
+    assert {"drs", "elastic", "polytomic"} <= {d.name for d in known()}
     router = APIRouter()
     with pytest.raises(ValueError, match="overlaps"):
         Registry([polytomic.dialect(), Dialect(name="x", prefixes=("/api/x",), router=router, **_stub())])

@@ -109,3 +109,41 @@ async def test_another_commands_outcome_does_not_count() -> None:
     assert not future.done()
     waiter.forget(chain.command_id)
     assert not waiter.answered(chain.command_id)
+
+
+class _FlakyTail:
+    """A tail whose broker fails twice, then delivers one outcome record."""
+
+    def __init__(self, topic: str, record: Record) -> None:
+        self.calls = 0
+        self.topic = topic
+        self.record = record
+
+    async def getmany(self, timeout_ms: int) -> dict[object, list[Record]]:
+        del timeout_ms
+        self.calls += 1
+        if self.calls <= 2:
+            raise ConnectionError("broker away")
+        await asyncio.sleep(0.01)
+        if self.calls == 3:
+            return {type("TP", (), {"topic": self.topic})(): [self.record]}
+        return {}
+
+
+async def test_the_tail_outlives_a_failure_and_still_answers() -> None:
+    settings = KafkaSettings()
+    waiter = OutcomeWaiter(settings)
+    command_id = new_id()
+    answer = waiter.expect(command_id, answered_on=CONNECTION_EVENTS)
+    event = ConnectionDeleted(connection_id="c1")
+    headers = Envelope(ce_type=event.wire_type(), ce_source="/test", causation_id=command_id).to_headers()
+    record = Record(headers=[(k, v.encode()) for k, v in headers.items()], value=event.model_dump_json().encode())
+    tail = _FlakyTail(CONNECTION_EVENTS.qualified(settings.topic_prefix), record)
+    waiter._consumer = tail  # the tail's broker, failing on purpose
+    task = asyncio.create_task(waiter._run())
+    try:
+        assert await asyncio.wait_for(answer, timeout=5) == event
+        assert tail.calls >= 3
+        assert not task.done()
+    finally:
+        task.cancel()

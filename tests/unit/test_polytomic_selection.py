@@ -4,23 +4,20 @@ from typing import Any
 
 import pytest
 
-from syncline_connectors.polytomic_checks import (
-    CONNECTION_TYPES,
-    DiscoveredField,
-    DiscoveredObject,
-    validate_configuration,
-)
+from syncline_connectors.capabilities import Column, ObjectInfo
+from syncline_connectors.connection_types import CONNECTION_TYPES, validate_configuration
 from syncline_contracts.syncs import BulkSyncObject, ObjectField, ObjectFilter
 from syncline_platform.errors import InvalidError, NotFoundError
 from syncline_policy import selection
 
-USERS = DiscoveredObject(
-    id="public.users",
-    name="public.users",
-    fields=(DiscoveredField("id", "int4", "number", True), DiscoveredField("Email Address", "text", "string")),
+USERS = ObjectInfo(
+    schema="public",
+    name="users",
+    columns=(Column("id", "integer", native_type="int4"), Column("Email Address", "text")),
+    primary_key=("id",),
 )
-ORDERS = DiscoveredObject(
-    id="public.orders", name="public.orders", fields=(DiscoveredField("id", "int8", "number", True),)
+ORDERS = ObjectInfo(
+    schema="public", name="orders", columns=(Column("id", "bigint", native_type="int8"),), primary_key=("id",)
 )
 
 
@@ -112,10 +109,13 @@ def test_file_objects_are_named_by_their_stem() -> None:
 
 def test_rediscovery_adds_new_objects_and_fields_only() -> None:
     chosen = selection.select(rows(), [BulkSyncObject(id="public.users")])
-    grown = DiscoveredObject(
-        id="public.users", name="public.users", fields=(*USERS.fields, DiscoveredField("age", "int4", "number"))
+    grown = ObjectInfo(
+        schema="public",
+        name="users",
+        columns=(*USERS.columns, Column("age", "integer", native_type="int4")),
+        primary_key=("id",),
     )
-    invoices = DiscoveredObject(id="public.invoices", name="public.invoices")
+    invoices = ObjectInfo(schema="public", name="invoices", columns=(), primary_key=())
     merged = selection.merge_discovered(chosen, [grown, ORDERS, invoices])
     assert [(r["id"], r["enabled"]) for r in merged] == [
         ("public.users", True),

@@ -18,7 +18,8 @@ from polytomic.types import (
     Webhook,
 )
 
-from syncline_connectors.polytomic_checks import CONNECTION_TYPES, DiscoveredField, DiscoveredObject
+from syncline_connectors.capabilities import Column, ObjectInfo
+from syncline_connectors.connection_types import CONNECTION_TYPES
 from syncline_gateway import idempotency
 from syncline_gateway.dialects.polytomic import errors, rendering
 from syncline_gateway.errors import AuthenticationError, BadRequestError, ForbiddenError, RejectedError
@@ -91,8 +92,8 @@ def test_schedules_schemas_sources_and_webhooks_parse() -> None:
     BulkSchemaListItem.model_validate(listed)
 
     found = [
-        DiscoveredObject(
-            id="public.users", name="public.users", fields=(DiscoveredField("id", "int4", "number", True),)
+        ObjectInfo(
+            schema="public", name="users", columns=(Column("id", "integer", native_type="int4"),), primary_key=("id",)
         )
     ]
     source = BulkSyncSource.model_validate(rendering.source(CONNECTION_TYPES["postgresql"], found, include_fields=True))

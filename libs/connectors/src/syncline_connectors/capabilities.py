@@ -96,6 +96,9 @@ class Column:
     `text`, the type the destination gets."""
     source_type: str | None = None
     """The field's type at the source when `type` differs from it (an obfuscated field)."""
+    native_type: str | None = None
+    """The type's own name in the source's catalogue when it says more than `type` (PostgreSQL's `udt_name`:
+    `int4`, `timestamptz`, `_text` for `text[]`, a domain's base type); None: `type` is all there is."""
 
     @property
     def read_type(self) -> str:

@@ -5,10 +5,13 @@ Every folder lies inside one files root (`SYNCLINE_FILES__ROOT`): a connection's
 symlinks followed, and refused when it lands outside (`confined`); an object's output folder must stay inside its
 destination folder, and a file that is a symlink out of the source folder is not read.
 
-Source objects are folders below the connection's folder (AWS `FileConfiguration` folders); every matching file
-below a folder belongs to it, read in path order, one batch per file, so a resumed run continues after the last
-whole file. A destination object is one file per run, `<folder>/<object>/<run id>.<ext>`, written under a temporary
-name and renamed once complete: readers never see a partial file, and a retried run rewrites the same name. Each
+Source objects are folders below the connection's folder (`object_per="folder"`): every matching file below a
+folder belongs to it, read in path order, one batch per file, so a resumed run continues after the last whole file.
+With `object_per="file"`, each file below the folder (Parquet too) is an object of its own, named by its path
+relative to the folder, its fields those of its header (CSV), first line (JSON lines) or schema (Parquet).
+
+A destination object is one file per run, `<folder>/<object>/<run id>.<ext>`, written under a temporary name and
+renamed once complete: readers never see a partial file, and a retried run rewrites the same name. Each
 object folder keeps a manifest per sync (`.syncline-<digest>.written`) of the files that sync wrote there, recorded
 before each file takes its name; `rebuild` removes only those, never a file someone else put in the folder.
 Obfuscated fields of source rows are replaced by the hex SHA-256 of the value's PostgreSQL text form (`pg_text`),
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, Literal, Self, get_args
 
 from syncline_connectors.capabilities import (
     Column,
@@ -52,6 +55,9 @@ from syncline_connectors.stream import batches
 from syncline_platform.errors import InvalidError, UnavailableError
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+FILE_SUFFIXES = {**SUFFIXES, ".parquet": "parquet"}
+"""What an object of its own may be (`object_per="file"`): Parquet files too."""
+ObjectPer = Literal["folder", "file"]
 ROWS_PER_PIECE = 5000
 SAMPLE_ROWS = 1000
 
@@ -91,16 +97,22 @@ class FilesConfig:
     path: str
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
+    object_per: ObjectPer = "folder"
+    """What one source object is: a sub-folder with its files, or one file."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any], *, root: Path) -> "FilesConfig":
         """From configuration values, the path resolved inside the files `root` (InvalidError when it is not)."""
         if not values.get("path"):
             raise InvalidError("a files endpoint needs a path")
+        object_per: ObjectPer = "file" if values.get("object_per") == "file" else "folder"
+        if values.get("object_per") not in (None, *get_args(ObjectPer)):
+            raise InvalidError(f"object_per must be one of {', '.join(get_args(ObjectPer))}")
         return cls(
             path=str(confined(root, str(values["path"]))),
             include=tuple(values.get("include") or ("*",)),
             exclude=tuple(values.get("exclude") or ()),
+            object_per=object_per,
         )
 
 
@@ -122,19 +134,25 @@ class FilesSource:
         return None
 
     async def check(self) -> None:
-        """The root is a readable folder."""
+        """The root is a folder this process may list and read."""
         if not self.root.is_dir():
-            raise UnavailableError(dependency=f"folder {self.root}", detail="not a directory")
+            raise UnavailableError(dependency=f"folder {self.root.name}", detail="it does not exist")
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise UnavailableError(dependency=f"folder {self.root.name}", detail="it is not readable")
 
-    def files(self, folder: str) -> list[Path]:
-        """The matching files below `folder` (relative to the root), in path order."""
-        base = self.root if folder in (".", "") else confined(self.root, folder, what="object", inside="the folder")
+    @property
+    def _suffixes(self) -> dict[str, str]:
+        return FILE_SUFFIXES if self.config.object_per == "file" else SUFFIXES
+
+    def files(self, name: str) -> list[Path]:
+        """The matching files of an object (a folder, or a file, relative to the root), in path order."""
+        base = self.root if name in (".", "") else confined(self.root, name, what="object", inside="the folder")
         found = []
-        for path in sorted(base.rglob("*")):
+        for path in [base] if base.is_file() else sorted(base.rglob("*")):
             rel = path.relative_to(self.root).as_posix()
-            if not path.is_file() or path.suffix.lower() not in SUFFIXES or path.name.startswith("."):
+            if not path.is_file() or path.suffix.lower() not in self._suffixes or path.name.startswith("."):
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(self.root):  # a link out of the folder
+            if not path.resolve().is_relative_to(self.root):  # a link out of the folder
                 continue
             if not any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in self.config.include):
                 continue
@@ -152,6 +170,11 @@ class FilesSource:
         return await asyncio.to_thread(self._discover)
 
     def _discover(self) -> list[ObjectInfo]:
+        if self.config.object_per == "file":
+            return [
+                ObjectInfo(schema=None, name=self._shown(p), columns=_file_columns(p), primary_key=())
+                for p in self.files(".")
+            ]
         folders = sorted(
             p.name
             for p in self.root.iterdir()
@@ -267,9 +290,33 @@ def _jsonb_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _file_columns(path: Path) -> tuple[Column, ...]:
+    """A file's fields as its header (CSV: text), first line (JSON lines: typed by its values) or schema (Parquet)
+    gives them; an InvalidError naming the file when its content cannot be read as its kind."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            from syncline_connectors import parquet  # noqa: PLC0415 - Arrow is large; loaded only when used
+
+            return tuple(Column(name=n, type=t, native_type=native) for n, t, native in parquet.fields_of(path))
+        with path.open(newline="", encoding="utf-8") as handle:
+            if FILE_SUFFIXES[path.suffix.lower()] == "csv":
+                return tuple(Column(name=n, type="text") for n in next(csv.reader(handle), []))
+            first = next((line for line in handle if line.strip()), "{}")
+            return tuple(Column(name=str(k), type=_pg_type({_kind(v)})) for k, v in _object(json.loads(first)).items())
+    except OSError as exc:
+        raise UnavailableError(dependency=f"file {path.name}", detail=exc.strerror or str(exc)) from exc
+    except (csv.Error, ValueError) as exc:  # the file's content: a broken rule of the folder, not an outage
+        raise InvalidError(f"cannot read file [{path.name}]: {file_problem(exc)}") from exc
+
+
 def _rows(path: Path, *, shown: str) -> Iterator[dict[str, Any]]:
     """The file's rows; an InvalidError naming the file (as `shown`) and the line when it cannot be read: a CSV
     field (a header included) longer than the csv module's limit (128 KiB), malformed JSON, text not UTF-8."""
+    if path.suffix.lower() == ".parquet":
+        from syncline_connectors import parquet  # noqa: PLC0415 - Arrow is large; loaded only when used
+
+        yield from parquet.rows_of(path)
+        return
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle) if SUFFIXES[path.suffix.lower()] == "csv" else None
         line = 0

@@ -81,6 +81,8 @@ class KafkaConfig:
 
     bootstrap_servers: str
     client_id: str = "syncline-executor"
+    timeout_s: float = 15.0
+    """How long opening waits for the cluster to answer."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "KafkaConfig":
@@ -236,7 +238,7 @@ class KafkaDestination:
             }
         )
         try:
-            await asyncio.to_thread(producer.cluster_id, 15)  # the cluster answers
+            await asyncio.to_thread(producer.cluster_id, self.config.timeout_s)  # the cluster answers
         except KafkaException as exc:
             raise UnavailableError(dependency=f"kafka {self.config.bootstrap_servers}", detail=str(exc)) from exc
         self._producer = producer

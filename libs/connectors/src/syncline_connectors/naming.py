@@ -1,4 +1,4 @@
-"""Destination names from source names (Polytomic's `normalize_names`)."""
+"""Destination names from source names (`NormalizeNames`)."""
 
 import re
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,37 @@ import pyarrow.csv as pacsv
 from pyarrow._parquet import ParquetWriter
 
 from syncline_connectors.capabilities import ObjectPlan
+
+
+def fields_of(path: Path) -> list[tuple[str, str, str]]:
+    """A Parquet file's fields as (name, PostgreSQL type, Arrow type): integers, floats and booleans keep their
+    kind, every other field is read as text."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 - reading needs the full module; writing does not
+
+    schema = pq.read_schema(path)
+    fields = []
+    for name, kind in zip(schema.names, schema.types, strict=True):
+        pg_type = "text"
+        if pa.types.is_integer(kind):
+            pg_type = "bigint"
+        elif pa.types.is_floating(kind):
+            pg_type = "double precision"
+        elif pa.types.is_boolean(kind):
+            pg_type = "boolean"
+        fields.append((name, pg_type, str(kind)))
+    return fields
+
+
+_PLAIN = (str, int, float, bool, dict, list)
+
+
+def rows_of(path: Path) -> Iterator[dict[str, Any]]:
+    """A Parquet file's rows, batch by batch; values other than JSON's own kinds as their text."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 - reading needs the full module; writing does not
+
+    for batch in pq.ParquetFile(path).iter_batches():
+        for row in batch.to_pylist():
+            yield {k: v if v is None or isinstance(v, _PLAIN) else str(v) for k, v in row.items()}
 
 
 def arrow_type(pg_type: str) -> pa.DataType:

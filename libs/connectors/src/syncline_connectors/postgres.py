@@ -60,7 +60,9 @@ class PostgresConfig:
     ssl_enabled: bool = False
     dsn: str | None = None
     publication: str | None = None
-    """The publication change capture reads (Polytomic's `publication`); None: Syncline keeps its own."""
+    """The publication change capture reads (the connection's `publication`); None: Syncline keeps its own."""
+    connect_timeout_s: float = 10.0
+    """How long opening a connection waits for the server."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "PostgresConfig":
@@ -90,7 +92,9 @@ async def connect(config: PostgresConfig, *, settings: dict[str, str] | None = N
     server_settings = SESSION | (settings or {})
     try:
         if config.dsn:
-            conn: asyncpg.Connection = await asyncpg.connect(config.dsn, timeout=10, server_settings=server_settings)
+            conn: asyncpg.Connection = await asyncpg.connect(
+                config.dsn, timeout=config.connect_timeout_s, server_settings=server_settings
+            )
             return conn
         conn = await asyncpg.connect(
             host=config.host,
@@ -99,11 +103,11 @@ async def connect(config: PostgresConfig, *, settings: dict[str, str] | None = N
             password=config.password or None,
             database=config.database,
             ssl="require" if config.ssl_enabled else False,
-            timeout=10,
+            timeout=config.connect_timeout_s,
             server_settings=server_settings,
         )
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise UnavailableError(dependency=config.where, detail=str(exc)) from exc
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise UnavailableError(dependency=config.where, detail=str(exc) or type(exc).__name__) from exc
     return conn
 
 
@@ -115,6 +119,7 @@ SELECT n.nspname AS schema, c.relname AS name, a.attname AS column, NOT a.attnot
             ELSE 'text' END AS type,
        t.typnamespace <> 'pg_catalog'::regnamespace AND NOT (t.typtype = 'd'
             AND bt.typnamespace = 'pg_catalog'::regnamespace) AS cast_text,
+       CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END AS native_type,
        array_position(i.indkey::int2[], a.attnum) AS key_position
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -131,7 +136,12 @@ ORDER BY n.nspname, c.relname, a.attnum
 
 
 async def discover_objects(conn: asyncpg.Connection, *, schema: str | None) -> list[ObjectInfo]:
-    """Tables (of `schema`, or of every user schema) with their columns, types and primary keys."""
+    """Tables (of `schema`, or of every user schema) with their columns, types and primary keys, read from the
+    catalogue: ordinary and partitioned tables (a partition is read through its parent, so it is no object of its
+    own), columns in their order, a domain's column with its base type. The catalogue, not `information_schema`:
+    that one also lists views and partitions, which a sync does not read as tables, shows primary keys only to
+    roles holding more than SELECT on the table, and hides tables the role has no right on (listed here, a run
+    names the right it lacks)."""
     found: dict[tuple[str, str], list[asyncpg.Record]] = {}
     for row in await conn.fetch(_DISCOVERY, schema):
         found.setdefault((row["schema"], row["name"]), []).append(row)
@@ -139,7 +149,13 @@ async def discover_objects(conn: asyncpg.Connection, *, schema: str | None) -> l
     for (schema_name, name), rows in found.items():
         keyed = sorted((r for r in rows if r["key_position"] is not None), key=lambda r: r["key_position"])
         columns = tuple(
-            TypedColumn(name=r["column"], type=r["type"], nullable=r["nullable"], cast_text=r["cast_text"])
+            TypedColumn(
+                name=r["column"],
+                type=r["type"],
+                nullable=r["nullable"],
+                native_type=r["native_type"],
+                cast_text=r["cast_text"],
+            )
             for r in rows
         )
         objects.append(
@@ -662,7 +678,7 @@ def select_query(
 
 
 def obfuscated_sql(expr: str) -> str:
-    """The lower-case hex SHA-256 of the text of `expr` (NULL stays NULL): Polytomic's field obfuscation."""
+    """The lower-case hex SHA-256 of the text of `expr` (NULL stays NULL): field obfuscation."""
     return f"encode(sha256(convert_to(({expr})::text, 'UTF8')), 'hex')"
 
 

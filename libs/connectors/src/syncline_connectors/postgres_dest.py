@@ -12,7 +12,7 @@
   deletes remove rows, unchanged TOAST values are kept.
 PostgreSQL-to-PostgreSQL batches arrive as binary COPY and are never decoded in Python.
 
-Record timestamps (Polytomic's, on with `record_timestamps`): every table written gets `_polytomic_created_at`
+Record timestamps (on with `record_timestamps`): every table written gets `_polytomic_created_at`
 (when the row first landed) and `_polytomic_updated_at` (when a run last wrote it), both `timestamptz DEFAULT
 now()`, so COPY and INSERT (always with a column list) fill them. Upserts keep created_at and set updated_at on
 the rows they update (the merge of full reads only on rows that changed); change streams do the same for the

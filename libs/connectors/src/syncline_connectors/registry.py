@@ -1,5 +1,7 @@
-"""Connectors resolved by connection type: the executor asks for a source or a destination of a spec."""
+"""Connectors resolved by connection type: the executor asks for a source or a destination of a spec; checks and
+discovery (`connection_types`) ask for the connector of one endpoint."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +10,7 @@ from syncline_connectors.files import FilesConfig, FilesDestination, FilesSource
 from syncline_connectors.kafka import KafkaConfig, KafkaDestination
 from syncline_connectors.postgres import PostgresConfig, PostgresSource
 from syncline_connectors.postgres_dest import PostgresDestination
-from syncline_connectors.spec import DestinationType, KafkaPolicy, SourceType, SyncSpec
+from syncline_connectors.spec import DestinationType, Endpoint, KafkaPolicy, SourceType, SyncSpec
 from syncline_connectors.sync_rules import active_rules
 from syncline_platform.errors import InvalidError
 
@@ -21,13 +23,46 @@ def source_for(
 ) -> Source:
     """The source connector of `spec` (not yet entered); `config` has its secrets opened. A files source needs
     the files root its folder must lie in."""
-    match spec.source_type:
+    source = _source(spec.source.type, config, batch_rows=batch_rows, files_root=files_root)
+    if source is None:
+        raise InvalidError(f"no source connector for connection type [{spec.source.type}]")
+    return source
+
+
+def _source(
+    endpoint_type: str,
+    config: dict[str, Any],
+    *,
+    batch_rows: int = 100_000,
+    files_root: Path | None = None,
+    timeout_s: float | None = None,
+) -> Source | None:
+    match endpoint_type:
         case SourceType.POSTGRESQL:
-            return PostgresSource(PostgresConfig.from_values(config), batch_rows=batch_rows)
+            where = PostgresConfig.from_values(config)
+            if timeout_s is not None:
+                where = replace(where, connect_timeout_s=timeout_s)
+            return PostgresSource(where, batch_rows=batch_rows)
         case SourceType.FILES:
             return FilesSource(FilesConfig.from_values(config, root=_files_root(files_root)))
-        case _:
-            raise InvalidError(f"no source connector for connection type [{spec.source.type}]")
+    return None
+
+
+def endpoint_for(
+    endpoint: Endpoint, config: dict[str, Any], *, files_root: Path | None = None, timeout_s: float | None = None
+) -> Source | KafkaDestination:
+    """The connector that checks (and, when it reads, discovers) one endpoint, not yet entered: its source, or its
+    destination when it cannot be read from. `config` has its secrets opened; `timeout_s` bounds how long opening
+    it waits for the other side."""
+    if endpoint.type == DestinationType.KAFKA:
+        kafka = KafkaConfig.from_values(config)
+        if timeout_s is not None:
+            kafka = replace(kafka, timeout_s=timeout_s)
+        return KafkaDestination(kafka, policy=KafkaPolicy(topic_policy=1), database="")
+    source = _source(endpoint.type, config, files_root=files_root, timeout_s=timeout_s)
+    if source is None:
+        raise InvalidError(f"no connector for connection type [{endpoint.type}]")
+    return source
 
 
 def destination_for(

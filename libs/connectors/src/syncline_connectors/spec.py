@@ -53,14 +53,14 @@ class Mode(StrEnum):
 
 
 class Discover(StrEnum):
-    """Whether newly discovered objects or fields join the sync (Polytomic's `automatically_add_*`)."""
+    """Whether newly discovered objects or fields join the sync."""
 
     NONE = "none"
     ALL = "all"
 
 
 class NormalizeNames(StrEnum):
-    """Polytomic's `normalize_names`: how destination identifiers are derived from source names."""
+    """How destination identifiers are derived from source names."""
 
     ENABLED = "enabled"
     """Lower case; anything but letters, digits and `_` becomes `_`; runs of `_` collapse."""
@@ -127,7 +127,7 @@ class ObjectSpec(_Frozen):
     """Destination object name; the (normalised) source name when absent."""
     obfuscated: tuple[str, ...] = ()
     """Fields whose values are replaced by a one-way hash (hex SHA-256 of the value's text) before they leave the
-    source (Polytomic's field `obfuscate`); NULL stays NULL."""
+    source; NULL stays NULL."""
 
 
 class KafkaPolicy(_Frozen):
@@ -183,19 +183,21 @@ class SyncSpec(_Frozen):
     kafka: KafkaPolicy | None = None
     """Policies of a Kafka destination."""
     record_timestamps: bool = False
-    """Destination tables get `_polytomic_created_at` / `_polytomic_updated_at` (Polytomic's record timestamps,
-    on unless `disable_record_timestamps`): when a row first landed and when a run last wrote it."""
+    """Destination tables get a created-at and an updated-at column (`postgres_dest.RECORD_TIMESTAMPS`): when a
+    row first landed and when a run last wrote it."""
     concurrency: int = Field(default=1, ge=1, le=16)
-    """Objects moved at the same time, each mover with its own source and destination connections (Polytomic's
-    `concurrency_limit`)."""
+    """Objects moved at the same time, each mover with its own source and destination connections."""
     resync_concurrency: int | None = Field(default=None, ge=1, le=16)
-    """The same for runs that read everything again (`resync_concurrency_limit`); `concurrency` when absent."""
+    """The same for runs that read everything again; `concurrency` when absent."""
     isolate_failures: bool = False
-    """A failing object does not stop the others: the run completes with errors (Polytomic's bulk syncs) unless
+    """A failing object does not stop the others: the run completes with errors unless
     every object failed. Off, the first failure fails the run (Elastic's sync jobs)."""
     initial_load: bool = True
     """A replicating sync first snapshots each object, then applies its changes. Off, it starts from "now": the
     stream opens and only changes committed after that arrive (DRS `INCR_TRANS`)."""
+    follow: bool = False
+    """A replicating run does not end at the end of the log: after any snapshot it keeps applying changes as they
+    commit until it is stopped (DRS's incremental phase, one run from start to pause or terminate)."""
 
     @property
     def source_type(self) -> SourceType:

@@ -22,6 +22,19 @@ from syncline_contracts.connectors import (
     UpdateConnector,
     UpsertConnector,
 )
+from syncline_contracts.data_integrations import (
+    CreateDataIntegration,
+    CreateDataIntegrationAssociation,
+    DataIntegrationAssociationConfigured,
+    DataIntegrationConfigured,
+    DataIntegrationDeleted,
+    DeleteDataIntegration,
+    TagDataIntegration,
+    UntagDataIntegration,
+    UpdateDataIntegration,
+    UpdateDataIntegrationAssociation,
+)
+from syncline_contracts.drs_jobs import ApplyDrsBatch, DrsBatchApplied, DrsJobReleased
 from syncline_contracts.runs import (
     CancelRun,
     CancelRunObject,
@@ -155,11 +168,13 @@ SYNC_EVENTS = Topic(
         BulkSyncConfigured,
         BulkSyncDeleted,
         CommandRejected,
+        DrsJobReleased,
     ),
     producers=("policy", "scheduler"),
     consumers=("scheduler", "policy", "gateway", "executor", "subscribers"),
     description="A sync's schedules and retry policy (from policy); skipped ticks and deactivation (from scheduler); "
-    "outcomes of bulk-sync commands (from policy); the runs of deleted syncs and connectors deleted (from scheduler).",
+    "outcomes of bulk-sync commands (from policy); the runs of deleted syncs and connectors deleted (from scheduler); "
+    "DRS jobs whose resources go (from policy).",
 )
 SYNC_COMMANDS = Topic(
     name="syncline.syncs.commands.v1",
@@ -194,6 +209,48 @@ CONNECTION_EVENTS = Topic(
     consumers=("gateway",),
     description="Outcomes of connection commands.",
 )
+DRS_COMMANDS = Topic(
+    name="syncline.drs.commands.v1",
+    key="project_id",
+    messages=(ApplyDrsBatch,),
+    producers=("gateway",),
+    consumers=("policy",),
+    description="Huawei DRS batches: create, test, modify, select objects, set policies, precheck, start, pause, "
+    "resume and delete jobs.",
+)
+DRS_EVENTS = Topic(
+    name="syncline.drs.events.v1",
+    key="project_id",
+    messages=(DrsBatchApplied, CommandRejected),
+    producers=("policy",),
+    consumers=("gateway",),
+    description="Outcomes of DRS batches, one result per item.",
+)
+DATA_INTEGRATION_COMMANDS = Topic(
+    name="syncline.data_integrations.commands.v1",
+    key="data_integration_id",
+    messages=(
+        CreateDataIntegration,
+        UpdateDataIntegration,
+        DeleteDataIntegration,
+        TagDataIntegration,
+        UntagDataIntegration,
+        CreateDataIntegrationAssociation,
+        UpdateDataIntegrationAssociation,
+    ),
+    producers=("gateway",),
+    consumers=("policy",),
+    description="Create, change, tag and delete data integrations (AWS AppIntegrations); create and change the "
+    "association (the sync) of each.",
+)
+DATA_INTEGRATION_EVENTS = Topic(
+    name="syncline.data_integrations.events.v1",
+    key="data_integration_id",
+    messages=(DataIntegrationConfigured, DataIntegrationDeleted, DataIntegrationAssociationConfigured, CommandRejected),
+    producers=("policy",),
+    consumers=("gateway",),
+    description="Outcomes of data integration commands.",
+)
 
 TOPICS: tuple[Topic, ...] = (
     CONNECTOR_COMMANDS,
@@ -205,6 +262,10 @@ TOPICS: tuple[Topic, ...] = (
     SYNC_COMMANDS,
     CONNECTION_COMMANDS,
     CONNECTION_EVENTS,
+    DRS_COMMANDS,
+    DRS_EVENTS,
+    DATA_INTEGRATION_COMMANDS,
+    DATA_INTEGRATION_EVENTS,
 )
 
 

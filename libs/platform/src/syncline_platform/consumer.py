@@ -1,6 +1,10 @@
 """Consumer middleware: binds the log context, exposes the envelope, retries, and dead-letters poison messages.
 
-Retryable errors are tried again with backoff in place (the partition waits, so order holds); terminal errors
+A failure of the infrastructure (`errors.is_transient`: the database or the broker down, restarting or busy) is
+waited out with capped, jittered backoff, in place (the partition holds, so order holds and lag grows), and never
+dead-letters the message: after `transient_hold_s` the delivery gives up without committing, the subscriber
+rewinds to the message, and waiting goes on from the next delivery. Other retryable errors are tried again with
+backoff in place (the partition waits, so order holds); terminal errors
 are logged and the offset committed (the service has already recorded the failure); messages that cannot be
 decoded, input that a library or the database refused (`errors.INVALID_INPUT`: terminal, though nobody recorded
 it), and anything that keeps failing, go to `<topic>.dlq` with the error in headers. A service that answers
@@ -10,6 +14,8 @@ commands turns invalid input into a rejection itself (`errors.as_terminal`), so 
 import asyncio
 import contextvars
 import json
+import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +26,7 @@ from faststream.message import StreamMessage
 from pydantic import ValidationError
 
 from syncline_contracts.envelope import Envelope
-from syncline_platform.errors import INVALID_INPUT, RetryableError, TerminalError
+from syncline_platform.errors import INVALID_INPUT, RetryableError, TerminalError, is_transient
 from syncline_platform.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -31,6 +37,19 @@ _ENVELOPE: contextvars.ContextVar[Envelope] = contextvars.ContextVar("syncline_e
 def current_envelope() -> Envelope:
     """The envelope of the message being handled."""
     return _ENVELOPE.get()
+
+
+class DependencyDownError(RetryableError):
+    """The delivery gave up waiting for the infrastructure; the subscriber rewinds and the message comes again."""
+
+    def __init__(self, *, waited_s: float, cause: BaseException) -> None:
+        self.waited_s = waited_s
+        super().__init__(f"still failing after {waited_s:.0f} s: {cause!r}")
+
+
+def backoff_s(*, attempt: int, first_s: float, cap_s: float) -> float:
+    """Full-jitter exponential backoff: a random delay up to `first_s * 2**(attempt-1)`, capped at `cap_s`."""
+    return random.uniform(0, min(cap_s, first_s * 2 ** (attempt - 1)))  # noqa: S311 - jitter, not secrecy
 
 
 class _Poison(Exception):  # noqa: N818 - a signal, not an error we raise to callers
@@ -96,7 +115,8 @@ class _PolicyMiddleware(BaseMiddleware):
 
     async def _attempts(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
         settings = self.policy.settings
-        for attempt in range(1, settings.retry_attempts + 1):
+        failures, started = 0, time.monotonic()
+        while True:
             try:
                 return await call_next(msg)
             except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -109,10 +129,17 @@ class _PolicyMiddleware(BaseMiddleware):
                 await self.policy.dead_letter(msg, reason=f"invalid input: {exc!r}")
                 return None
             except (RetryableError, Exception) as exc:  # anything unknown is retried, then dead-lettered
-                if attempt == settings.retry_attempts:
-                    await self.policy.dead_letter(msg, reason=f"failed {attempt} times: {exc!r}")
+                failures += 1
+                waited = time.monotonic() - started
+                if is_transient(exc):
+                    if waited >= settings.transient_hold_s:
+                        raise DependencyDownError(waited_s=waited, cause=exc) from exc  # rewound, not lost
+                    delay = backoff_s(attempt=failures, first_s=settings.retry_backoff_s, cap_s=settings.retry_cap_s)
+                    log.warning("message.dependency_down", attempt=failures, delay_s=round(delay, 3), error=repr(exc))
+                elif failures >= settings.retry_attempts:
+                    await self.policy.dead_letter(msg, reason=f"failed {failures} times: {exc!r}")
                     return None
-                delay = settings.retry_backoff_s * 2 ** (attempt - 1)
-                log.warning("message.retry", attempt=attempt, delay_s=delay, error=repr(exc))
+                else:
+                    delay = settings.retry_backoff_s * 2 ** (failures - 1)
+                    log.warning("message.retry", attempt=failures, delay_s=delay, error=repr(exc))
                 await asyncio.sleep(delay)
-        return None

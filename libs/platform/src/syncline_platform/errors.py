@@ -3,6 +3,9 @@
 Some errors are terminal without being ours: input that a library or the database refuses (`INVALID_INPUT`);
 `as_terminal` tells them apart from the failures that trying again may cure."""
 
+import asyncio
+
+from aiokafka import errors as kafka
 from asyncpg import exceptions as pg
 from pydantic import ValidationError
 
@@ -100,3 +103,39 @@ def as_terminal(exc: Exception) -> TerminalError | None:
     if isinstance(exc, INVALID_INPUT):
         return InvalidInputError(cause=exc, reason=_reason(exc))
     return None
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    UnavailableError,
+    ConnectionError,  # refused, reset, aborted connections and broken pipes
+    TimeoutError,  # a pool or broker that did not answer in time
+    asyncio.TimeoutError,
+    pg.PostgresConnectionError,  # class 08: the connection broke
+    pg.ConnectionDoesNotExistError,
+    pg.CannotConnectNowError,  # class 57P03: starting up or shutting down
+    pg.OperatorInterventionError,  # class 57: administrator shutdown, crash recovery, canceled by admin
+    pg.InsufficientResourcesError,  # class 53: too many connections, disk full, out of memory
+    pg.TransactionRollbackError,  # class 40: serialization failure, deadlock
+    kafka.KafkaConnectionError,
+    kafka.KafkaTimeoutError,
+    kafka.RequestTimedOutError,
+    kafka.NotLeaderForPartitionError,
+    kafka.LeaderNotAvailableError,
+    kafka.NodeNotReadyError,
+)
+"""Failures of the infrastructure, not of the message: the database or the broker is down, restarting or busy.
+A consumer waits them out (its partition holds) and never dead-letters a message for them."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is the infrastructure's failure, which waiting cures."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT):
+            return True
+        if isinstance(current, pg.InterfaceError) and "closed" in str(current):  # used after the server went
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

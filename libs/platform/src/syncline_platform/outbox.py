@@ -1,12 +1,16 @@
 """The outbox: events are written in the transaction that produced them and published by a relay.
 
 One relay per schema publishes at a time (a session advisory lock), in `seq` order, so a key's events keep
-their order; a crash between publish and delete re-sends, and consumers dedupe on `ce_id`.
+their order; a crash between publish and delete re-sends, and consumers dedupe on `ce_id`. Each row's delivery is
+settled on its own: the acknowledged rows are deleted; a row the broker refuses for what it is (too large, say)
+is tried `PARK_AFTER` times and then moved to `outbox_parked` with the reason, so it neither stalls the rows
+after it nor makes the ones before it go out again; a row that fails because the broker is away waits for it.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 import structlog
@@ -16,10 +20,13 @@ from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.topics import Topic
 from syncline_platform.db import Conn
+from syncline_platform.errors import is_transient
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+PARK_AFTER = 3
+"""Refusals of one row before it is parked."""
 
 
 async def enqueue(conn: Conn, *, topic: Topic, message: Message, envelope: Envelope) -> None:
@@ -91,21 +98,57 @@ class OutboxRelay:
         self._wake.set()
 
     async def _drain(self, conn: Conn) -> int:
-        rows = await conn.fetch("SELECT seq, topic, key, headers, payload FROM outbox ORDER BY seq LIMIT $1", BATCH)
+        rows = await conn.fetch(
+            "SELECT seq, topic, key, headers, payload, attempts FROM outbox ORDER BY seq LIMIT $1", BATCH
+        )
         if not rows:
             return 0
         # enqueue one by one (keeps seq order per partition), then wait for every acknowledgement together
-        deliveries = [
-            await self.broker.publish(
+        deliveries = [await self._send(row) for row in rows]
+        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        sent = [r["seq"] for r, outcome in zip(rows, outcomes, strict=True) if not isinstance(outcome, BaseException)]
+        await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", sent)
+        refused = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, BaseException)]
+        for row, error in refused:
+            await self._refused(conn, row=row, error=error)
+        log.debug("outbox.published", count=len(sent), refused=len(refused))
+        if refused:
+            await asyncio.sleep(1)  # the broker is away or refusing: no tight loop over the same rows
+        return len(rows)
+
+    async def _send(self, row: asyncpg.Record) -> "asyncio.Future[Any]":
+        try:
+            delivery: asyncio.Future[Any] = await self.broker.publish(
                 row["payload"],
                 topic=f"{self.prefix}{row['topic']}",
                 key=row["key"].encode(),
                 headers=row["headers"],
                 no_confirm=True,
             )
-            for row in rows
-        ]
-        await asyncio.gather(*deliveries)
-        await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
-        log.debug("outbox.published", count=len(rows))
-        return len(rows)
+        except Exception as exc:  # refused before it left (too large for the producer, say)
+            delivery = asyncio.get_running_loop().create_future()
+            delivery.set_exception(exc)
+        return delivery
+
+    async def _refused(self, conn: Conn, *, row: asyncpg.Record, error: BaseException) -> None:
+        if is_transient(error):
+            return  # the broker is away: the row waits for it, in order
+        attempts = row["attempts"] + 1
+        if attempts < PARK_AFTER:
+            await conn.execute(
+                "UPDATE outbox SET attempts = $2, last_error = $3 WHERE seq = $1", row["seq"], attempts, repr(error)
+            )
+            return
+        async with conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO outbox_parked (seq, topic, key, headers, payload, created_at, attempts, error)
+                SELECT seq, topic, key, headers, payload, created_at, $2, $3 FROM outbox WHERE seq = $1
+                ON CONFLICT (seq) DO NOTHING
+                """,
+                row["seq"],
+                attempts,
+                repr(error),
+            )
+            await conn.execute("DELETE FROM outbox WHERE seq = $1", row["seq"])
+        log.error("outbox.parked", seq=row["seq"], topic=row["topic"], key=row["key"], error=repr(error))

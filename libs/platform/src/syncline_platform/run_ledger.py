@@ -42,12 +42,22 @@ _WRITABLE = frozenset(
 """The columns a worker's report may set beside the status."""
 
 
-def _assignments(values: Mapping[str, Any], *, first: int) -> tuple[list[str], list[Any]]:
+class _Params:
+    """Positional parameters of one statement: `add` returns the placeholder of a value."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{cast}"
+
+
+def _assignments(values: Mapping[str, Any], params: _Params) -> list[str]:
     unknown = set(values) - _WRITABLE
     if unknown:
         raise ValueError(f"not a run column a transition may set: {sorted(unknown)}")
-    names = sorted(values)
-    return [f"{name} = ${first + i}" for i, name in enumerate(names)], [values[name] for name in names]
+    return [f"{name} = {params.add(values[name])}" for name in sorted(values)]
 
 
 async def transition(
@@ -68,26 +78,22 @@ async def transition(
     allowed = set(sources_of(target))
     if only_from is not None:
         allowed &= set(only_from)
-    stamp = _STAMPS.get(target)
-    sets, args = _assignments(values or {}, first=6)
-    if seen:
-        sets.append("last_seen = COALESCE($4::timestamptz, now())")
-    if stamp == "started_at":
-        sets.append("started_at = COALESCE(started_at, COALESCE($4::timestamptz, now()))")
-    elif stamp:
-        sets.append(f"{stamp} = COALESCE($4::timestamptz, now())")
-    rows = await conn.fetch(
-        f"""
-        UPDATE scheduler.runs SET status = $2, metadata = metadata || $5::jsonb{"".join(", " + s for s in sets)}
-        WHERE id = ANY($1::text[]) AND status = ANY($3::text[]) RETURNING *
-        """,
-        list(run_ids),
-        target,
-        sorted(allowed),
-        now,
-        dict(metadata or {}),
-        *args,
+    params = _Params()
+    where = (
+        f"id = ANY({params.add(list(run_ids), '::text[]')}) AND status = ANY({params.add(sorted(allowed), '::text[]')})"
     )
+    sets = [f"status = {params.add(target)}", *_assignments(values or {}, params)]
+    if metadata:
+        sets.append(f"metadata = metadata || {params.add(dict(metadata), '::jsonb')}")
+    at = f"COALESCE({params.add(now, '::timestamptz')}, now())" if (seen or target in _STAMPS) else ""
+    if seen:
+        sets.append(f"last_seen = {at}")
+    stamp = _STAMPS.get(target)
+    if stamp == "started_at":
+        sets.append(f"started_at = COALESCE(started_at, {at})")
+    elif stamp:
+        sets.append(f"{stamp} = {at}")
+    rows = await conn.fetch(f"UPDATE scheduler.runs SET {', '.join(sets)} WHERE {where} RETURNING *", *params.values)
     return [dict(r) for r in rows]
 
 
@@ -126,16 +132,11 @@ async def check_in(
 ) -> dict[str, Any] | None:
     """Record a worker's check-in: `last_seen`, its counters (`values`) and stats merged into the metadata. The
     row (its status shows a cancel request) or None when the run is gone."""
-    sets, args = _assignments(values or {}, first=4)
+    params = _Params()
+    sets = [f"last_seen = COALESCE({params.add(now, '::timestamptz')}, now())", *_assignments(values or {}, params)]
+    if metadata:
+        sets.append(f"metadata = metadata || {params.add(dict(metadata), '::jsonb')}")
     row = await conn.fetchrow(
-        f"""
-        UPDATE scheduler.runs SET last_seen = COALESCE($2::timestamptz, now()),
-            metadata = metadata || $3::jsonb{"".join(", " + s for s in sets)}
-        WHERE id = $1 RETURNING *
-        """,
-        run_id,
-        now,
-        dict(metadata or {}),
-        *args,
+        f"UPDATE scheduler.runs SET {', '.join(sets)} WHERE id = {params.add(run_id)} RETURNING *", *params.values
     )
     return dict(row) if row else None

@@ -1,7 +1,6 @@
 """The process shell every consuming service shares: start-up order, background tasks, signal handling."""
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -99,5 +98,7 @@ class ServiceApp:
         try:
             await stop.wait()
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 await self.stop()
+            except Exception:  # the process ends either way; say why the stop was not clean
+                log.exception("service.stop_failed")

@@ -26,6 +26,11 @@ class KafkaSettings(BaseModel):
     """How often a handler failing with a retryable error is tried before its message goes to the DLQ."""
     retry_backoff_s: float = 0.2
     """First retry delay; doubles each attempt."""
+    retry_cap_s: float = 30.0
+    """The longest wait between two tries while the database or the broker is down (jittered)."""
+    transient_hold_s: float = 120.0
+    """How long one delivery waits for the infrastructure in place before the subscriber rewinds to the message
+    (below the consumer's `max_poll_interval`, so the replica keeps its partitions meanwhile)."""
 
 
 class LogSettings(BaseModel):

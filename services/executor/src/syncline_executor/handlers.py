@@ -1,8 +1,9 @@
 """Executor's subscribers.
 
 Consumes `syncline.runs.requests.v1` (runs to move), `syncline.syncs.events.v1` and
-`syncline.connectors.events.v1` (deleted syncs and connectors give their replication slots back); produces
-`syncline.runs.events.v1`; writes `executor.*` and moves runs in `scheduler.runs` through guarded transitions.
+`syncline.connectors.events.v1` (deleted syncs and connectors, and terminated DRS jobs, give their replication
+slots back); produces `syncline.runs.events.v1`; writes `executor.*` and moves runs through the run ledger's
+guarded transitions.
 """
 
 from typing import Any
@@ -11,10 +12,12 @@ import structlog
 
 from syncline_connectors.elastic import elastic_sync_key
 from syncline_contracts.connectors import ConnectorDeleted
+from syncline_contracts.drs_jobs import DrsJobReleased
 from syncline_contracts.runs import RunRequest, RunStarted
 from syncline_contracts.syncs import BulkSyncDeleted
 from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
 from syncline_executor import repository
+from syncline_executor.errors import DrainingError
 from syncline_executor.service import SOURCE, RunExecutor
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
@@ -41,6 +44,9 @@ def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
         if envelope.ce_type == BulkSyncDeleted.wire_type():  # the topic's other events are not the executor's
             sync_id = BulkSyncDeleted.model_validate(body).sync_id
             await runs.release_stream(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
+        elif envelope.ce_type == DrsJobReleased.wire_type():  # a terminated DRS job gives its slot back
+            sync_id = DrsJobReleased.model_validate(body).sync_id
+            await runs.release_stream(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
 
     @app.broker.subscriber(
         CONNECTOR_EVENTS.qualified(kafka.topic_prefix),
@@ -65,6 +71,9 @@ def _run_requests(app: ServiceApp, *, runs: RunExecutor) -> None:
     async def handle_run_request(request: RunRequest) -> None:
         envelope = current_envelope()
         await runs.slots.acquire()  # a full executor stops consuming; the run waits in Kafka
+        if runs.draining:  # stopping: not committed, so the request goes to another replica
+            runs.slots.release()
+            raise DrainingError
         try:
             async with app.pool.acquire() as conn, conn.transaction():
                 if not await inbox.claim(conn, consumer="executor", message_id=envelope.ce_id):

@@ -184,6 +184,8 @@ class PipelineSettings:
     with file connections fail."""
     docstore_dsn: str | None = None
     """The document store that specs name without addressing (`SYNCLINE_DOCSTORE_URL`): the executor's own."""
+    follow_poll_s: float = 0.25
+    """How long a following change stream (`SyncSpec.follow`) waits after reaching the end of the log."""
 
 
 class _End:
@@ -579,14 +581,27 @@ class Pipeline:
             state = state | {"objects": sorted({*state.get("objects", []), plan.key})}
             async with self.pool.acquire() as conn:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
-        if fresh and len(fresh) == len(plans):
+        if fresh and len(fresh) == len(plans) and not spec.follow:
             return  # the first run: the snapshot is the data; changes since the slot opened come next run
         # only objects whose snapshot landed take changes (one that failed or was cancelled snapshots next run)
         streamed = [p for p in plans if p.key in set(state.get("objects", []))]
-        if streamed:
-            await self._changes(
-                spec, source=source, destination=destination, plans=streamed, state=state, checkpoint=done.get(STREAM)
+        if not streamed:
+            return
+        checkpoint = done.get(STREAM)
+        while True:  # once, or until stopped when the spec follows the stream
+            state = await self._changes(
+                spec,
+                source=source,
+                destination=destination,
+                plans=streamed,
+                state=state,
+                checkpoint=checkpoint,
+                last=not spec.follow,
             )
+            if not spec.follow:
+                return
+            checkpoint = None
+            await asyncio.sleep(self.settings.follow_poll_s)
 
     async def _changes(
         self,
@@ -597,9 +612,12 @@ class Pipeline:
         plans: list[ObjectPlan],
         state: dict[str, Any],
         checkpoint: ObjectCheckpoint | None,
-    ) -> None:
+        last: bool = True,
+    ) -> dict[str, Any]:
+        """Apply what the stream holds up to the end of the log; the stream's state after it. `last`: the run
+        reads no more after this (its stream checkpoint is done)."""
         if checkpoint is not None and checkpoint.done:
-            return
+            return state
         name = state["slot"]
         after = {"lsn": state["lsn"]}
         options = WriteOptions(
@@ -622,7 +640,9 @@ class Pipeline:
                 await self._checkpoint(spec, STREAM, counters, committed.position, stream=state)
                 self.tally.lag = replication_lag(committed.position)
                 await source.confirm(name=name, position=committed.position)
-        await self._checkpoint(spec, STREAM, counters, None, done=True)
+        if last:
+            await self._checkpoint(spec, STREAM, counters, None, done=True)
+        return state
 
     async def _drop_stream(self, spec: SyncSpec, source: Source) -> None:
         """A sync that no longer replicates gives its replication slot back."""

@@ -30,6 +30,8 @@ class CheckIn:
 
     status: RunStatus
     canceled_objects: frozenset[str]
+    worker: str | None
+    """The executor the run belongs to now (another one's after a re-claim)."""
 
 
 def _counters(counters: RunCounters) -> dict[str, Any]:
@@ -46,7 +48,22 @@ async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn
     row = await run_ledger.check_in(conn, run_id=run_id, values=_counters(counters), metadata=_stats(counters))
     if row is None:
         raise RunGoneError(run_id)
-    return CheckIn(status=RunStatus(row["status"]), canceled_objects=frozenset(row["canceled_objects"]))
+    return CheckIn(
+        status=RunStatus(row["status"]),
+        canceled_objects=frozenset(row["canceled_objects"]),
+        worker=row["worker_hostname"],
+    )
+
+
+async def suspend(conn: Conn, *, run_id: str, worker: str) -> bool:
+    """in_progress → suspended, when this executor still holds the run (it stops; another resumes it)."""
+    async with conn.transaction():
+        held = await conn.fetchval(
+            "SELECT worker_hostname FROM scheduler_read.runs WHERE id = $1 AND status = 'in_progress'", run_id
+        )
+        if held != worker:
+            return False
+        return await run_ledger.move(conn, run_id=run_id, target=RunStatus.SUSPENDED) is not None
 
 
 async def finish(
@@ -65,9 +82,10 @@ def _stats(counters: RunCounters) -> dict[str, Any]:
     return {"replication_lag": counters.replication_lag.model_dump(mode="json")}
 
 
-async def current_status(conn: Conn, *, run_id: str) -> RunStatus:
-    """The run's status now."""
-    return RunStatus(await conn.fetchval("SELECT status FROM scheduler_read.runs WHERE id = $1", run_id))
+async def current_status(conn: Conn, *, run_id: str) -> RunStatus | None:
+    """The run's status now; None when its record is gone (the job was deleted while it ran)."""
+    status = await conn.fetchval("SELECT status FROM scheduler_read.runs WHERE id = $1", run_id)
+    return RunStatus(status) if status else None
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import structlog
 from syncline_connectors.spec import Discover, SyncSpec, run_spec
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
-from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunProgressed
+from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunProgressed, RunRequested
 from syncline_contracts.status import RunStatus
-from syncline_contracts.topics import RUN_EVENTS
+from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS
 from syncline_executor import repository
-from syncline_executor.errors import RunCanceledError, StreamBusyError, failures_summary
+from syncline_executor.errors import RunCanceledError, RunEndedElsewhereError, StreamBusyError, failures_summary
 from syncline_executor.pipeline import (
     STREAM,
     Pipeline,
@@ -105,7 +105,10 @@ class RunExecutor:
         self.settings = settings
         self.sealer = Sealer(settings.secret_key)
         self.slots = asyncio.Semaphore(settings.max_concurrent_runs)
+        self.draining = False
+        """Set when the executor stops: no new run is claimed."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._moving: dict[str, tuple[dict[str, Any], Envelope]] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -140,20 +143,44 @@ class RunExecutor:
             await asyncio.sleep(0.5)
 
     async def drain(self) -> None:
-        """Stop every run in flight (they stay in_progress for the sweep to re-queue)."""
+        """Stop every run in flight and hand it on: each becomes `suspended` (Elastic's word for it) and is
+        requested again, so another executor resumes it from its checkpoints without spending a retry."""
+        self.draining = True
+        moving = dict(self._moving)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for run, envelope in moving.values():
+            await self._suspend(run, envelope)
+
+    async def _suspend(self, run: dict[str, Any], envelope: Envelope) -> None:
+        with structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]):
+            async with self.pool.acquire() as conn, conn.transaction():
+                moved = await repository.suspend(conn, run_id=run["id"], worker=run["worker_hostname"])
+                if not moved:
+                    return  # it ended, or was canceled, meanwhile
+                again = RunRequested(run_id=run["id"], sync_id=run["sync_id"], job_type=run["job_type"])
+                await outbox.enqueue(
+                    conn,
+                    topic=RUN_REQUESTS,
+                    message=again,
+                    envelope=envelope.caused(ce_type=again.wire_type(), ce_source=SOURCE),
+                )
+            log.info("run.suspended")
 
     async def _execute(self, run: dict[str, Any], envelope: Envelope) -> None:
         tally = Tally()
+        self._moving[run["id"]] = (run, envelope)
         with structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]):
             try:
                 status, error = await self._supervise(run, tally, envelope)
                 if status is RunStatus.COMPLETED and tally.failures:
                     error = _failures_summary(tally.failures)
                 await self._finish(run, status, tally, error, envelope)
+            except RunEndedElsewhereError as exc:
+                log.warning("run.ended_elsewhere", status=exc.status, worker=exc.worker)
             finally:
+                self._moving.pop(run["id"], None)
                 self.slots.release()
 
     async def _supervise(self, run: dict[str, Any], tally: Tally, envelope: Envelope) -> tuple[RunStatus, str | None]:
@@ -168,6 +195,8 @@ class RunExecutor:
                 log.warning("run.heartbeat_failed", error=str(lost))
                 mover.cancel()
                 await asyncio.wait({mover}, timeout=CANCEL_GRACE_S)
+                if isinstance(lost, RunEndedElsewhereError):
+                    raise lost  # not this executor's to finish any more
                 return RunStatus.ERROR, f"the run stopped checking in: {lost}"
             if mover not in done and _cancel_requested(heartbeat):
                 # the heartbeat cancelled the mover: it gets a bounded time to unwind its connections, and the
@@ -196,6 +225,10 @@ class RunExecutor:
             except _CHECK_IN_HICCUPS as exc:  # the next interval tries again; the sweep judges long silences
                 log.warning("run.check_in_failed", error=str(exc))
                 continue
+            if checked.status.terminal or checked.worker != run["worker_hostname"]:
+                # ended elsewhere (the sweep, a failure report) or claimed again by another executor: this mover
+                # must stop writing before the run's next attempt starts on the same staging and checkpoints
+                raise RunEndedElsewhereError(run_id=run["id"], status=checked.status, worker=checked.worker)
             steering.cancel(checked.canceled_objects)
             if checked.status is RunStatus.CANCELING:
                 log.info("run.cancel_noticed")

@@ -1,8 +1,14 @@
 """`syncline-admin`: organisations and credentials.
 
-syncline-admin create-org NAME [--json]            → {"id": ...}
+syncline-admin create-org NAME [--json]            → {"id": ..., "name": ..., "project_id": ...}
 syncline-admin create-key --org ORG_ID [--partner] [--json]
                                                    → {"id": ..., "secret": ..., "encoded": ..., "partner": ...}
+syncline-admin list-projects --org ORG_ID [--json] → {"org_id": ..., "projects": [{"id", "name"}, ...]}
+syncline-admin create-project --org ORG_ID [--name NAME] [--json]
+                                                   → {"id": ..., "org_id": ..., "name": ...}
+
+A project id (32 hex) is what Huawei DRS calls name in their path and `X-Project-Id`; every organisation is made
+with one.
 """
 
 import argparse
@@ -12,7 +18,7 @@ import sys
 import uuid
 from typing import Any
 
-from syncline_gateway import repository
+from syncline_gateway import projects, repository
 from syncline_gateway.credentials import new_key_pair
 from syncline_gateway.service import MIGRATIONS
 from syncline_gateway.settings import GatewaySettings
@@ -25,10 +31,25 @@ async def _create_org(settings: GatewaySettings, name: str) -> dict[str, Any]:
     org_id = str(uuid.uuid4())
     conn = await connect(dsn=settings.database_url.get_secret_value(), schema="gateway")
     try:
-        await repository.create_org(conn, org_id=org_id, name=name)
+        async with conn.transaction():
+            await repository.create_org(conn, org_id=org_id, name=name)
+            project = await projects.create_project(conn, org_id=org_id, name=name)
     finally:
         await conn.close()
-    return {"id": org_id, "name": name}
+    return {"id": org_id, "name": name, "project_id": project["id"]}
+
+
+async def _projects(settings: GatewaySettings, org_id: str, *, add: str | None) -> dict[str, Any]:
+    conn = await connect(dsn=settings.database_url.get_secret_value(), schema="gateway")
+    try:
+        if not await repository.org_exists(conn, org_id=org_id):
+            raise SystemExit(f"organisation {org_id} does not exist")
+        if add is not None:
+            return await projects.create_project(conn, org_id=org_id, name=add)
+        found = await projects.list_projects(conn, org_id=org_id)
+    finally:
+        await conn.close()
+    return {"org_id": org_id, "projects": [{"id": p["id"], "name": p["name"]} for p in found]}
 
 
 async def _create_key(settings: GatewaySettings, org_id: str, *, partner: bool) -> dict[str, Any]:
@@ -51,6 +72,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
     if args.command == "create-org":
         return await _create_org(settings, args.name)
+    if args.command == "list-projects":
+        return await _projects(settings, args.org, add=None)
+    if args.command == "create-project":
+        return await _projects(settings, args.org, add=args.name or "project")
     return await _create_key(settings, args.org, partner=args.partner)
 
 
@@ -65,6 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     key.add_argument("--org", required=True)
     key.add_argument("--partner", action="store_true", help="the key may act for any organisation")
     key.add_argument("--json", action="store_true", help="print JSON")
+    listed = sub.add_parser("list-projects", help="list an organisation's project ids (Huawei DRS)")
+    listed.add_argument("--org", required=True)
+    listed.add_argument("--json", action="store_true", help="print JSON")
+    added = sub.add_parser("create-project", help="add a project id (Huawei DRS) to an organisation")
+    added.add_argument("--org", required=True)
+    added.add_argument("--name", help="the project's name (default: project)")
+    added.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     result = asyncio.run(_main(args))
     if args.json:

@@ -34,6 +34,10 @@ from syncline_contracts.topics import (
     CONNECTION_EVENTS,
     CONNECTOR_COMMANDS,
     CONNECTOR_EVENTS,
+    DATA_INTEGRATION_COMMANDS,
+    DATA_INTEGRATION_EVENTS,
+    DRS_COMMANDS,
+    DRS_EVENTS,
     RUN_COMMANDS,
     RUN_EVENTS,
     SYNC_COMMANDS,
@@ -55,7 +59,14 @@ def _every_message(topic: Topic) -> TypeAdapter[Any]:
     return TypeAdapter(Annotated[members, Field(discriminator="type")])
 
 
-OUTCOME_TOPICS: tuple[Topic, ...] = (CONNECTOR_EVENTS, RUN_EVENTS, CONNECTION_EVENTS, SYNC_EVENTS)
+OUTCOME_TOPICS: tuple[Topic, ...] = (
+    CONNECTOR_EVENTS,
+    RUN_EVENTS,
+    CONNECTION_EVENTS,
+    SYNC_EVENTS,
+    DRS_EVENTS,
+    DATA_INTEGRATION_EVENTS,
+)
 """The topics whose events answer the gateway's commands."""
 
 _DECODERS: dict[str, TypeAdapter[Any]] = {
@@ -63,6 +74,8 @@ _DECODERS: dict[str, TypeAdapter[Any]] = {
     RUN_EVENTS.name: TypeAdapter(RunEvent),
     CONNECTION_EVENTS.name: _every_message(CONNECTION_EVENTS),
     SYNC_EVENTS.name: _every_message(SYNC_EVENTS),
+    DRS_EVENTS.name: _every_message(DRS_EVENTS),
+    DATA_INTEGRATION_EVENTS.name: _every_message(DATA_INTEGRATION_EVENTS),
 }
 
 
@@ -71,6 +84,8 @@ ANSWERED_ON: dict[str, Topic] = {
     CONNECTION_COMMANDS.name: CONNECTION_EVENTS,
     SYNC_COMMANDS.name: SYNC_EVENTS,
     RUN_COMMANDS.name: RUN_EVENTS,
+    DRS_COMMANDS.name: DRS_EVENTS,
+    DATA_INTEGRATION_COMMANDS.name: DATA_INTEGRATION_EVENTS,
 }
 """Where the answer to each command topic's commands comes (their rejections included). Policy writes the other
 events of a command elsewhere too (`SchedulesConfigured` of a connector, `BulkSyncDeleted` of a connection's
@@ -177,13 +192,27 @@ class OutcomeWaiter:
             self._chains.pop(ce_id, None)
 
     async def _run(self) -> None:
-        assert self._consumer is not None  # noqa: S101
+        """Tail until stopped; a failure is logged and the tail goes on (if the waiter died, every write would
+        answer 202 from then on)."""
+        failures = 0
         while True:
-            batches = await self._consumer.getmany(timeout_ms=500)
-            for tp, records in batches.items():
-                for record in records:
-                    self.offer(tp.topic, record)
-            self._drop_stale_early()
+            try:
+                await self._tail_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.error("outcome.tail_failed", error=repr(exc), failures=failures)
+                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+
+    async def _tail_once(self) -> None:
+        assert self._consumer is not None  # noqa: S101
+        batches = await self._consumer.getmany(timeout_ms=500)
+        for tp, records in batches.items():
+            for record in records:
+                self.offer(tp.topic, record)
+        self._drop_stale_early()
 
     def offer(self, topic: str, record: Any) -> None:
         """Take one record of an outcome topic (`topic` as named on the broker): what the tail does with each."""

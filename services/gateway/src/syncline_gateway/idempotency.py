@@ -1,5 +1,6 @@
 """Idempotency keys for any dialect: the first outcome of a request made with a key is kept 24 hours and every
-later request with the same key gets it again (status and body, 5xx included).
+later request with the same key gets it again (status and body). A 5xx is never kept: it says Syncline could not
+do the request now (Kafka or PostgreSQL away), so the key is released and a retry with it can still succeed.
 
 - A key is 8-255 characters of `[A-Za-z0-9_-]`; anything else is a bad request.
 - While the first request with a key is still in flight, another one with the same key gets `InFlightError`
@@ -130,10 +131,19 @@ async def run_once(
         return replay
     try:
         response = await handler()
-    except Exception as exc:  # every outcome is kept, errors included: the key answers the same from now on
+    except Exception as exc:  # client errors are kept too: the key answers the same from now on
         response = on_error(exc)
-    await _finish(pool, scope=scope, key=key, response=response)
+    if response.status_code >= 500:
+        await _release(pool, scope=scope, key=key)
+        log.info("idempotency.released", key=key, status=response.status_code)
+    else:
+        await _finish(pool, scope=scope, key=key, response=response)
     return response
+
+
+async def _release(pool: asyncpg.Pool, *, scope: str, key: str) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL", scope, key)
 
 
 async def purge(pool: asyncpg.Pool) -> int:

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from syncline_connectors.polytomic_checks import CONNECTION_TYPES, SourceUnavailableError, discover
+from syncline_connectors import connection_types
+from syncline_connectors.capabilities import ObjectInfo
+from syncline_connectors.connection_types import CONNECTION_TYPES, SourceUnavailableError
 from syncline_contracts.base import Message
 from syncline_contracts.schedules import Schedule, SchedulesConfigured
 from syncline_contracts.syncs import (
@@ -31,7 +33,7 @@ from syncline_platform.secrets import Sealer
 from syncline_policy import selection
 from syncline_policy import sync_repository as repo
 from syncline_policy.bulk_schedules import compile_schedules
-from syncline_policy.compilers.polytomic import store_spec
+from syncline_policy.compilers.polytomic import source_extra, store_spec
 from syncline_policy.errors import BulkSyncNotFoundError, NameTakenError, ScheduleNotFoundError
 from syncline_policy.polytomic_rules import check_configuration, check_enums
 
@@ -97,14 +99,16 @@ def _aware(value: datetime | None) -> datetime | None:
 
 async def _discovered(
     conn: Conn, *, org_id: str, connection_id: str, sealer: Sealer, files_root: Path
-) -> list[Any] | None:
-    """The source's objects read live, or None when it does not answer."""
+) -> list[ObjectInfo] | None:
+    """The source's objects read live by its connector (as the executor plans runs), or None when it does not
+    answer."""
     row = await repo.get_connection(conn, org_id=org_id, connection_id=connection_id)
     assert row is not None  # noqa: S101 - checked by _columns in this transaction
-    sealed = row["sealed_secrets"].get("password")
-    password = sealer.open(sealed) if sealed else ""
+    secrets = {k: sealer.open(v) for k, v in row["sealed_secrets"].items() if v}
     try:
-        return await discover(row["type"], row["configuration"], password=password, files_root=files_root)
+        return await connection_types.discover(
+            row["type"], row["configuration"], secrets=secrets, files_root=files_root, extra=source_extra(row["type"])
+        )
     except SourceUnavailableError:
         return None
 

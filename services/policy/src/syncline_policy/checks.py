@@ -1,9 +1,16 @@
-"""Connection checks: does a connector's configuration reach a working source? Decides `connected` vs `error`."""
+"""Connection checks: does a connector's configuration reach a working source? Decides `connected` vs `error`.
+
+The check is the source connector's own `check()` (the one the executor opens for runs): the database answers and
+the configured tables exist in the configured schema, as its discovery finds them.
+"""
 
 from typing import Any
 
-import asyncpg
 import structlog
+
+from syncline_connectors.registry import endpoint_for
+from syncline_connectors.spec import Endpoint, SourceType
+from syncline_platform.errors import InvalidError, UnavailableError
 
 log = structlog.get_logger(__name__)
 CHECK_TIMEOUT_S = 5.0
@@ -11,27 +18,12 @@ CHECK_TIMEOUT_S = 5.0
 
 async def check_postgresql(values: dict[str, Any], *, password: str) -> str | None:
     """None when the database answers and the configured tables exist; otherwise why not."""
+    source = endpoint_for(
+        Endpoint(type=SourceType.POSTGRESQL, config=values), values | {"password": password}, timeout_s=CHECK_TIMEOUT_S
+    )
     try:
-        conn = await asyncpg.connect(
-            host=values["host"],
-            port=int(values["port"]),
-            user=values["username"],
-            password=password or None,
-            database=values["database"],
-            timeout=CHECK_TIMEOUT_S,
-        )
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        return f"cannot connect to {values['host']}:{values['port']}/{values['database']}: {exc}"
-    try:
-        tables = values.get("tables") or "*"
-        if tables in ("*", ["*"]):
-            return None
-        found = await conn.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name = ANY($2)",
-            values.get("schema") or "public",
-            list(tables),
-        )
-        missing = sorted(set(tables) - {r["table_name"] for r in found})
-        return f"tables not found: {', '.join(missing)}" if missing else None
-    finally:
-        await conn.close()
+        async with source:
+            await source.check()
+    except (UnavailableError, InvalidError, OSError) as exc:
+        return str(exc)
+    return None

@@ -10,12 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from syncline_connectors.polytomic_checks import (
-    CONNECTION_TYPES,
-    ConnectionType,
-    check_connection,
-    check_secrets_given,
-)
+from syncline_connectors import connection_types
+from syncline_connectors.connection_types import CONNECTION_TYPES, ConnectionType, check_secrets_given
 from syncline_contracts.base import Message
 from syncline_contracts.connections import (
     ConnectionConfigured,
@@ -28,6 +24,7 @@ from syncline_contracts.topics import CONNECTION_EVENTS, SYNC_EVENTS, Topic
 from syncline_platform.db import Conn
 from syncline_platform.errors import ConflictError, InvalidError
 from syncline_platform.secrets import Sealer
+from syncline_policy import data_integrations
 from syncline_policy import sync_repository as repo
 from syncline_policy.bulk_syncs import deleted_events
 from syncline_policy.compilers.polytomic import store_spec
@@ -75,8 +72,8 @@ async def _checked(
             stored=stored["sealed_secrets"],
             given=cmd.sealed_secrets,
         )
-    password = sealer.open(sealed["password"]) if sealed.get("password") else ""
-    problem = await check_connection(kind.id, values, password=password, files_root=files_root)
+    secrets = {k: sealer.open(v) for k, v in sealed.items() if v}
+    problem = await connection_types.check(kind.id, values, secrets=secrets, files_root=files_root)
     if problem and cmd.check:
         raise ConnectionCheckFailedError(connection_id=cmd.connection_id, problem=problem)
     return {
@@ -134,6 +131,7 @@ async def update_connection(
     await repo.save_connection(conn, org_id=org_id, connection_id=cmd.connection_id, values=columns)
     for sync_id in await repo.syncs_using(conn, connection_id=cmd.connection_id):  # their runs see the change
         await store_spec(conn, org_id=org_id, sync_id=sync_id)
+    await data_integrations.recompile_using(conn, org_id=org_id, connection_id=cmd.connection_id)
     return _configured(cmd.connection_id, columns, created=False)
 
 
@@ -144,6 +142,7 @@ async def delete_connection(conn: Conn, *, org_id: str, cmd: DeleteConnection) -
     users = await repo.syncs_using(conn, connection_id=cmd.connection_id)
     if users and not cmd.force:
         raise ConnectionInUseError(connection_id=cmd.connection_id, sync_ids=users)
+    await data_integrations.check_unnamed(conn, connection_id=cmd.connection_id)
     outcome: Outcome = [
         (CONNECTION_EVENTS, ConnectionDeleted(connection_id=cmd.connection_id, deleted_sync_ids=tuple(users)))
     ]

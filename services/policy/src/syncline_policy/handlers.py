@@ -1,8 +1,9 @@
 """Policy's subscribers: decode → call the service in one transaction with the inbox → outbox the outcome.
 
-Consumes `syncline.connectors.commands.v1`, `syncline.connections.commands.v1`, `syncline.syncs.commands.v1`
-and `SyncDeactivated` from `syncline.syncs.events.v1`; produces `syncline.connectors.events.v1`,
-`syncline.connections.events.v1` and `syncline.syncs.events.v1`; writes `policy.*`.
+Consumes `syncline.connectors.commands.v1`, `syncline.connections.commands.v1`, `syncline.syncs.commands.v1`,
+`syncline.drs.commands.v1`, `syncline.data_integrations.commands.v1` and `SyncDeactivated` from
+`syncline.syncs.events.v1`; produces `syncline.connectors.events.v1`, `syncline.connections.events.v1`,
+`syncline.drs.events.v1`, `syncline.data_integrations.events.v1` and `syncline.syncs.events.v1`; writes `policy.*`.
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,9 @@ from syncline_contracts.connectors import (
     UpdateConnector,
     UpsertConnector,
 )
-from syncline_contracts.schedules import SchedulesConfigured, SyncDeactivated
+from syncline_contracts.data_integrations import DataIntegrationCommand
+from syncline_contracts.drs_jobs import DrsBatchApplied, DrsCommand
+from syncline_contracts.schedules import SchedulesConfigured, ScheduleSkipped, SyncDeactivated
 from syncline_contracts.syncs import (
     ActivateBulkSync,
     AddBulkSyncSchedule,
@@ -38,6 +41,10 @@ from syncline_contracts.topics import (
     CONNECTION_EVENTS,
     CONNECTOR_COMMANDS,
     CONNECTOR_EVENTS,
+    DATA_INTEGRATION_COMMANDS,
+    DATA_INTEGRATION_EVENTS,
+    DRS_COMMANDS,
+    DRS_EVENTS,
     SYNC_COMMANDS,
     SYNC_EVENTS,
     Topic,
@@ -50,7 +57,7 @@ from syncline_platform.kafka import subscription
 from syncline_platform.rejections import rejection
 from syncline_platform.secrets import Sealer
 from syncline_platform.service import ServiceApp
-from syncline_policy import bulk_syncs, connections, service
+from syncline_policy import bulk_syncs, connections, data_integration_handling, drs_jobs, service
 from syncline_policy import sync_repository as repo
 
 log = structlog.get_logger(__name__)
@@ -91,6 +98,8 @@ def register(app: ServiceApp, *, files_root: Path) -> None:
 
     _register_connections(app, sealer=sealer, files_root=files_root)
     _register_syncs(app, sealer=sealer, files_root=files_root)
+    _register_drs(app, sealer=sealer)
+    _register_data_integrations(app)
 
 
 Outcome = list[tuple[Topic, Message]]
@@ -200,7 +209,11 @@ def _register_syncs(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> Non
         **subscription(kafka, topic=SYNC_EVENTS, service="policy-sync-events"),
     )  # type: ignore[untyped-decorator]
     async def handle_sync_event(body: dict[str, Any]) -> None:
-        # every message of the topic arrives here; policy only acts on the scheduler's deactivations
+        # every message of the topic arrives here; policy only acts on the scheduler's deactivations (and on a DRS
+        # job's start that met its previous run still stopping)
+        if body.get("type") == ScheduleSkipped.wire_type():
+            await _drs_start_skipped(app, ScheduleSkipped.model_validate(body))
+            return
         if body.get("type") != SyncDeactivated.wire_type():
             return
         event = SyncDeactivated.model_validate(body)
@@ -209,3 +222,45 @@ def _register_syncs(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> Non
             if await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
                 await repo.deactivate_sync(conn, org_id=envelope.org_id, sync_id=event.sync_id)
                 log.info("sync.deactivated", sync_id=event.sync_id, reason=event.reason)
+
+
+def _register_drs(app: ServiceApp, *, sealer: Sealer) -> None:
+    kafka = app.settings.kafka
+
+    @app.broker.subscriber(
+        DRS_COMMANDS.qualified(kafka.topic_prefix),
+        **subscription(kafka, topic=DRS_COMMANDS, service="policy-drs"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_drs_command(command: DrsCommand) -> None:
+        async def run(conn: Conn, org_id: str) -> Outcome:
+            events = await drs_jobs.apply_batch(conn, org_id=org_id, cmd=command, sealer=sealer)
+            return [(DRS_EVENTS if isinstance(e, DrsBatchApplied) else SYNC_EVENTS, e) for e in events]
+
+        await _apply(app, command=command, run=run, rejections=DRS_EVENTS)
+
+
+def _register_data_integrations(app: ServiceApp) -> None:
+    kafka = app.settings.kafka
+
+    @app.broker.subscriber(
+        DATA_INTEGRATION_COMMANDS.qualified(kafka.topic_prefix),
+        **subscription(kafka, topic=DATA_INTEGRATION_COMMANDS, service="policy-data-integrations"),
+    )  # type: ignore[untyped-decorator]
+    async def handle_data_integration_command(command: DataIntegrationCommand) -> None:
+        async def run(conn: Conn, org_id: str) -> Outcome:
+            return await data_integration_handling.apply(conn, org_id=org_id, command=command)
+
+        await _apply(app, command=command, run=run, rejections=DATA_INTEGRATION_EVENTS)
+
+
+async def _drs_start_skipped(app: ServiceApp, skipped: ScheduleSkipped) -> None:
+    """A DRS job's start that found its last run still stopping is scheduled again, a moment later."""
+    if skipped.reason != "run_active":
+        return
+    envelope = current_envelope()
+    async with app.pool.acquire() as conn, conn.transaction():
+        if not await inbox.claim(conn, consumer="policy", message_id=envelope.ce_id):
+            return
+        for event in await drs_jobs.start_skipped(conn, org_id=envelope.org_id, skipped=skipped):
+            caused = envelope.caused(ce_type=event.wire_type(), ce_source=SOURCE)
+            await outbox.enqueue(conn, topic=SYNC_EVENTS, message=event, envelope=caused)

@@ -2,10 +2,12 @@
 
 from typing import Any
 
-from syncline_connectors.polytomic_checks import BULK_MODES, ConfigKey, validate_configuration
+from syncline_connectors.connection_types import ConfigKey, validate_configuration
 from syncline_contracts.syncs import BulkSyncDefinition
 from syncline_platform.errors import InvalidError
 
+BULK_MODES = ("snapshot", "replicate")
+"""A bulk sync's `mode`."""
 DISCOVER = ("all", "onlyIncremental", "onlyNonIncremental", "none")
 """`automatically_add_new_objects` / `automatically_add_new_fields`."""
 NORMALIZE_NAMES = ("enabled", "disabled", "legacy")

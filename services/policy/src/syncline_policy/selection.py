@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
-from syncline_connectors.polytomic_checks import DiscoveredObject
+from syncline_connectors.capabilities import ObjectInfo
 from syncline_contracts.syncs import BulkSyncObject, ObjectField
 from syncline_platform.errors import InvalidError
 from syncline_policy.errors import SchemaNotFoundError
@@ -67,10 +67,11 @@ def base_name(object_id: str, *, source_type: str) -> str:
     return object_id.rsplit(".", 1)[-1]
 
 
-def new_row(found: DiscoveredObject, *, position: int, enabled: bool) -> dict[str, Any]:
-    """The row of an object discovery found and the sync did not know: every field enabled."""
+def new_row(found: ObjectInfo, *, position: int, enabled: bool) -> dict[str, Any]:
+    """The row of an object discovery found and the sync did not know: every field enabled. Its id is the
+    object's key (`schema.table`, or a file's path in its folder)."""
     return {
-        "id": found.id,
+        "id": found.key,
         "position": position,
         "enabled": enabled,
         "output_name": "",
@@ -81,30 +82,30 @@ def new_row(found: DiscoveredObject, *, position: int, enabled: bool) -> dict[st
         "disable_data_cutoff": False,
         "history_enabled": False,
         "fields": [
-            {"id": f.id, "enabled": True, "obfuscated": False, "user_output_name": "", "output_name": ""}
-            for f in found.fields
+            {"id": c.name, "enabled": True, "obfuscated": False, "user_output_name": "", "output_name": ""}
+            for c in found.columns
         ],
         "filters": [],
     }
 
 
-def merge_discovered(rows: list[dict[str, Any]], discovered: Sequence[DiscoveredObject]) -> list[dict[str, Any]]:
+def merge_discovered(rows: list[dict[str, Any]], discovered: Sequence[ObjectInfo]) -> list[dict[str, Any]]:
     """Stored rows plus objects (and fields of known objects) discovery found since; new ones start disabled."""
     by_id = {r["id"]: r for r in rows}
     merged = [dict(r) for r in rows]
     for found in discovered:
-        row = by_id.get(found.id)
+        row = by_id.get(found.key)
         if row is None:
             merged.append(new_row(found, position=len(merged), enabled=False))
             continue
         known = {f["id"] for f in row["fields"]}
         extra = [
-            {"id": f.id, "enabled": True, "obfuscated": False, "user_output_name": "", "output_name": ""}
-            for f in found.fields
-            if f.id not in known
+            {"id": c.name, "enabled": True, "obfuscated": False, "user_output_name": "", "output_name": ""}
+            for c in found.columns
+            if c.name not in known
         ]
         if extra:
-            target = next(m for m in merged if m["id"] == found.id)
+            target = next(m for m in merged if m["id"] == found.key)
             target["fields"] = [*row["fields"], *extra]
     return merged
 

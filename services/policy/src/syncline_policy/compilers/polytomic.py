@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from syncline_connectors.connection_types import endpoint_of
 from syncline_connectors.files import relative_name
 from syncline_connectors.spec import (
     Discover,
@@ -43,25 +44,20 @@ FILTER_OPS: dict[str, str] = {
 }
 """Polytomic filter functions the data plane runs, and their `Filter.op`."""
 
-_ENDPOINT_TYPES = {"postgresql": "postgresql", "file": "files", "kafka": "kafka"}
+FILE_OBJECTS = {"object_per": "file"}
+"""A folder source's schemas are its files (Polytomic's schema ids are their paths): the source side's keys that
+say so, for runs and for discovery alike."""
 
 
 def endpoint(connection: dict[str, Any], *, extra: dict[str, Any]) -> Endpoint:
-    """A connection as an endpoint (secrets left for the snapshot view to add)."""
-    values = connection["configuration"]
-    if connection["type"] == "postgresql":
-        config = {
-            "host": values.get("hostname"),
-            "port": values.get("port") or 5432,
-            "username": values.get("username"),
-            "database": values.get("database"),
-            "ssl_enabled": bool(values.get("ssl")),
-        }
-        if values.get("publication"):
-            config["publication"] = values["publication"]
-    else:
-        config = dict(values)
-    return Endpoint(type=_ENDPOINT_TYPES[connection["type"]], config=config | extra)
+    """A connection as one side of a sync (secrets sealed in by `store_spec`): the endpoint that checks and
+    discovery open too (`connection_types.endpoint_of`)."""
+    return endpoint_of(connection["type"], connection["configuration"], extra=extra)
+
+
+def source_extra(connection_type: str) -> dict[str, str]:
+    """The source side's keys a bulk sync's runs and its discovery share."""
+    return dict(FILE_OBJECTS) if connection_type == "file" else {}
 
 
 def _filter(object_id: str, item: dict[str, Any]) -> Filter:
@@ -148,7 +144,7 @@ def compile_spec(
             relative_name(o.output_name or o.name, what=f"schema [{schema_id}]: output_name")
     return SyncSpec(
         sync_id=sync["id"],
-        source=endpoint(source, extra=_source_configuration(sync)),
+        source=endpoint(source, extra=_source_configuration(sync) | source_extra(source["type"])),
         destination=endpoint(target, extra=target_config),
         objects=specs,
         mode=Mode(sync["mode"]),

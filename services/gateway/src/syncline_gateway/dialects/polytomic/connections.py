@@ -11,13 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from syncline_connectors.polytomic_checks import (
+from syncline_connectors import connection_types
+from syncline_connectors.connection_types import (
     CONNECTION_TYPES,
     ConnectionType,
     SourceUnavailableError,
-    check_connection,
     check_secrets_given,
-    discover,
 )
 from syncline_contracts.connections import CreateConnection, DeleteConnection, UpdateConnection
 from syncline_contracts.topics import CONNECTION_COMMANDS
@@ -32,6 +31,8 @@ from syncline_platform.errors import InvalidError
 from syncline_platform.secrets import Sealer
 
 router = APIRouter(tags=["polytomic"])
+FILE_OBJECTS = {"object_per": "file"}
+"""A folder's schemas are its files, as policy's compiler has its runs read them."""
 
 
 def _kind(name: str | None) -> ConnectionType:
@@ -136,8 +137,8 @@ async def _test(request: Request, caller: Principal) -> Response:
         stored = {k: sealer.open(v) for k, v in row["sealed_secrets"].items()}
         configuration = dict(row["configuration"]) | stored | configuration
     public = {k: v for k, v in configuration.items() if k not in kind.secret_keys}
-    password = str(configuration.get("password") or "")
-    problem = await check_connection(kind.id, public, password=password, files_root=request.app.state.files_root)
+    secrets = {k: str(v) for k, v in configuration.items() if k in kind.secret_keys and v not in (None, "")}
+    problem = await connection_types.check(kind.id, public, secrets=secrets, files_root=request.app.state.files_root)
     if problem:
         raise BadRequestError(f"connection test failed: {problem}")
     return answer({"success": True})
@@ -194,13 +195,13 @@ async def bulk_source(
     if not kind.source:
         raise BadRequestError(f"a [{kind.id}] connection cannot be a bulk sync source")
     sealer: Sealer = request.app.state.sealer
-    sealed = row["sealed_secrets"].get("password")
     try:
-        found = await discover(
+        found = await connection_types.discover(
             kind.id,
             row["configuration"],
-            password=sealer.open(sealed) if sealed else "",
+            secrets={k: sealer.open(v) for k, v in row["sealed_secrets"].items() if v},
             files_root=request.app.state.files_root,
+            extra=FILE_OBJECTS if kind.id == "file" else None,
         )
     except SourceUnavailableError as exc:
         raise BadRequestError(str(exc)) from exc

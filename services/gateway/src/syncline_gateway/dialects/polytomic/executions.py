@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from syncline_connectors.polytomic_checks import RESYNC_MODES
 from syncline_contracts.runs import CancelRun, CreateSyncJob
 from syncline_contracts.topics import RUN_COMMANDS
 from syncline_gateway.credentials import Principal
@@ -25,7 +24,7 @@ from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_rendering import execution
 from syncline_gateway.dialects.polytomic.models import Body, parse
-from syncline_gateway.dialects.polytomic.rendering import iso
+from syncline_gateway.dialects.polytomic.rendering import RESYNC_MODES, iso
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
 from syncline_gateway.routing import once, pool_of, send
 

@@ -4,21 +4,27 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from syncline_connectors.polytomic_checks import (
-    BULK_MODES,
-    CONNECTION_TYPES,
-    RESYNC_MODES,
-    ConnectionType,
-    DiscoveredObject,
-    json_schema,
-)
+from syncline_connectors.capabilities import Column, ObjectInfo
+from syncline_connectors.connection_types import CONNECTION_TYPES, ConnectionType, json_schema
 from syncline_gateway.dialects.polytomic.versions import LEGACY
 
+RESYNC_MODES = ("refetch", "resync", "rebuild")
+"""An execution's (and a schedule's) `resync_mode`."""
 _SCHEDULE_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month")
 _MODE_LABELS = {
     "snapshot": "Snapshot: replace the destination's rows with the source's on every run",
     "replicate": "Replicate: upsert changed rows and apply deletes",
 }
+_FIELD_TYPES = {
+    **dict.fromkeys(("int2", "int4", "int8", "numeric", "float4", "float8", "money", "oid"), "number"),
+    **dict.fromkeys(("smallint", "integer", "bigint", "real", "double precision"), "number"),
+    **dict.fromkeys(("bool", "boolean"), "boolean"),
+    **dict.fromkeys(("timestamp", "timestamptz", "date", "time", "timetz"), "datetime"),
+    **dict.fromkeys(("json", "jsonb"), "object"),
+    "bytea": "binary",
+}
+"""Polytomic's field types by the source's own type name (PostgreSQL's `udt_name`, or the type a file's values
+were read as)."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -33,7 +39,12 @@ def actor(key_id: str) -> dict[str, str]:
 
 def connection_type_ref(kind: ConnectionType) -> dict[str, Any]:
     """The short form of a connection type inside a connection."""
-    return {"id": kind.id, "name": kind.name, "operations": kind.operations}
+    return {"id": kind.id, "name": kind.name, "operations": operations(kind)}
+
+
+def operations(kind: ConnectionType) -> list[str]:
+    """What bulk syncs may do with a connection of this type."""
+    return (["bulksync_source"] if kind.source else []) + (["bulksync_target"] if kind.destination else [])
 
 
 def connection_type(kind: ConnectionType) -> dict[str, Any]:
@@ -214,25 +225,34 @@ def schema(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def source_schema(found: DiscoveredObject, *, include_fields: bool) -> dict[str, Any]:
-    """A schema a source offers."""
-    body: dict[str, Any] = {"id": found.id, "name": found.name}
+def field_type(column: Column) -> str:
+    """A discovered column's Polytomic type (`string` unless the source's type says otherwise)."""
+    native = column.native_type or column.type
+    if native.startswith("_") or column.type.endswith("[]"):  # PostgreSQL names an array type `_<element>`
+        return "array"
+    return _FIELD_TYPES.get(native, "string")
+
+
+def source_schema(found: ObjectInfo, *, include_fields: bool) -> dict[str, Any]:
+    """A schema a source offers: a table as `schema.table`, a file by its path in the folder (named by its file
+    name)."""
+    body: dict[str, Any] = {"id": found.key, "name": found.key if found.schema else found.name.rsplit("/", 1)[-1]}
     if include_fields:
         body["fields"] = [
             {
-                "id": f.id,
-                "name": f.id,
-                "type": f.type,
-                "remote_type": f.remote_type,
-                "is_primary_key": f.is_primary_key,
-                "source_primary_key": f.is_primary_key,
+                "id": c.name,
+                "name": c.name,
+                "type": field_type(c),
+                "remote_type": c.native_type or c.type,
+                "is_primary_key": c.name in found.primary_key,
+                "source_primary_key": c.name in found.primary_key,
             }
-            for f in found.fields
+            for c in found.columns
         ]
     return body
 
 
-def source(kind: ConnectionType, found: list[DiscoveredObject], *, include_fields: bool) -> dict[str, Any]:
+def source(kind: ConnectionType, found: list[ObjectInfo], *, include_fields: bool) -> dict[str, Any]:
     """`GET /api/connections/{id}/bulksync/source`."""
     return {
         "schemas": [source_schema(f, include_fields=include_fields) for f in found],
@@ -247,15 +267,14 @@ def target(kind: ConnectionType) -> dict[str, Any]:
         "configuration": json_schema(kind.destination_configuration),
         "modes": [
             {
-                "id": mode,
-                "label": mode.capitalize(),
-                "description": _MODE_LABELS[mode],
-                "requires_identity": mode == "replicate",
+                "id": mode.value,
+                "label": mode.value.capitalize(),
+                "description": _MODE_LABELS[mode.value],
+                "requires_identity": mode.value == "replicate",
                 "supports_field_sync_mode": False,
                 "supports_target_filters": False,
             }
-            for mode in BULK_MODES
-            if mode in kind.modes
+            for mode in kind.modes
         ],
         "supported_resync_modes": list(RESYNC_MODES),
         "supports_history_mode": False,
