@@ -8,10 +8,11 @@ RUN="$STATE/run"; LOGS="$STATE/logs"
 PORT="${SYNCLINE_PORT:-8080}"
 PG_PORT="${PG_PORT:-55432}"
 SERVICES=(policy scheduler executor gateway)
+BIN="$ROOT/.venv/bin"   # made by `make install`; no `uv` needed on the PATH
 mkdir -p "$RUN" "$LOGS"
 
 secret_key() {
-  [ -s "$STATE/secret.key" ] || uv run --frozen python -c \
+  [ -s "$STATE/secret.key" ] || "$BIN/python" -c \
     "from syncline_platform.secrets import generate_key; print(generate_key())" > "$STATE/secret.key"
   export SYNCLINE_SECRET_KEY="${SYNCLINE_SECRET_KEY:-$(cat "$STATE/secret.key")}"
 }
@@ -26,8 +27,15 @@ demo_source() {
 demo_org() {
   [ -s "$STATE/demo.json" ] && return 0
   local org
-  org="$(uv run --frozen syncline-admin create-org demo --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
-  uv run --frozen syncline-admin create-key --org "$org" --json > "$STATE/demo.json"
+  org="$("$BIN/syncline-admin" create-org demo --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  (umask 077; "$BIN/syncline-admin" create-key --org "$org" --json > "$STATE/demo.json")
+}
+
+cli_key() {   # where `syncline` finds the gateway and the demo key with no flags; 0600, as it holds the key
+  chmod 600 "$STATE/demo.json"
+  (umask 077; python3 -c 'import json, sys; print(json.dumps({"url": sys.argv[2], "key": json.load(open(sys.argv[1]))["encoded"]}))' \
+    "$STATE/demo.json" "http://127.0.0.1:$PORT" > "$STATE/cli.json.tmp")
+  mv -f "$STATE/cli.json.tmp" "$STATE/cli.json"
 }
 
 running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
@@ -38,9 +46,10 @@ start() {
   mkdir -p "$SYNCLINE_FILES__ROOT"
   demo_source
   demo_org
+  cli_key
   for s in "${SERVICES[@]}"; do
     if running "$s"; then continue; fi
-    nohup uv run --frozen "syncline-$s" >"$LOGS/$s.log" 2>&1 &
+    nohup "$BIN/syncline-$s" >"$LOGS/$s.log" 2>&1 &
     echo $! > "$RUN/$s.pid"
   done
   for _ in $(seq 1 120); do

@@ -26,6 +26,7 @@ Syncline is running.
   key secret   {demo["secret"]}
   API key      {demo["encoded"]}      (Authorization: ApiKey … / Bearer …)
   project id   {project}      (Huawei DRS: BasicCredentials(key id, key secret, project id))
+  ops          http://127.0.0.1:9180-9183/metrics, /healthz, /readyz (gateway, policy, scheduler, executor)
   logs         {state}/logs/
   files root   {files}/      (file connections' folders lie inside it)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import aws, cdc, dataplane, drs, first_path, kafka_start, polytomic_api, scheduler
+from tests.bench import aws, cdc, dataplane, drs, first_path, kafka_start, metrics_overhead, polytomic_api, scheduler
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -27,6 +27,7 @@ def main() -> None:
         kafka_start.measure(),
         asyncio.run(first_path.measure()),
         asyncio.run(polytomic_api.measure()),
+        asyncio.run(metrics_overhead.measure()),
         asyncio.run(aws.measure()),
         *dataplane.measure(),
         *cdc.measure(),

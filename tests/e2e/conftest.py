@@ -1,7 +1,10 @@
-"""Fixtures of the end-to-end tests: the Polytomic SDK of the session's organisation, and a fresh destination
-database. The SDK is imported where it is used: the Elasticsearch tests also run in an environment without it."""
+"""Fixtures of the end-to-end tests: the Polytomic SDK of the session's organisation, a fresh destination
+database, and a fresh folder in the organisation's own folder of the files root. The SDK is imported where it is
+used: the Elasticsearch tests also run in an environment without it."""
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -30,3 +33,12 @@ async def target_db() -> AsyncIterator[tuple[str, str]]:
         yield database, dsn
     finally:
         await drop_database(database)
+
+
+@pytest.fixture
+def org_dir(system: System) -> Iterator[Path]:
+    """A fresh folder inside the session organisation's own folder of the files root; removed afterwards."""
+    path = system.org_root() / unique("folder")
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

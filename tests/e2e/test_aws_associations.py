@@ -150,11 +150,11 @@ async def test_integration_schedule_with_first_execution_from(
     assert [r["id"] for r in await rows_of(target_dsn, "public.events")] == [4, 5, 6, 7]
 
 
-async def test_folder_destination(aws: Any, api: Polytomic, source_db: tuple[str, str], tmp_path: Path) -> None:
+async def test_folder_destination(aws: Any, api: Polytomic, source_db: tuple[str, str], org_dir: Path) -> None:
     source_name, source_dsn = source_db
     await seed_events(source_dsn, rows=range(1, 6))
     source = connection(api, source_name, "source")
-    folder = api.connections.create(name=name("folder"), type="file", configuration={"path": str(tmp_path)}).data
+    folder = api.connections.create(name=name("folder"), type="file", configuration={"path": str(org_dir)}).data
     assert folder is not None
     created = integration(aws, source)
     aws.create_data_integration_association(
@@ -164,7 +164,7 @@ async def test_folder_destination(aws: Any, api: Polytomic, source_db: tuple[str
         ExecutionConfiguration=window(2, 4),
     )
     assert wait_status(aws, created["Id"]) == {"ExecutionStatus": "COMPLETED"}
-    written = sorted((tmp_path / "out").rglob("*.jsonl"))
+    written = sorted((org_dir / "out").rglob("*.jsonl"))
     assert len(written) == 1, written
     lines = [json.loads(line) for line in written[0].read_text().splitlines()]
     assert sorted(line["id"] for line in lines) == [2, 3, 4]

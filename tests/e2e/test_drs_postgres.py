@@ -1,6 +1,7 @@
 """Huawei DRS with the official SDK, PostgreSQL → PostgreSQL: the whole lifecycle of a `FULL_INCR_TRANS` job with
 rows and checksums compared, changes while it replicates with the delay falling, pause and resume without a row
-lost or doubled, terminate releasing the slot; `FULL_TRANS` and `INCR_TRANS`; a batch whose items fare apart."""
+lost or doubled, terminate releasing the slot; `FULL_TRANS` and `INCR_TRANS`; a batch whose items fare apart;
+`progress_map` and `remaining_time` per table while a snapshot moves; `index_trans` copying secondary indexes."""
 
 import asyncio
 import uuid
@@ -103,6 +104,7 @@ async def test_full_incr_trans_through_the_whole_lifecycle(
 
     (source_name, source), (target_name, target) = source_db, target_db
     await _seed(source)
+    await _execute(source, "CREATE INDEX items_by_name ON items (name)")  # not copied: index_trans is false
     client = d.drs(system)
     slot = f"drs_{uuid.uuid4().hex[:12]}"
     job = d.ready(
@@ -115,6 +117,7 @@ async def test_full_incr_trans_through_the_whole_lifecycle(
             "conflict_policy": "overwrite",
             "ddl_trans": True,
             "filter_ddl_policy": "drop_database",
+            "index_trans": False,
             "slot_name": slot,
         },
     )
@@ -122,7 +125,10 @@ async def test_full_incr_trans_through_the_whole_lifecycle(
     d.wait_status(client, job, "INCRE_TRANSFER_STARTED", timeout_s=90)
     assert await _wait_same(source, target) == (await _same(source, target))[0]
     assert (await _same(source, target))[0].startswith(f"{ROWS}:")
-    assert d.progress(client, job).progress == "100"
+    shown = d.progress(client, job)
+    assert shown.progress == "100"
+    assert (shown.remaining_time, _map(shown)) == ("0", {"data": ("100%", "0"), "public.items": ("100%", "0")})
+    assert await _indexes(target) == ["CREATE UNIQUE INDEX items_pkey ON public.items USING btree (id)"]
     assert await _slot_exists(slot)
 
     # changes arriving while replicating (inserts, updates, deletes, ~5,000 rows/s for 5 s): the delay shows, then
@@ -167,6 +173,71 @@ async def test_full_incr_trans_through_the_whole_lifecycle(
     assert not await _fetch(source, "SELECT count(*) FROM pg_publication WHERE pubname = $1", slot)
     assert d.terminate(client, job, delete_type="delete").status == "success"
     assert d.status(client, job) == "DELETED"
+
+
+def _map(shown: Any) -> dict[str, tuple[str, str | None]]:
+    """A progress's `progress_map` as (completed, remaining_time) by entry."""
+    return {key: (info.completed, info.remaining_time) for key, info in (shown.progress_map or {}).items()}
+
+
+async def _indexes(dsn: str, table: str = "items") -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname", table)
+    finally:
+        await conn.close()
+    return [r["indexdef"] for r in rows]
+
+
+async def test_progress_per_table_while_the_snapshot_moves_and_indexes_follow_index_trans(
+    system: System, source_db: tuple[str, str], target_db: tuple[str, str]
+) -> None:
+    """`progress_map` and `remaining_time` while the second table waits on a lock the test holds (the first is
+    copied, the rate measured), then once the full phase is complete; `index_trans` copies the secondary index."""
+    from tests.e2e import drs_support as d
+
+    (source_name, source), (target_name, target) = source_db, target_db
+    await _seed(source)
+    await _execute(
+        source,
+        "CREATE INDEX items_by_name ON items (name)",
+        "CREATE TABLE later (id bigint PRIMARY KEY, v text)",
+        "INSERT INTO later SELECT g, 'v' || g FROM generate_series(1, 500) g",
+    )
+    client = d.drs(system)
+    job = d.ready(
+        client,
+        source_db=source_name,
+        target=d.postgres(target_name),
+        tables=("items", "later"),
+        task_type="FULL_TRANS",
+        policy={"index_trans": True},
+    )
+    lock = await asyncpg.connect(source)
+    try:
+        async with lock.transaction():
+            await lock.execute("LOCK TABLE later IN ACCESS EXCLUSIVE MODE")
+            assert d.start(client, job).status == "success"
+            shown = d.wait_for(
+                lambda: (p := d.progress(client, job)).progress_map and _map(p)["public.items"][0] == "100%" and p,
+                what="the first table to be copied",
+            )
+            assert shown.transfer_status == "FULL_TRANSFER_STARTED"
+            left = _map(shown)["public.later"]
+            assert left[0] == "0%"
+            assert int(left[1] or 0) > 0  # 500 rows at the rate the first table was read
+            assert _map(shown)["data"] == (f"{ROWS * 100 // (ROWS + 500)}%", left[1])
+            assert shown.remaining_time == left[1]
+    finally:
+        await lock.close()
+    d.wait_status(client, job, "FULL_TRANSFER_COMPLETE")
+    done = d.progress(client, job)
+    assert (done.progress, done.remaining_time) == ("100", "0")
+    assert _map(done) == {"data": ("100%", "0"), "public.items": ("100%", "0"), "public.later": ("100%", "0")}
+    assert await _fetch(target, "SELECT count(*) FROM public.later") == 500
+    copied = [i for i in await _indexes(target) if "USING btree (name)" in i]
+    assert len(copied) == 1, await _indexes(target)
+    assert copied[0].startswith("CREATE INDEX items_items_by_name_")
 
 
 def client_pause(client: Any, job: str) -> Any:

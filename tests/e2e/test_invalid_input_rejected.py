@@ -6,7 +6,6 @@ gateway's bounds is `tests/integration/test_policy_invalid_input.py`."""
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from elasticsearch import BadRequestError as ElasticBadRequest
@@ -126,16 +125,15 @@ async def test_polytomic_answers_400_or_422_and_dead_letters_nothing(
 
 
 async def test_a_csv_header_over_the_field_limit_is_422(
-    system: System, own: Polytomic, source_db: tuple[str, str], tmp_path: Path
+    system: System, own: Polytomic, source_db: tuple[str, str]
 ) -> None:
     database, _ = source_db
-    (tmp_path / "wide").mkdir()
-    (tmp_path / "wide" / "a.csv").write_text("id," + "h" * 200_000 + "\n1,2\n")
-    folder = own.connections.create(
-        name=name("wide"), type="file", configuration={"path": str(tmp_path.relative_to(system.files_root))}
-    ).data
+    folder = own.connections.create(name=name("wide"), type="file", configuration={"path": "wide"}).data
     assert folder is not None
     assert folder.id
+    wide = system.org_root(folder.organization_id) / "wide"  # the path is relative to the organisation's folder
+    wide.mkdir()
+    (wide / "a.csv").write_text("id," + "h" * 200_000 + "\n1,2\n")
     with pytest.raises(ApiError) as discovered:
         own.bulk_sync.get_source(folder.id, include_fields=True, request_options=NO_RETRY)
     status, message = refused(discovered)

@@ -1,6 +1,7 @@
 """What a tenant's connection may reach, with the official `polytomic` SDK through the whole system:
-- file connections live inside the files root (`SYNCLINE_FILES__ROOT`; here the session's base temporary folder):
-  `/`, an absolute folder elsewhere, a `..` or a symlink out of it are 422 on create, update and test;
+- file connections live inside their organisation's own folder of the files root (`SYNCLINE_FILES__ROOT/<org>`;
+  the root is the session's base temporary folder here): `/`, the root itself, another organisation's folder, an
+  absolute folder elsewhere, a `..` or a symlink out of it are 422 on create, update and test;
 - a bulk sync's sub-folder and its schemas' output names cannot leave the connection's folder (422 on the sync,
   400 on the schema route, which answers every broken rule with 400);
 - `resync_mode=rebuild` removes the sync's own earlier files and leaves any other file in the folder alone;
@@ -28,25 +29,28 @@ def unprocessable(caught: pytest.ExceptionInfo[ApiError]) -> str:
     return str(body.get("message") if isinstance(body, dict) else getattr(body, "message", body))
 
 
-def escapes(system: System, tmp_path: Path) -> list[str]:
+def escapes(system: System, org_dir: Path) -> list[str]:
     """Folders outside the files root, each written the way a tenant could try it."""
-    (tmp_path / "link").symlink_to("/etc")
-    relative = tmp_path.relative_to(system.files_root)
+    (org_dir / "link").symlink_to("/etc")
+    relative = org_dir.relative_to(system.org_root())
     up = "/..".join([""] * (len(relative.parts) + 2))  # one level above the root
     return [
         "/",
         "/etc",
         str(system.files_root.parent),
+        str(system.files_root),  # the root holds every organisation's folder: not one's own
+        str(system.org_root("another-org")),
+        "../another-org",
         "..",
         f"{relative}{up}",
-        f"{tmp_path}{up}",
-        str(tmp_path / "link"),
+        f"{org_dir}{up}",
+        str(org_dir / "link"),
         f"{relative}/link",
     ]
 
 
-async def test_file_connections_stay_inside_the_files_root(api: Polytomic, system: System, tmp_path: Path) -> None:
-    for path in escapes(system, tmp_path):
+async def test_file_connections_stay_inside_the_files_root(api: Polytomic, system: System, org_dir: Path) -> None:
+    for path in escapes(system, org_dir):
         with pytest.raises(ApiError) as created:
             api.connections.create(name=name("escape"), type="file", configuration={"path": path})
         assert "outside the files root" in unprocessable(created), path
@@ -54,7 +58,7 @@ async def test_file_connections_stay_inside_the_files_root(api: Polytomic, syste
             api.connections.test_connection(type="file", configuration={"path": path})
         assert "outside the files root" in unprocessable(tested), path
 
-    relative = str(tmp_path.relative_to(system.files_root))
+    relative = str(org_dir.relative_to(system.org_root()))
     folder = api.connections.create(
         name=name("inside"), type="file", configuration={"path": relative}, validate=True
     ).data
@@ -62,7 +66,7 @@ async def test_file_connections_stay_inside_the_files_root(api: Polytomic, syste
     assert folder.id
     assert folder.configuration == {"path": relative}  # answered as given
     absolute = api.connections.create(
-        name=name("inside"), type="file", configuration={"path": str(tmp_path)}, validate=True
+        name=name("inside"), type="file", configuration={"path": str(org_dir)}, validate=True
     ).data
     assert absolute is not None
     assert absolute.status == "healthy"
@@ -76,13 +80,13 @@ async def test_file_connections_stay_inside_the_files_root(api: Polytomic, syste
 
 
 async def test_sub_folders_and_output_names_stay_inside_the_folder(
-    api: Polytomic, source_db: tuple[str, str], tmp_path: Path
+    api: Polytomic, source_db: tuple[str, str], org_dir: Path
 ) -> None:
     source_name, source_dsn = source_db
     await seed(source_dsn)
     source = connection(api, source_name, "source")
-    (tmp_path / "out").mkdir()
-    folder = api.connections.create(name=name("folder"), type="file", configuration={"path": str(tmp_path / "out")})
+    (org_dir / "out").mkdir()
+    folder = api.connections.create(name=name("folder"), type="file", configuration={"path": str(org_dir / "out")})
     assert folder.data is not None
     target = str(folder.data.id)
     for sub_folder in ("../escaped", "/etc", "a/../../escaped"):
@@ -101,23 +105,21 @@ async def test_sub_folders_and_output_names_stay_inside_the_folder(
         api.bulk_sync.schemas.update(sync_id, "public.customers", user_output_name="../../escaped")
     assert "must stay inside its folder" in (invalid.value.body.message or "")
     assert run(api, sync_id).status == "completed"
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing landed beside the folder
-    assert len(list((tmp_path / "out" / "customers").glob("*.jsonl"))) == 1
+    assert [p.name for p in org_dir.iterdir()] == ["out"]  # nothing landed beside the folder
+    assert len(list((org_dir / "out" / "customers").glob("*.jsonl"))) == 1
 
 
-async def test_rebuild_leaves_files_it_did_not_write(
-    api: Polytomic, source_db: tuple[str, str], tmp_path: Path
-) -> None:
+async def test_rebuild_leaves_files_it_did_not_write(api: Polytomic, source_db: tuple[str, str], org_dir: Path) -> None:
     source_name, source_dsn = source_db
     await seed(source_dsn)
     source = connection(api, source_name, "source")
-    folder = api.connections.create(name=name("folder"), type="file", configuration={"path": str(tmp_path)})
+    folder = api.connections.create(name=name("folder"), type="file", configuration={"path": str(org_dir)})
     assert folder.data is not None
     sync_id = create_sync(
         api, source, str(folder.data.id), ["public.customers"], destination_configuration={"path": "js"}
     )
     assert run(api, sync_id).status == "completed"
-    objects = tmp_path / "js" / "customers"
+    objects = org_dir / "js" / "customers"
     foreign = objects / "exported-by-someone-else.jsonl"
     foreign.write_text('{"id": 99}\n')
     (objects / "notes.csv").write_text("kept\n")

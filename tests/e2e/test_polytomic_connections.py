@@ -25,7 +25,7 @@ from tests.support.system import System, free_port
 pytestmark = pytest.mark.e2e
 
 
-async def test_connections_lifecycle(api: Polytomic, source_db: tuple[str, str], tmp_path: Path) -> None:
+async def test_connections_lifecycle(api: Polytomic, source_db: tuple[str, str], org_dir: Path) -> None:
     database, dsn = source_db
     await seed(dsn)
 
@@ -41,10 +41,10 @@ async def test_connections_lifecycle(api: Polytomic, source_db: tuple[str, str],
     assert "password" not in source.configuration
     assert source.configuration["hostname"] == urlsplit(database_url()).hostname
     folder = api.connections.create(
-        name=name("folder"), type="file", configuration={"path": str(tmp_path)}, validate=True
+        name=name("folder"), type="file", configuration={"path": str(org_dir)}, validate=True
     ).data
     assert folder is not None
-    assert folder.configuration == {"path": str(tmp_path)}
+    assert folder.configuration == {"path": str(org_dir)}
     kafka = api.connections.create(
         name=name("kafka"), type="kafka", configuration={"bootstrap_servers": bootstrap_servers()}, validate=True
     ).data
@@ -108,7 +108,7 @@ async def test_connections_lifecycle(api: Polytomic, source_db: tuple[str, str],
         api.connections.delete(folder.id)
 
 
-async def test_failed_checks_and_bad_requests(api: Polytomic, source_db: tuple[str, str], tmp_path: Path) -> None:
+async def test_failed_checks_and_bad_requests(api: Polytomic, source_db: tuple[str, str], org_dir: Path) -> None:
     database, _ = source_db
     with pytest.raises(UnprocessableEntityError) as closed:
         api.connections.create(
@@ -121,7 +121,7 @@ async def test_failed_checks_and_bad_requests(api: Polytomic, source_db: tuple[s
     assert "connection test failed" in (closed.value.body.message or "")
     with pytest.raises(UnprocessableEntityError):
         api.connections.create(
-            name=name("missing folder"), type="file", configuration={"path": str(tmp_path / "nope")}, validate=True
+            name=name("missing folder"), type="file", configuration={"path": str(org_dir / "nope")}, validate=True
         )
     with pytest.raises(UnprocessableEntityError):
         api.connections.create(
@@ -139,7 +139,7 @@ async def test_failed_checks_and_bad_requests(api: Polytomic, source_db: tuple[s
     with pytest.raises(UnprocessableEntityError):
         api.connections.create(name=name("bad type"), type="mainframe", configuration={})
     with pytest.raises(UnprocessableEntityError) as unknown_key:
-        api.connections.create(name=name("typo"), type="file", configuration={"path": str(tmp_path), "pth": "x"})
+        api.connections.create(name=name("typo"), type="file", configuration={"path": str(org_dir), "pth": "x"})
     assert "pth" in (unknown_key.value.body.message or "")
     with pytest.raises(BadRequestError):
         api.connections.create(
@@ -150,18 +150,18 @@ async def test_failed_checks_and_bad_requests(api: Polytomic, source_db: tuple[s
         )
 
     taken = name("taken")
-    api.connections.create(name=taken, type="file", configuration={"path": str(tmp_path)})
+    api.connections.create(name=taken, type="file", configuration={"path": str(org_dir)})
     with pytest.raises(ApiError) as duplicate:
         api.connections.create(
-            name=taken, type="file", configuration={"path": str(tmp_path)}, request_options={"max_retries": 0}
+            name=taken, type="file", configuration={"path": str(org_dir)}, request_options={"max_retries": 0}
         )
     assert duplicate.value.status_code == 409
     assert duplicate.value.body["key"] == "conflict"
 
 
-async def test_auth_errors_and_partner_keys(system: System, api: Polytomic, tmp_path: Path) -> None:
+async def test_auth_errors_and_partner_keys(system: System, api: Polytomic, org_dir: Path) -> None:
     with polytomic(system, token="bm90OmFrZXk=") as stranger, pytest.raises(UnauthorizedError) as unknown:
-        stranger.connections.create(name="x", type="file", configuration={"path": str(tmp_path)})
+        stranger.connections.create(name="x", type="file", configuration={"path": str(org_dir)})
     assert unknown.value.body.status == 401
     assert unknown.value.body.key == "unauthorized"
     with httpx.Client() as http, pytest.raises(ApiError) as anonymous:
@@ -177,18 +177,18 @@ async def test_auth_errors_and_partner_keys(system: System, api: Polytomic, tmp_
     other = system.admin("create-org", "partner-customer")
     with pytest.raises(ForbiddenError) as forbidden:
         api.connections.create(
-            name=name("elsewhere"), type="file", configuration={"path": str(tmp_path)}, organization_id=other["id"]
+            name=name("elsewhere"), type="file", configuration={"path": str(org_dir)}, organization_id=other["id"]
         )
     assert forbidden.value.body.status == 403
 
     partner_key = system.admin("create-key", "--org", system.key["org_id"], "--partner")
     with polytomic(system, token=partner_key["encoded"]) as partner:
-        await act_for_another_org(api, partner, other_org=other["id"], folder=tmp_path)
+        await act_for_another_org(api, partner, other_org=other["id"], folder=org_dir)
 
 
 async def act_for_another_org(api: Polytomic, partner: Polytomic, *, other_org: str, folder: Path) -> None:
     theirs = partner.connections.create(
-        name=name("for a customer"), type="file", configuration={"path": str(folder)}, organization_id=other_org
+        name=name("for a customer"), type="file", configuration={"path": "."}, organization_id=other_org
     ).data
     assert theirs is not None
     assert theirs.organization_id == other_org

@@ -180,13 +180,13 @@ async def test_replicate_applies_changes_and_resync_repairs_drift(
 
 
 async def test_snapshots_to_a_folder_in_parquet_and_jsonl(
-    api: Polytomic, source_db: tuple[str, str], tmp_path: Path
+    api: Polytomic, source_db: tuple[str, str], org_dir: Path
 ) -> None:
     source_name, source_dsn = source_db
     await seed(source_dsn)
     source = connection(api, source_name, "source")
     folder = api.connections.create(
-        name=name("folder"), type="file", configuration={"path": str(tmp_path)}, validate=True
+        name=name("folder"), type="file", configuration={"path": str(org_dir)}, validate=True
     ).data
     assert folder is not None
     assert folder.id
@@ -195,7 +195,7 @@ async def test_snapshots_to_a_folder_in_parquet_and_jsonl(
         api, source, str(folder.id), ["public.customers"], destination_configuration={"format": "parquet", "path": "pq"}
     )
     assert run(api, parquet_sync).status == "completed"
-    [parquet_file] = (tmp_path / "pq" / "customers").glob("*.parquet")
+    [parquet_file] = (org_dir / "pq" / "customers").glob("*.parquet")
     table = pq.read_table(parquet_file)
     assert sorted(table.column("id").to_pylist()) == [1, 2, 3, 4, 5]
     assert "customer 3" in table.column("name").to_pylist()
@@ -206,11 +206,11 @@ async def test_snapshots_to_a_folder_in_parquet_and_jsonl(
     assert run(api, jsonl_sync).status == "completed"
     await execute(source_dsn, "INSERT INTO customers (id, name) VALUES (6, 'sixth')")
     assert run(api, jsonl_sync).status == "completed"
-    files = sorted((tmp_path / "js" / "customers").glob("*.jsonl"))
+    files = sorted((org_dir / "js" / "customers").glob("*.jsonl"))
     assert len(files) == 2  # one file per execution
     rebuilt = run(api, jsonl_sync, resync_mode="rebuild")
     assert rebuilt.status == "completed"
-    [kept] = (tmp_path / "js" / "customers").glob("*.jsonl")
+    [kept] = (org_dir / "js" / "customers").glob("*.jsonl")
     assert kept.name == f"{rebuilt.id}.jsonl"
     lines = [json.loads(line) for line in kept.read_text().splitlines()]
     assert sorted(r["id"] for r in lines) == [1, 2, 3, 4, 5, 6]

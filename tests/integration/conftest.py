@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
 from tests.support.system import TEST_PARTITIONS
@@ -20,6 +21,31 @@ async def database() -> AsyncIterator[str]:
         yield dsn
     finally:
         await drop_database(name)
+
+
+@pytest.fixture(scope="session")
+async def source_database() -> AsyncIterator[str]:
+    """A database to sync from, apart from the services' own (which no connection may reach)."""
+    name = unique("syncline_src")
+    dsn = await create_database(name)
+    try:
+        yield dsn
+    finally:
+        await drop_database(name)
+
+
+@pytest.fixture
+async def source_schema(source_database: str) -> AsyncIterator[str]:
+    """A schema with one table in the source database."""
+    schema = unique("src")
+    conn = await asyncpg.connect(source_database)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        await conn.execute(f'CREATE TABLE "{schema}".items (id integer PRIMARY KEY, label text, secret text)')
+        yield schema
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
 
 
 @pytest.fixture

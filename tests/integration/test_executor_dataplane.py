@@ -198,6 +198,12 @@ async def run_row(plant: Plant, run_id: str) -> dict[str, Any]:
         await conn.close()
 
 
+async def moving(plant: Plant, run_id: str) -> bool:
+    """The run is in progress and has indexed documents."""
+    row = await run_row(plant, run_id)
+    return bool(row["status"] == "in_progress" and row["indexed_document_count"] > 0)
+
+
 def terminal_events(records: Iterator[Any] | list[Any], run_id: str) -> list[str]:
     return [r.headers["ce_type"] for r in records if r.key == run_id and r.headers.get("ce_type") in TERMINAL]
 
@@ -256,11 +262,7 @@ async def test_a_running_run_stops_within_five_seconds_of_a_cancel(plant: Plant)
     plant.start("canceled")
     await request(plant, run_id)
 
-    async def moving() -> bool:
-        row = await run_row(plant, run_id)
-        return bool(row["status"] == "in_progress" and row["indexed_document_count"] > 0)
-
-    await wait_for(moving)
+    await wait_for(lambda: moving(plant, run_id))
     await execute(
         plant.database,
         "UPDATE scheduler.runs SET status = 'canceling', cancelation_requested_at = now() WHERE id = $1 RETURNING 1",
@@ -330,11 +332,7 @@ async def test_a_run_ended_elsewhere_stops_moving_and_sends_nothing(plant: Plant
     plant.start("overtaken")
     await request(plant, run_id)
 
-    async def moving() -> bool:
-        row = await run_row(plant, run_id)
-        return bool(row["status"] == "in_progress" and row["indexed_document_count"] > 0)
-
-    await wait_for(moving)
+    await wait_for(lambda: moving(plant, run_id))
     # what the sweep does with a run it judged silent (its retry would reuse the staging and checkpoints)
     await execute(
         plant.database,

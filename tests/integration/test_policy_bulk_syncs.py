@@ -3,7 +3,6 @@ outcome events and `SchedulesConfigured` (in the command's transaction, caused b
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,20 +33,6 @@ from syncline_policy.settings import PolicySettings
 
 pytestmark = pytest.mark.integration
 ORG = "org-it"
-
-
-@pytest.fixture
-async def source_schema(database: str) -> AsyncIterator[str]:
-    """A schema with one table in the integration database, to sync from."""
-    schema = unique("src")
-    conn = await asyncpg.connect(database)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        await conn.execute(f'CREATE TABLE "{schema}".items (id integer PRIMARY KEY, label text, secret text)')
-        yield schema
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 async def send(client: KafkaBroker, kafka: KafkaSettings, topic: Topic, message: Message) -> Envelope:
@@ -115,7 +100,7 @@ def definition(connection_id: str, schema: str, **changes: Any) -> BulkSyncDefin
 
 
 async def test_bulk_syncs_through_policy(
-    database: str, kafka: KafkaSettings, secret_key: str, source_schema: str
+    database: str, kafka: KafkaSettings, secret_key: str, source_database: str, source_schema: str
 ) -> None:
     app = build_app(PolicySettings(database_url=SecretStr(database), kafka=kafka, secret_key=SecretStr(secret_key)))
     await app.start()
@@ -132,7 +117,7 @@ async def test_bulk_syncs_through_policy(
                 connection_id=connection_id,
                 name=unique("pg"),
                 connection_type="postgresql",
-                configuration=pg_configuration(database),
+                configuration=pg_configuration(source_database),
                 sealed_secrets={"password": sealer.seal("unused")},
                 check=True,
             ),

@@ -3,9 +3,7 @@ name too long for its unique index, an integer out of its column's range. Each b
 (`invalid`), which the caller sees, and nothing goes to a dead-letter topic."""
 
 import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from pydantic import SecretStr
 from tests.integration.test_policy_bulk_syncs import answered, caused_by, definition, pg_configuration, send
@@ -28,20 +26,6 @@ from syncline_policy.settings import PolicySettings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def source_schema(database: str) -> AsyncIterator[str]:
-    """A schema with one table in the integration database, to sync from."""
-    schema = unique("src")
-    conn = await asyncpg.connect(database)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        await conn.execute(f'CREATE TABLE "{schema}".items (id integer PRIMARY KEY, label text, secret text)')
-        yield schema
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
-
-
 def incompressible(length: int) -> str:
     text = ""
     while len(text) < length:
@@ -50,7 +34,7 @@ def incompressible(length: int) -> str:
 
 
 async def test_refused_input_is_rejected_not_dead_lettered(
-    database: str, kafka: KafkaSettings, secret_key: str, source_schema: str
+    database: str, kafka: KafkaSettings, secret_key: str, source_database: str, source_schema: str
 ) -> None:
     app = build_app(PolicySettings(database_url=SecretStr(database), kafka=kafka, secret_key=SecretStr(secret_key)))
     await app.start()
@@ -66,7 +50,7 @@ async def test_refused_input_is_rejected_not_dead_lettered(
                 connection_id=unique("long"),
                 name=incompressible(5000),
                 connection_type="postgresql",
-                configuration=pg_configuration(database),
+                configuration=pg_configuration(source_database),
             ),
         )
         created = await send(
@@ -77,7 +61,7 @@ async def test_refused_input_is_rejected_not_dead_lettered(
                 connection_id=connection_id,
                 name=unique("pg"),
                 connection_type="postgresql",
-                configuration=pg_configuration(database),
+                configuration=pg_configuration(source_database),
             ),
         )
         await answered(kafka, CONNECTION_EVENTS, created)  # the sync below needs it

@@ -42,6 +42,8 @@ class System:
     files_root: Path
     """The services' files root (`SYNCLINE_FILES__ROOT`): every file connection's folder lies inside it."""
     key: dict[str, str] = field(default_factory=dict)
+    ops_ports: dict[str, int] = field(default_factory=dict)
+    """Each service's ops port (`/metrics`, `/healthz`, `/readyz`), free ports chosen when it starts."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -58,8 +60,12 @@ class System:
         for name in names or SERVICES:
             log = (self.log_dir / f"{name}.log").open("ab")
             self._logs.append(log)
+            self.ops_ports[name] = free_port()
             self.processes[name] = subprocess.Popen(
-                [str(BIN / f"syncline-{name}")], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [str(BIN / f"syncline-{name}")],
+                env=self.env | {"SYNCLINE_OPS__PORT": str(self.ops_ports[name])},
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if "gateway" in (names or SERVICES):
             self._wait_healthy()
@@ -76,6 +82,10 @@ class System:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"gateway not healthy after {timeout_s}s: see {self.log_dir}/gateway.log")
+
+    def ops_url(self, name: str) -> str:
+        """Where service `name` serves `/metrics`, `/healthz` and `/readyz`."""
+        return f"http://127.0.0.1:{self.ops_ports[name]}"
 
     def kill(self, name: str) -> None:
         """SIGKILL one service."""
@@ -98,6 +108,11 @@ class System:
     def topic(self, name: str) -> str:
         """A registry topic's name for this system."""
         return f"{self.topic_prefix}{name}"
+
+    def org_root(self, org_id: str | None = None) -> Path:
+        """An organisation's own folder of the files root (the session organisation's by default): its file
+        connections' paths are relative to it."""
+        return self.files_root / (org_id or self.key["org_id"])
 
 
 def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path, files_root: Path | None = None) -> System:

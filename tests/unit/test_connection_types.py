@@ -11,17 +11,20 @@ import pytest
 from syncline_connectors import connection_types
 from syncline_connectors.capabilities import ObjectInfo
 from syncline_connectors.connection_types import CONNECTION_TYPES, SourceUnavailableError, check_secrets_given
+from syncline_connectors.reach import Reach
 from syncline_platform.errors import InvalidError
 
 FILES = {"object_per": "file"}
 
 
 async def check_connection(connection_type: str, values: dict[str, str], *, files_root: Path) -> str | None:
-    return await connection_types.check(connection_type, values, secrets={}, files_root=files_root)
+    return await connection_types.check(connection_type, values, secrets={}, reach=Reach(files=files_root))
 
 
 async def discover(connection_type: str, values: dict[str, str], *, files_root: Path) -> list[ObjectInfo]:
-    return await connection_types.discover(connection_type, values, secrets={}, files_root=files_root, extra=FILES)
+    return await connection_types.discover(
+        connection_type, values, secrets={}, reach=Reach(files=files_root), extra=FILES
+    )
 
 
 async def test_a_folder_offers_its_files_with_their_fields(tmp_path: Path) -> None:

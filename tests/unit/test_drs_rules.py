@@ -151,14 +151,24 @@ def test_the_compiler_follows_the_task_type_and_policy() -> None:
     assert spec.source.sealed_secrets == {"password": "sealed-src"}
     assert spec.destination.config["schema"] == "sales"
     assert [(o.schema_name, o.name, o.output_name) for o in spec.objects] == [("sales", "orders", "orders_copy")]
-    full = compile_job(_job("FULL_TRANS", pg, {}))
-    assert (full.mode, full.follow) == (Mode.SNAPSHOT, False)
+    assert spec.copy_indexes is False
+    assert spec.source.config == {
+        "host": "src",
+        "port": 5433,
+        "username": "u",
+        "database": "shop",
+        "ssl_enabled": False,
+        "replication_slot": "s1",
+    }  # the connection the checks test (`drs_checks.connection_of`), as a spec's endpoint
+    full = compile_job(_job("FULL_TRANS", pg, {"index_trans": True}))
+    assert (full.mode, full.follow, full.copy_indexes) == (Mode.SNAPSHOT, False, True)
     changes = compile_job(_job("INCR_TRANS", pg, {}))
     assert (changes.initial_load, changes.follow) == (False, True)
     kafka = {"db_type": "kafka", "ip": "broker:9092"}
     policy = {"topic_policy": "1", "partition_policy": "2", "kafka_data_format": "avro", "partitions_num": "3"}
     to_kafka = compile_job(_job("FULL_INCR_TRANS", kafka, policy | {"ddl_trans": True, "ddl_topic": "ddl"}))
     assert to_kafka.destination.config == {"bootstrap_servers": "broker:9092"}
+    assert compile_job(_job("FULL_TRANS", kafka, policy | {"index_trans": True})).copy_indexes is False
     assert to_kafka.kafka is not None
     assert (to_kafka.kafka.topic_policy, to_kafka.kafka.partition_policy, to_kafka.kafka.partitions_num) == (1, 2, 3)
     assert (to_kafka.kafka.kafka_data_format, to_kafka.kafka.ddl_topic) == ("avro", "ddl")

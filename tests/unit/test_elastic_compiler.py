@@ -8,6 +8,7 @@ import pytest
 
 from syncline_connectors.config import executable
 from syncline_connectors.docstore import DocumentStore, index_schema
+from syncline_connectors.reach import Reach
 from syncline_connectors.registry import destination_for
 from syncline_connectors.spec import Discover, Mode, NormalizeNames, SyncSpec, run_snapshot, run_spec
 from syncline_platform.errors import InvalidError
@@ -155,9 +156,9 @@ def test_a_job_type_without_a_spec_is_an_error_of_its_run() -> None:
 def test_the_executor_addresses_the_document_store_itself(tmp_path: Path) -> None:
     spec = compile_connector(connector(), org_id=ORG).specs["full"]
     config = dict(spec.destination.config)
-    store = destination_for(spec, config, run_id="r1", files_root=tmp_path, docstore_dsn="postgresql://h/docs")
+    store = destination_for(spec, config, run_id="r1", reach=Reach(files=tmp_path), docstore_dsn="postgresql://h/docs")
     assert isinstance(store, DocumentStore)
     assert store.dsn == "postgresql://h/docs"
     assert (store.schema, store.index, len(store.rules)) == (index_schema(ORG), "shop-idx", 1)
     with pytest.raises(InvalidError, match="document store"):
-        destination_for(spec, config, run_id="r1", files_root=tmp_path)
+        destination_for(spec, config, run_id="r1", reach=Reach(files=tmp_path))

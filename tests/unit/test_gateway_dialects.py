@@ -54,7 +54,7 @@ def assert_polytomic_error(answer: httpx.Response, status: int, key: str) -> Non
 # --- unknown paths ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/nowhere", "/_nothing", "/_connectors", "/apix/connections", "/v1/syncs"])
+@pytest.mark.parametrize("path", ["/nowhere", "/_nothing", "/_connectors", "/apix/connections", "/v1x/syncs"])
 async def test_a_path_no_dialect_owns_is_a_neutral_404(http: httpx.AsyncClient, path: str) -> None:
     answer = await http.get(path)
     assert answer.status_code == 404

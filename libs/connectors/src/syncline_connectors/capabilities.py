@@ -107,6 +107,19 @@ class Column:
 
 
 @dataclass(frozen=True)
+class IndexInfo:
+    """A secondary index of a source table (PostgreSQL), as a destination can build it on its own table."""
+
+    name: str
+    """Its name at the source."""
+    definition: str
+    """What follows `USING` in its definition: the method, the keys (with their operator classes and order), any
+    INCLUDE, storage parameters and WHERE clause, in source column names."""
+    columns: tuple[str, ...]
+    """Every column it reads (keys, expressions, INCLUDE, predicate)."""
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     """A discovered object."""
 
@@ -114,6 +127,8 @@ class ObjectInfo:
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
+    indexes: tuple[IndexInfo, ...] = ()
+    """Secondary indexes (neither the primary key nor an exclusion constraint), where the source has them."""
 
     @property
     def key(self) -> str:
@@ -135,6 +150,8 @@ class ObjectPlan:
     filters: tuple[Filter, ...] = ()
     table_columns: tuple[str, ...] = ()
     """Every column of the source table in its order (change events list them so)."""
+    indexes: tuple[IndexInfo, ...] = ()
+    """The source table's secondary indexes (a destination copies them when the spec says `copy_indexes`)."""
 
     @property
     def key(self) -> str:

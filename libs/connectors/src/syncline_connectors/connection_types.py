@@ -7,8 +7,9 @@ it and to discover what it offers.
   where a connection points that would keep its stored secrets.
 - `endpoint_of`: a connection as the data plane's `Endpoint`, the one its syncs' specs carry.
 - `check` and `discover`: the endpoint's connector (`registry.endpoint_for`), opened and asked `check()` or
-  `discover()`, the same connector and discovery the executor plans a run with. A folder outside the files root is
-  not a failed check but a broken rule (InvalidError), whether checked or not.
+  `discover()`, the same connector and discovery the executor plans a run with, within the organisation's `Reach`.
+  A folder outside the organisation's folder, or a PostgreSQL database that is Syncline's own, is not a failed
+  check but a broken rule (InvalidError), whether checked or not.
 
 Policy checks connections and builds a sync's selection with these; the gateway renders the types and offers
 discovery through them.
@@ -17,10 +18,10 @@ discovery through them.
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from syncline_connectors.capabilities import ObjectInfo, SchemaDiscoverer
+from syncline_connectors.reach import Reach
 from syncline_connectors.registry import endpoint_for
 from syncline_connectors.spec import Endpoint, FileFormat, Mode
 from syncline_platform.errors import InvalidError, UnavailableError
@@ -243,10 +244,11 @@ def _missing(kind: ConnectionType, values: dict[str, Any]) -> list[str]:
 
 
 async def check(
-    connection_type: str, values: dict[str, Any], *, secrets: Mapping[str, str], files_root: Path
+    connection_type: str, values: dict[str, Any], *, secrets: Mapping[str, str], reach: Reach
 ) -> str | None:
     """None when the connection answers for real (PostgreSQL accepts a login, the folder exists and is readable,
-    the Kafka cluster answers); otherwise why not. InvalidError for a folder outside `files_root`."""
+    the Kafka cluster answers); otherwise why not. InvalidError for a folder outside `reach.files` or one of
+    Syncline's own databases (`reach.own`)."""
     kind = CONNECTION_TYPES.get(connection_type)
     if kind is None:
         return f"unknown connection type [{connection_type}]"
@@ -254,9 +256,7 @@ async def check(
     if missing:
         return f"[{', '.join(missing)}] is required"
     endpoint = endpoint_of(connection_type, values)
-    connector = endpoint_for(
-        endpoint, endpoint.config | dict(secrets), files_root=files_root, timeout_s=CHECK_TIMEOUT_S
-    )
+    connector = endpoint_for(endpoint, endpoint.config | dict(secrets), reach=reach, timeout_s=CHECK_TIMEOUT_S)
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S * 2), connector:
             await connector.check()
@@ -272,14 +272,14 @@ async def discover(
     values: dict[str, Any],
     *,
     secrets: Mapping[str, str],
-    files_root: Path,
+    reach: Reach,
     extra: Mapping[str, Any] | None = None,
 ) -> list[ObjectInfo]:
     """The objects a source offers, read live by its connector's `discover()`, the one the executor plans runs
     with: PostgreSQL's tables of every user schema, a folder's sub-folders or files (`extra`: the sync's own
     keys for its source side, as its spec carries them). SourceUnavailableError when it does not answer;
-    InvalidError for a folder outside `files_root` or a file in it that cannot be read as its kind (a CSV header
-    over the csv module's field limit, malformed JSON)."""
+    InvalidError for a folder outside `reach.files`, one of Syncline's own databases, or a file in the folder
+    that cannot be read as its kind (a CSV header over the csv module's field limit, malformed JSON)."""
     kind = CONNECTION_TYPES.get(connection_type)
     if kind is None or not kind.source:
         raise SourceUnavailableError(f"a [{connection_type}] connection cannot be a bulk sync source")
@@ -287,9 +287,7 @@ async def discover(
     if missing:
         raise SourceUnavailableError(f"[{', '.join(missing)}] is required")
     endpoint = endpoint_of(connection_type, values, extra=extra)
-    connector = endpoint_for(
-        endpoint, endpoint.config | dict(secrets), files_root=files_root, timeout_s=CHECK_TIMEOUT_S
-    )
+    connector = endpoint_for(endpoint, endpoint.config | dict(secrets), reach=reach, timeout_s=CHECK_TIMEOUT_S)
     assert isinstance(connector, SchemaDiscoverer)  # noqa: S101 - every source type discovers
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S + DISCOVERY_TIMEOUT_S), connector:

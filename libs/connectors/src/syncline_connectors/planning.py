@@ -97,6 +97,7 @@ async def _plan_one(
         tracking_field=wanted.tracking_field,
         filters=wanted.filters,
         table_columns=tuple(c.name for c in info.columns),
+        indexes=info.indexes,
     )
 
 

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -26,6 +26,7 @@ from syncline_connectors.capabilities import (
     Column,
     Emit,
     Encoding,
+    IndexInfo,
     Mark,
     ObjectInfo,
     ObjectPlan,
@@ -36,6 +37,7 @@ from syncline_connectors.capabilities import (
 )
 from syncline_connectors.pgcopy import BinaryRowParser, copy_rows, qualified, quote_ident, quote_literal, release
 from syncline_connectors.pgoutput import Change, Commit, Decoder, lsn_int, lsn_text
+from syncline_connectors.reach import OwnDatabases, Server
 from syncline_connectors.spec import Filter
 from syncline_platform.errors import InvalidError, UnavailableError
 
@@ -63,6 +65,8 @@ class PostgresConfig:
     """The publication change capture reads (the connection's `publication`); None: Syncline keeps its own."""
     connect_timeout_s: float = 10.0
     """How long opening a connection waits for the server."""
+    own: OwnDatabases | None = field(default=None, compare=False, repr=False)
+    """Syncline's own databases, refused before a connection opens (a tenant's endpoint: `registry` sets it)."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "PostgresConfig":
@@ -86,10 +90,17 @@ class PostgresConfig:
         """The endpoint for errors (no credentials)."""
         return f"postgresql://{self.host}:{self.port}/{self.database}"
 
+    @property
+    def server(self) -> Server:
+        """The database this endpoint names."""
+        return Server(host=self.host, port=self.port, database=self.database)
+
 
 async def connect(config: PostgresConfig, *, settings: dict[str, str] | None = None) -> asyncpg.Connection:
     """One connection with Syncline's session settings (UTC, ISO dates, exact floats)."""
     server_settings = SESSION | (settings or {})
+    if config.own is not None:
+        await config.own.refuse(Server.of_dsn(config.dsn) if config.dsn else config.server)
     try:
         if config.dsn:
             conn: asyncpg.Connection = await asyncpg.connect(
@@ -135,16 +146,61 @@ ORDER BY n.nspname, c.relname, a.attnum
 """
 
 
+_INDEXES = """
+SELECT n.nspname AS schema, c.relname AS table, ic.relname AS name, quote_ident(ic.relname) AS quoted,
+       format('%I.%I', n.nspname, c.relname) AS qualified, quote_ident(c.relname) AS unqualified,
+       pg_get_indexdef(i.indexrelid) AS definition,
+       ARRAY(SELECT a.attname FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND (a.attnum = ANY (i.indkey::int2[]) OR a.attnum IN (
+                 SELECT d.refobjsubid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                     AND d.objid = i.indexrelid AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid))
+             ORDER BY a.attnum) AS columns
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisprimary AND NOT i.indisexclusion AND i.indisvalid
+  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND c.relname NOT LIKE '\\_syncline\\_%'
+  AND ($1::text IS NULL OR n.nspname = $1)
+ORDER BY n.nspname, c.relname, ic.relname
+"""
+
+
+def _index_of(row: asyncpg.Record) -> IndexInfo | None:
+    """The index of a row of `_INDEXES`, its definition cut after `USING` (None when it does not read as expected)."""
+    definition: str = row["definition"]
+    start = definition.find(f" {row['quoted']} ON ")
+    for table in (row["qualified"], row["unqualified"]):
+        for on in (f" ON ONLY {table} USING ", f" ON {table} USING "):
+            at = definition.find(on, start)
+            if start >= 0 and at == start + len(row["quoted"]) + 1:
+                return IndexInfo(name=row["name"], definition=definition[at + len(on) :], columns=tuple(row["columns"]))
+    return None
+
+
+async def discover_indexes(conn: asyncpg.Connection, *, schema: str | None) -> dict[tuple[str, str], list[IndexInfo]]:
+    """Secondary indexes by (schema, table): neither primary keys nor exclusion constraints, valid ones only."""
+    found: dict[tuple[str, str], list[IndexInfo]] = {}
+    for row in await conn.fetch(_INDEXES, schema):
+        index = _index_of(row)
+        if index is not None:
+            found.setdefault((row["schema"], row["table"]), []).append(index)
+    return found
+
+
 async def discover_objects(conn: asyncpg.Connection, *, schema: str | None) -> list[ObjectInfo]:
-    """Tables (of `schema`, or of every user schema) with their columns, types and primary keys, read from the
-    catalogue: ordinary and partitioned tables (a partition is read through its parent, so it is no object of its
-    own), columns in their order, a domain's column with its base type. The catalogue, not `information_schema`:
-    that one also lists views and partitions, which a sync does not read as tables, shows primary keys only to
-    roles holding more than SELECT on the table, and hides tables the role has no right on (listed here, a run
-    names the right it lacks)."""
+    """Tables (of `schema`, or of every user schema) with their columns, types, primary keys and secondary
+    indexes, read from the catalogue: ordinary and partitioned tables (a partition is read through its parent, so
+    it is no object of its own), columns in their order, a domain's column with its base type. The catalogue, not
+    `information_schema`: that one also lists views and partitions, which a sync does not read as tables, shows
+    primary keys only to roles holding more than SELECT on the table, and hides tables the role has no right on
+    (listed here, a run names the right it lacks)."""
     found: dict[tuple[str, str], list[asyncpg.Record]] = {}
     for row in await conn.fetch(_DISCOVERY, schema):
         found.setdefault((row["schema"], row["name"]), []).append(row)
+    indexes = await discover_indexes(conn, schema=schema)
     objects = []
     for (schema_name, name), rows in found.items():
         keyed = sorted((r for r in rows if r["key_position"] is not None), key=lambda r: r["key_position"])
@@ -158,9 +214,9 @@ async def discover_objects(conn: asyncpg.Connection, *, schema: str | None) -> l
             )
             for r in rows
         )
-        objects.append(
-            ObjectInfo(schema=schema_name, name=name, columns=columns, primary_key=tuple(r["column"] for r in keyed))
-        )
+        key = tuple(r["column"] for r in keyed)
+        of_table = tuple(indexes.get((schema_name, name), ()))
+        objects.append(ObjectInfo(schema=schema_name, name=name, columns=columns, primary_key=key, indexes=of_table))
     return objects
 
 

@@ -22,6 +22,15 @@ measured on 1M rows). A table made before the timestamps
 were on gets the columns when an object opens; its earlier rows keep NULL (when they landed is unknown). The two
 columns are the destination's own: `existing_columns` leaves them out, and a source field of either name is
 refused. Off, nothing of this happens.
+
+Secondary indexes (on with `copy_indexes`, DRS's `index_trans`): each table gets its source table's indexes as
+the source defines them (method, keys, operator classes, INCLUDE, WHERE), named `<table>_<source index>_<hash>`
+(`index_name`: unique in the schema, whatever schema the tables came from, within 63 bytes) and never UNIQUE:
+a batch of changes is applied one statement per kind, in which a unique index checked row by row could refuse
+values two rows swapped in one source transaction (the source keeps them unique). A snapshot builds them on its
+staging table before the swap and renames them in it; other modes create the missing ones (`CREATE INDEX IF NOT
+EXISTS`) when the table opens. An index reading a column the sync does not copy as it is (left out, renamed,
+obfuscated), or one the destination cannot build (an operator class it lacks), is skipped with a log line.
 """
 
 import contextlib
@@ -38,6 +47,7 @@ import structlog
 from syncline_connectors.capabilities import (
     Committed,
     Encoding,
+    IndexInfo,
     Item,
     ObjectOutcome,
     ObjectPlan,
@@ -58,11 +68,27 @@ BATCH_TABLE = "_syncline_batch"
 CREATED_AT = "_polytomic_created_at"
 UPDATED_AT = "_polytomic_updated_at"
 RECORD_TIMESTAMPS = (CREATED_AT, UPDATED_AT)
+_UNBUILDABLE = (
+    asyncpg.SyntaxOrAccessError,
+    asyncpg.FeatureNotSupportedError,
+    asyncpg.DataError,
+    asyncpg.ProgramLimitExceededError,
+)
+"""Why a copied index definition cannot be built here (an undefined class, function or collation, a value its
+expression refuses): the index is skipped, the run goes on."""
 
 
 def staging_name(run_id: str, key: str) -> str:
     """The staging table of one object in one run (stable across retries of the run)."""
     return "_syncline_stage_" + hashlib.sha256(f"{run_id}\x00{key}".encode()).hexdigest()[:24]
+
+
+def index_name(table: str, index: str) -> str:
+    """A copied index's name in the destination schema: its table's and its source name, cut to PostgreSQL's 63
+    bytes, and a hash of both (tables from several source schemas share one schema, whose index names must differ)."""
+    digest = hashlib.sha256(f"{table}\x00{index}".encode()).hexdigest()[:8]
+    head = f"{table}_{index}".encode()[:54].decode(errors="ignore")
+    return f"{head}_{digest}"
 
 
 class PostgresDestination:
@@ -78,11 +104,15 @@ class PostgresDestination:
         schema: str = "public",
         new_fields: Discover = Discover.ALL,
         record_timestamps: bool = False,
+        copy_indexes: bool = False,
     ) -> None:
         self.config = config
         self.schema = schema
         self.new_fields = new_fields
         self.record_timestamps = record_timestamps
+        self.copy_indexes = copy_indexes
+        self._indexed: set[str] = set()
+        """Objects whose target got its indexes in this run (a followed stream opens its objects every poll)."""
         self._conn: asyncpg.Connection | None = None
         self._options: dict[str, WriteOptions] = {}
         self._rows: dict[str, int] = {}
@@ -198,6 +228,7 @@ class PostgresDestination:
         changes = self._new_fields(plan, existing) + self._new_stamps(existing)
         if changes:  # only then: ALTER TABLE locks out readers even when it has nothing to do
             await self.conn.execute(f"ALTER TABLE {self._target(plan)} {', '.join(changes)}")
+        await self._target_indexes(plan)
 
     def _new_fields(self, plan: ObjectPlan, existing: list[str]) -> list[str]:
         if self.new_fields is not Discover.ALL:
@@ -291,6 +322,7 @@ class PostgresDestination:
         staging = self._staging(plan)
         stage = qualified(self.schema, staging)
         total = self._rows.pop(plan.key, 0)
+        copied = await self._build_indexes(plan, table=staging)
         async with self.conn.transaction():
             await self.conn.execute(f"DROP TABLE IF EXISTS {self._target(plan)}")
             await self.conn.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(plan.output)}")
@@ -299,8 +331,59 @@ class PostgresDestination:
                 await self.conn.execute(
                     f"ALTER TABLE {self._target(plan)} RENAME CONSTRAINT {quote_ident(staging + '_pkey')} TO {pkey}"
                 )
+            for index in copied:
+                built = qualified(self.schema, index_name(staging, index.name))
+                await self.conn.execute(
+                    f"ALTER INDEX IF EXISTS {built} RENAME TO {quote_ident(index_name(plan.output, index.name))}"
+                )
+        self._indexed.add(plan.key)
         log.info("destination.swapped", table=plan.output, rows=total)
         return ObjectOutcome(total=total)
+
+    # indexes -------------------------------------------------------------------------------------------------------
+
+    def _copyable(self, plan: ObjectPlan) -> list[IndexInfo]:
+        """The plan's source indexes this destination copies: those reading only columns copied as they are."""
+        if not self.copy_indexes:
+            return []
+        as_is = {c.name for c, o in zip(plan.columns, plan.output_columns, strict=True) if c.name == o}
+        as_is -= set(plan.obfuscated)
+        kept = []
+        for index in plan.indexes:
+            missing = [c for c in index.columns if c not in as_is]
+            if missing:
+                log.info("destination.index_skipped", table=plan.output, index=index.name, not_copied=missing)
+            else:
+                kept.append(index)
+        return kept
+
+    async def _build_indexes(self, plan: ObjectPlan, *, table: str) -> list[IndexInfo]:
+        """Create the plan's copyable indexes on `table` (named after it) unless there; those that exist after."""
+        built = []
+        for index in self._copyable(plan):
+            name = quote_ident(index_name(table, index.name))
+            statement = f"CREATE INDEX IF NOT EXISTS {name} ON {qualified(self.schema, table)} USING {index.definition}"
+            try:
+                await self.conn.execute(statement)
+            except _UNBUILDABLE as exc:  # what the source has and this server lacks (an extension's operator class)
+                log.warning("destination.index_skipped", table=plan.output, index=index.name, error=str(exc))
+                continue
+            built.append(index)
+        return built
+
+    async def _target_indexes(self, plan: ObjectPlan) -> None:
+        """The target's missing copied indexes, once per object and run (an existing one is not rebuilt)."""
+        if not self.copy_indexes or plan.key in self._indexed:
+            return
+        present = await self.conn.fetchval(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
+            self.schema,
+            [index_name(plan.output, i.name) for i in plan.indexes],
+        )
+        if present < len(plan.indexes):
+            await self._build_indexes(plan, table=plan.output)
+        self._indexed.add(plan.key)
 
     async def _merge(self, plan: ObjectPlan) -> ObjectOutcome:
         stage = qualified(self.schema, self._staging(plan))

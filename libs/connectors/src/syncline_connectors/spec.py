@@ -198,6 +198,10 @@ class SyncSpec(_Frozen):
     follow: bool = False
     """A replicating run does not end at the end of the log: after any snapshot it keeps applying changes as they
     commit until it is stopped (DRS's incremental phase, one run from start to pause or terminate)."""
+    copy_indexes: bool = False
+    """A PostgreSQL destination's tables also get the source tables' secondary indexes (DRS `index_trans`), not
+    only the primary key: each named after its table, non-unique, and left out when it reads a column the sync
+    does not copy as it is (`postgres_dest`)."""
 
     @property
     def source_type(self) -> SourceType:

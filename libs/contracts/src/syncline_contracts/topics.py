@@ -90,6 +90,9 @@ class Topic:
     consumers: tuple[str, ...]
     partitions: int = 12
     description: str = ""
+    answered_on: str | None = None
+    """For a command topic the gateway publishes on: the topic whose events answer its commands (their rejections
+    included); the gateway waits for answers on these topics only."""
 
     def qualified(self, prefix: str = "") -> str:
         """The name on the broker; a prefix isolates test runs sharing one broker."""
@@ -107,6 +110,7 @@ CONNECTOR_COMMANDS = Topic(
     producers=("gateway",),
     consumers=("policy",),
     description="Create and configure connectors.",
+    answered_on="syncline.connectors.events.v1",
 )
 CONNECTOR_EVENTS = Topic(
     name="syncline.connectors.events.v1",
@@ -124,6 +128,7 @@ RUN_COMMANDS = Topic(
     consumers=("scheduler",),
     description="Create, cancel (a whole run, or one of its objects) and delete runs; an external worker's claim, "
     "check-ins, counters and errors.",
+    answered_on="syncline.runs.events.v1",
 )
 RUN_REQUESTS = Topic(
     name="syncline.runs.requests.v1",
@@ -192,6 +197,7 @@ SYNC_COMMANDS = Topic(
     producers=("gateway",),
     consumers=("policy",),
     description="Create, replace, activate and delete bulk syncs; their schedules and object configuration.",
+    answered_on="syncline.syncs.events.v1",
 )
 CONNECTION_COMMANDS = Topic(
     name="syncline.connections.commands.v1",
@@ -200,6 +206,7 @@ CONNECTION_COMMANDS = Topic(
     producers=("gateway",),
     consumers=("policy",),
     description="Create, replace and delete connections (sources and destinations of syncs).",
+    answered_on="syncline.connections.events.v1",
 )
 CONNECTION_EVENTS = Topic(
     name="syncline.connections.events.v1",
@@ -217,6 +224,7 @@ DRS_COMMANDS = Topic(
     consumers=("policy",),
     description="Huawei DRS batches: create, test, modify, select objects, set policies, precheck, start, pause, "
     "resume and delete jobs.",
+    answered_on="syncline.drs.events.v1",
 )
 DRS_EVENTS = Topic(
     name="syncline.drs.events.v1",
@@ -242,6 +250,7 @@ DATA_INTEGRATION_COMMANDS = Topic(
     consumers=("policy",),
     description="Create, change, tag and delete data integrations (AWS AppIntegrations); create and change the "
     "association (the sync) of each.",
+    answered_on="syncline.data_integrations.events.v1",
 )
 DATA_INTEGRATION_EVENTS = Topic(
     name="syncline.data_integrations.events.v1",

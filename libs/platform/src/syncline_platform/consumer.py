@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from syncline_contracts.envelope import Envelope
 from syncline_platform.errors import INVALID_INPUT, RetryableError, TerminalError, is_transient
+from syncline_platform.metrics import Metrics
 from syncline_platform.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -65,8 +66,9 @@ def _headers(msg: StreamMessage[Any]) -> dict[str, str]:
 class ConsumerPolicy:
     """Builds the per-message middleware for one service's broker."""
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, *, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.broker: KafkaBroker | None = None
 
     def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
@@ -84,6 +86,8 @@ class ConsumerPolicy:
         }
         assert self.broker is not None  # noqa: S101 - set when the service wires its broker
         await self.broker.publish(msg.body, topic=f"{topic}.dlq", key=getattr(raw, "key", None), headers=headers)
+        if self.metrics is not None:
+            self.metrics.dead_lettered(topic=topic)
         log.error("message.dead_lettered", reason=reason, topic=topic)
 
 

@@ -1,4 +1,5 @@
-"""The process shell every consuming service shares: start-up order, background tasks, signal handling."""
+"""The process shell every consuming service shares: start-up order, background tasks, signal handling, and the
+operations endpoint (`/healthz`, `/readyz`, `/metrics` on `SYNCLINE_OPS__PORT`, served by `serve()`)."""
 
 import asyncio
 import signal
@@ -12,7 +13,16 @@ from faststream.kafka import KafkaBroker
 from syncline_platform.consumer import ConsumerPolicy
 from syncline_platform.db import create_pool
 from syncline_platform.kafka import build_broker, ensure_topics
+from syncline_platform.metrics import ConsumerLagProbe, Metrics, OutboxProbe
 from syncline_platform.migrations import apply_migrations
+from syncline_platform.ops import (
+    OpsServer,
+    Readiness,
+    consumers_check,
+    kafka_check,
+    migrations_check,
+    postgres_check,
+)
 from syncline_platform.outbox import OutboxRelay
 from syncline_platform.settings import ServiceSettings
 
@@ -22,20 +32,35 @@ Hook = Callable[["ServiceApp"], Awaitable[None]]
 
 
 class ServiceApp:
-    """One service process: its pool, broker, outbox relay and extra background loops."""
+    """One service process: its pool, broker, outbox relay, extra background loops, metrics and ops endpoint."""
 
     def __init__(self, *, name: str, settings: ServiceSettings, migrations: Path | None) -> None:
         self.name = name
         self.settings = settings
         self.migrations = migrations
-        self.policy = ConsumerPolicy(settings.kafka)
-        self.broker: KafkaBroker = build_broker(settings.kafka, service=name, middlewares=[self.policy])
+        self.metrics = Metrics(service=name, enabled=settings.ops.metrics)
+        self.policy = ConsumerPolicy(settings.kafka, metrics=self.metrics)
+        middlewares = [self.metrics.kafka_middleware()] if settings.ops.metrics else []
+        self.broker: KafkaBroker = build_broker(settings.kafka, service=name, middlewares=[*middlewares, self.policy])
         self.policy.broker = self.broker
         self._pool: asyncpg.Pool | None = None
         self._relay: OutboxRelay | None = None
         self._starting_hooks: list[Hook] = []
         self._started_hooks: list[Hook] = []
         self._stopping_hooks: list[Hook] = []
+        self.readiness = self._readiness()
+        self.metrics.add_probe(OutboxProbe(pool=lambda: self.pool, schema=name))
+        self.metrics.add_probe(ConsumerLagProbe(broker=self.broker))
+        self.ops = OpsServer(settings=settings.ops, metrics=self.metrics, readiness=self.readiness)
+
+    def _readiness(self) -> Readiness:
+        """What `/readyz` checks: PostgreSQL and Kafka answer, the migrations are applied, the consumers assigned."""
+        readiness = Readiness()
+        readiness.add("postgres", postgres_check(lambda: self.pool))
+        readiness.add("kafka", kafka_check(self.broker))
+        readiness.add("migrations", migrations_check(lambda: self.pool, schema=self.name, directory=self.migrations))
+        readiness.add("consumers", consumers_check(self.broker))
+        return readiness
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -75,10 +100,12 @@ class ServiceApp:
         self._relay.start()
         for hook in self._started_hooks:
             await hook(self)
+        self.readiness.started = True
         log.info("service.started", instance=self.settings.instance_id)
 
     async def stop(self) -> None:
         """Stop in reverse order."""
+        self.readiness.started = False
         for hook in self._stopping_hooks:
             await hook(self)
         if self._relay:
@@ -94,11 +121,15 @@ class ServiceApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        await self.ops.start()  # alive (and not ready) while starting
         try:
-            await stop.wait()
-        finally:
+            await self.start()
             try:
-                await self.stop()
-            except Exception:  # the process ends either way; say why the stop was not clean
-                log.exception("service.stop_failed")
+                await stop.wait()
+            finally:
+                try:
+                    await self.stop()
+                except Exception:  # the process ends either way; say why the stop was not clean
+                    log.exception("service.stop_failed")
+        finally:
+            await self.ops.stop()

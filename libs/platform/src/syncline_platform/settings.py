@@ -5,6 +5,7 @@ import json
 import socket
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -86,6 +87,18 @@ class NetworkSettings(BaseModel):
     """Networks refused besides the built-in ones, whatever `allow` says (`SYNCLINE_NETWORK__DENY`)."""
 
 
+class OpsSettings(BaseModel):
+    """The operations endpoint of a service process: `/metrics` (Prometheus), `/healthz`, `/readyz`."""
+
+    host: str = "127.0.0.1"
+    """Listen address (`SYNCLINE_OPS__HOST`)."""
+    port: int = Field(default=0, ge=0, le=65535)
+    """Listen port (`SYNCLINE_OPS__PORT`); 0 serves no endpoint. Each service has its own default (gateway 9180,
+    policy 9181, scheduler 9182, executor 9183), so the four started on one machine do not collide."""
+    metrics: bool = True
+    """Record metrics (HTTP, Kafka handling, runs); off, `/metrics` has only the scrape-time figures."""
+
+
 class ServiceSettings(BaseSettings):
     """What every service needs; each service's settings extend it."""
 
@@ -93,6 +106,9 @@ class ServiceSettings(BaseSettings):
 
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     """PostgreSQL DSN (`SYNCLINE_DATABASE_URL`)."""
+    docstore_url: SecretStr | None = None
+    """Where indexes live (`SYNCLINE_DOCSTORE_URL`); by default database `syncline_data` on the main server. The
+    executor writes there; every service keeps tenant connections away from it."""
     kafka: KafkaSettings = KafkaSettings()
     """Broker settings."""
     log: LogSettings = LogSettings()
@@ -103,3 +119,16 @@ class ServiceSettings(BaseSettings):
     """This replica's name in logs and run claims."""
     pool_size: int = 10
     """Largest number of PostgreSQL connections this process holds."""
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    """The operations endpoint (`SYNCLINE_OPS__PORT`, `SYNCLINE_OPS__HOST`); off unless a service sets its port."""
+
+    def docstore_dsn(self) -> str:
+        """The document store's DSN."""
+        if self.docstore_url is not None:
+            return self.docstore_url.get_secret_value()
+        parts = urlsplit(self.database_url.get_secret_value())
+        return urlunsplit((parts.scheme, parts.netloc, "/syncline_data", parts.query, ""))
+
+    def own_dsns(self) -> tuple[str, str]:
+        """Syncline's own databases (the services' and the document store), which no tenant connection reaches."""
+        return self.database_url.get_secret_value(), self.docstore_dsn()

@@ -35,6 +35,7 @@ from syncline_connectors.capabilities import (
 from syncline_connectors.pgoutput import lsn_int
 from syncline_connectors.postgres import PostgresConfig, PostgresSource, slot_name
 from syncline_connectors.postgres_dest import PostgresDestination
+from syncline_connectors.reach import OwnDatabases, Reach
 from syncline_connectors.registry import Destination, Source, destination_for, source_for
 from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
 from syncline_contracts.runs import ReplicationLag, RunCounters
@@ -180,8 +181,10 @@ class PipelineSettings:
     queue_pieces: int = 16
     """Pieces buffered between reader and writer."""
     files_root: Path | None = None
-    """The folder every files source and destination must lie in (`SYNCLINE_FILES__ROOT`); without one, runs
-    with file connections fail."""
+    """The folder every files source and destination must lie in (the run's organisation's folder under
+    `SYNCLINE_FILES__ROOT`); without one, runs with file connections fail."""
+    own: OwnDatabases = field(default_factory=OwnDatabases)
+    """Syncline's own databases, which no endpoint of a run may reach (`postgres.connect` refuses them)."""
     docstore_dsn: str | None = None
     """The document store that specs name without addressing (`SYNCLINE_DOCSTORE_URL`): the executor's own."""
     follow_poll_s: float = 0.25
@@ -229,13 +232,13 @@ class Pipeline:
 
     def _sides(self, spec: SyncSpec) -> tuple[Source, Destination]:
         """The spec's source and destination (not yet entered), file folders confined to the files root."""
-        root = self.settings.files_root
-        source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows, files_root=root)
+        reach = Reach(files=self.settings.files_root, own=self.settings.own)
+        source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows, reach=reach)
         destination = destination_for(
             spec,
             self.opened(spec.destination),
             run_id=self.run_id,
-            files_root=root,
+            reach=reach,
             docstore_dsn=self.settings.docstore_dsn,
         )
         return source, destination

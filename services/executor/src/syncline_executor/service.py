@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from syncline_connectors.reach import OwnDatabases, org_folder
 from syncline_connectors.spec import Discover, SyncSpec, run_spec
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
@@ -104,6 +105,8 @@ class RunExecutor:
         self.app = app
         self.settings = settings
         self.sealer = Sealer(settings.secret_key)
+        self.own = OwnDatabases.of(settings.own_dsns())
+        """Syncline's own databases, which no run's endpoint may reach."""
         self.slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self.draining = False
         """Set when the executor stops: no new run is claimed."""
@@ -248,6 +251,7 @@ class RunExecutor:
                     message=progress,
                     envelope=envelope.caused(ce_type=progress.wire_type(), ce_source=SOURCE),
                 )
+        self.app.metrics.run_progress(run=run, counters=tally.counters())
         return checked
 
     @staticmethod
@@ -265,7 +269,8 @@ class RunExecutor:
             settings=PipelineSettings(
                 batch_rows=self.settings.batch_rows,
                 queue_pieces=self.settings.queue_pieces,
-                files_root=self.settings.files.root,
+                files_root=org_folder(self.settings.files.root, run["org_id"]),  # the organisation's own folder
+                own=self.own,
                 docstore_dsn=self.settings.docstore_dsn(),
             ),
             run_id=attempt_of,  # a retry continues its chain's first run: same checkpoints, staging, file names
@@ -295,6 +300,7 @@ class RunExecutor:
                 )
                 return
             event = _terminal_event(run, final, tally, error)
+            self.app.metrics.run_finished(run=run, status=final, counters=tally.counters())
             await outbox.enqueue(
                 conn,
                 topic=RUN_EVENTS,

@@ -2,16 +2,14 @@
 
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from syncline_platform.settings import FilesSettings, ServiceSettings
+from syncline_platform.settings import FilesSettings, OpsSettings, ServiceSettings
 
 
 class ExecutorSettings(ServiceSettings):
     """Everything the executor reads from the environment."""
 
-    docstore_url: SecretStr | None = None
-    """Where indexes live (`SYNCLINE_DOCSTORE_URL`); by default database `syncline_data` on the main server."""
     max_concurrent_runs: int = 4
     """Runs one executor process moves at once; more wait in Kafka for this or another replica."""
     checkin_interval_s: float = 1.0
@@ -24,12 +22,8 @@ class ExecutorSettings(ServiceSettings):
     files: FilesSettings = Field(default_factory=FilesSettings)
     """Where file connections read and write (`SYNCLINE_FILES__ROOT`)."""
 
-    def docstore_dsn(self) -> str:
-        """The document store's DSN."""
-        if self.docstore_url is not None:
-            return self.docstore_url.get_secret_value()
-        parts = urlsplit(self.database_url.get_secret_value())
-        return urlunsplit((parts.scheme, parts.netloc, "/syncline_data", parts.query, ""))
+    ops: OpsSettings = Field(default_factory=lambda: OpsSettings(port=9183))
+    """`/metrics`, `/healthz`, `/readyz`: 127.0.0.1:9183 by default (`SYNCLINE_OPS__PORT`, `__HOST`; port 0: off)."""
 
     def admin_dsn(self) -> str:
         """A DSN on the document store's server that can create its database."""

@@ -9,14 +9,23 @@ syncline-admin create-project --org ORG_ID [--name NAME] [--json]
 
 A project id (32 hex) is what Huawei DRS calls name in their path and `X-Project-Id`; every organisation is made
 with one.
+
+The sealing key is `SYNCLINE_SECRET_KEY`; when it is not set, the key `make run` keeps is used:
+`$SYNCLINE_HOME/secret.key`, else `.local/secret.key` in the working directory or in the project this
+command is installed from.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from syncline_gateway import projects, repository
 from syncline_gateway.credentials import new_key_pair
@@ -53,6 +62,11 @@ async def _projects(settings: GatewaySettings, org_id: str, *, add: str | None) 
 
 
 async def _create_key(settings: GatewaySettings, org_id: str, *, partner: bool) -> dict[str, Any]:
+    if not settings.secret_key.get_secret_value():
+        raise SystemExit(
+            "no sealing key: set SYNCLINE_SECRET_KEY (the services' key), or run `make run` first, which keeps one "
+            "in $SYNCLINE_HOME/secret.key (.local/secret.key by default)"
+        )
     sealer = Sealer(settings.secret_key)
     pair = new_key_pair()
     conn = await connect(dsn=settings.database_url.get_secret_value(), schema="gateway")
@@ -67,8 +81,35 @@ async def _create_key(settings: GatewaySettings, org_id: str, *, partner: bool) 
     return {"id": pair.id, "secret": pair.secret, "encoded": pair.encoded, "org_id": org_id, "partner": partner}
 
 
+KEY_FILE = "secret.key"
+PROJECT = Path(__file__).resolve().parents[4]
+"""The project this command runs from (an editable install), where `make run` keeps `.local/`."""
+
+
+def secret_key_files(*, environ: Mapping[str, str], cwd: Path) -> list[Path]:
+    """Where `make run` may have written the sealing key, first match wins."""
+    home = environ.get("SYNCLINE_HOME")
+    return [
+        *([Path(home) / KEY_FILE] if home else []),
+        cwd / ".local" / KEY_FILE,
+        PROJECT / ".local" / KEY_FILE,
+    ]
+
+
+def with_local_secret_key(
+    settings: GatewaySettings, *, environ: Mapping[str, str] = os.environ, cwd: Path | None = None
+) -> GatewaySettings:
+    """`settings` with the local sealing key when `SYNCLINE_SECRET_KEY` is not set and `make run` wrote one."""
+    if settings.secret_key.get_secret_value():
+        return settings
+    for path in secret_key_files(environ=environ, cwd=cwd or Path.cwd()):
+        if path.is_file() and (key := path.read_text().strip()):
+            return settings.model_copy(update={"secret_key": SecretStr(key)})
+    return settings
+
+
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
-    settings = GatewaySettings()
+    settings = with_local_secret_key(GatewaySettings())
     await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
     if args.command == "create-org":
         return await _create_org(settings, args.name)

@@ -3,7 +3,9 @@
 `LimitBodies` (ASGI middleware) reads the whole body of every request a dialect owns before routing: past the
 size it answers 413 at once (without reading the rest), past the depth 400, both in the dialect's own error body.
 So nothing after it (idempotency fingerprints, parsers, pydantic) meets an oversize body or one nested deep enough
-to exhaust the interpreter's recursion. `check` applies the same limits to bytes already read.
+to exhaust the interpreter's recursion. `check` applies the same limits to bytes already read. A NUL character in
+the path, the query or a JSON string is a 400 too: PostgreSQL's text cannot hold one, so it would fail any query or
+row that carried it.
 """
 
 import re
@@ -67,6 +69,18 @@ def check(raw: bytes, limits: BodyLimits) -> None:
         raise BadRequestError(f"request body nests deeper than the maximum allowed ({limits.max_depth})")
 
 
+_NUL = re.compile(rb"%00|\x00")
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def refuse_nul(scope: Scope, body: bytes) -> None:
+    """Raise `BadRequestError` when the request's path, query or body carries a NUL character."""
+    where = [scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")]
+    escaped = b"\\u0000" in body and _JSON_NUL.search(body)  # JSON's escape is lower-case `\u`
+    if any(_NUL.search(part) for part in where) or b"\x00" in body or escaped:
+        raise BadRequestError("the request contains a NUL character (\\u0000), which no field may hold")
+
+
 class LimitBodies:
     """ASGI middleware enforcing each dialect's body limits on the requests it owns (see the module docstring)."""
 
@@ -82,6 +96,7 @@ class LimitBodies:
         try:
             body = await _read(scope, receive, max_bytes=dialect.limits.max_bytes)
             check(body, dialect.limits)
+            refuse_nul(scope, body)
         except BadRequestError as exc:
             await dialect.render_error(exc, Request(scope))(scope, receive, send)
             return

@@ -24,26 +24,11 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from syncline_contracts.base import Message
 from syncline_contracts.connections import ConnectionDeleted
-from syncline_contracts.connectors import CommandRejected, ConnectorDeleted, ConnectorEvent
+from syncline_contracts.connectors import CommandRejected, ConnectorDeleted
 from syncline_contracts.envelope import Envelope
-from syncline_contracts.runs import RunEvent
 from syncline_contracts.schedules import SyncRunsDeleted
 from syncline_contracts.syncs import BulkSyncDeleted
-from syncline_contracts.topics import (
-    CONNECTION_COMMANDS,
-    CONNECTION_EVENTS,
-    CONNECTOR_COMMANDS,
-    CONNECTOR_EVENTS,
-    DATA_INTEGRATION_COMMANDS,
-    DATA_INTEGRATION_EVENTS,
-    DRS_COMMANDS,
-    DRS_EVENTS,
-    RUN_COMMANDS,
-    RUN_EVENTS,
-    SYNC_COMMANDS,
-    SYNC_EVENTS,
-    Topic,
-)
+from syncline_contracts.topics import TOPICS, Topic
 from syncline_gateway.credentials import Principal
 from syncline_platform.errors import UnavailableError
 from syncline_platform.kafka import publish
@@ -59,37 +44,19 @@ def _every_message(topic: Topic) -> TypeAdapter[Any]:
     return TypeAdapter(Annotated[members, Field(discriminator="type")])
 
 
-OUTCOME_TOPICS: tuple[Topic, ...] = (
-    CONNECTOR_EVENTS,
-    RUN_EVENTS,
-    CONNECTION_EVENTS,
-    SYNC_EVENTS,
-    DRS_EVENTS,
-    DATA_INTEGRATION_EVENTS,
-)
-"""The topics whose events answer the gateway's commands."""
-
-_DECODERS: dict[str, TypeAdapter[Any]] = {
-    CONNECTOR_EVENTS.name: TypeAdapter(ConnectorEvent),
-    RUN_EVENTS.name: TypeAdapter(RunEvent),
-    CONNECTION_EVENTS.name: _every_message(CONNECTION_EVENTS),
-    SYNC_EVENTS.name: _every_message(SYNC_EVENTS),
-    DRS_EVENTS.name: _every_message(DRS_EVENTS),
-    DATA_INTEGRATION_EVENTS.name: _every_message(DATA_INTEGRATION_EVENTS),
-}
-
-
 ANSWERED_ON: dict[str, Topic] = {
-    CONNECTOR_COMMANDS.name: CONNECTOR_EVENTS,
-    CONNECTION_COMMANDS.name: CONNECTION_EVENTS,
-    SYNC_COMMANDS.name: SYNC_EVENTS,
-    RUN_COMMANDS.name: RUN_EVENTS,
-    DRS_COMMANDS.name: DRS_EVENTS,
-    DATA_INTEGRATION_COMMANDS.name: DATA_INTEGRATION_EVENTS,
+    t.name: next(answers for answers in TOPICS if answers.name == t.answered_on) for t in TOPICS if t.answered_on
 }
 """Where the answer to each command topic's commands comes (their rejections included). Policy writes the other
 events of a command elsewhere too (`SchedulesConfigured` of a connector, `BulkSyncDeleted` of a connection's
-syncs), and topics do not order each other: the first event of a command to arrive is not always its answer."""
+syncs), and topics do not order each other: the first event of a command to arrive is not always its answer.
+Each command topic names its answer topic in the registry (`Topic.answered_on`), so a new dialect's topics need no
+change here."""
+
+OUTCOME_TOPICS: tuple[Topic, ...] = tuple(dict.fromkeys(ANSWERED_ON.values()))
+"""The topics whose events answer the gateway's commands."""
+
+_DECODERS: dict[str, TypeAdapter[Any]] = {t.name: _every_message(t) for t in OUTCOME_TOPICS}
 
 
 def runs_deleted_after(answer: Message) -> frozenset[str]:

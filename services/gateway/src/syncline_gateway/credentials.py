@@ -79,6 +79,11 @@ class Credentials:
         self._cache[key_id] = (time.monotonic() + self.cache_s, row["org_id"], secret, row["partner"])
         return row["org_id"], secret, row["partner"]
 
+    def forget(self, key_id: str) -> None:
+        """Drop a key's cached copy (it was revoked): this replica looks it up again at its next use. Other
+        replicas keep theirs for at most `cache_s`."""
+        self._cache.pop(key_id, None)
+
     async def secret_of(self, key_id: str) -> tuple[str, str]:
         """(org_id, secret) of an active key; raises AuthenticationError for an unknown one."""
         org_id, secret, _ = await self._lookup(key_id)

@@ -3,7 +3,9 @@
 The app mounts the dialects it is given (every folder under `dialects/` by default) and dispatches by path
 through their registry: a dialect's errors in its own body, its product headers on every answer, its body
 limits, its idempotency rules, its workers started and stopped with the app. `/healthz`, `/asyncapi.json` and
-`/docs` belong to no dialect. A path no dialect owns is answered in a neutral body,
+`/docs` belong to no dialect. Every request's latency is recorded by route template and dialect; `/metrics`,
+`/healthz` and `/readyz` are served on the ops port (`SYNCLINE_OPS__PORT`, 9180) by the console script. A path
+no dialect owns is answered in a neutral body,
 `{"error": {"status": 404, "message": "no route for GET /nowhere"}}` (the same shape for any other error there).
 """
 
@@ -19,46 +21,67 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from syncline_connectors.reach import OwnDatabases, Reach
 from syncline_contracts.asyncapi import document
 from syncline_gateway import dialects as known_dialects
 from syncline_gateway import idempotency
 from syncline_gateway.bodies import LimitBodies
 from syncline_gateway.dialects.registry import Dialect, Registry
-from syncline_gateway.service import start_gateway
+from syncline_gateway.service import MIGRATIONS, Gateway, start_gateway
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform.errors import SynclineError
 from syncline_platform.logging import configure
+from syncline_platform.metrics import Metrics, OutboxProbe, QueryProbe
 from syncline_platform.network import NetworkPolicy
+from syncline_platform.ops import OpsServer, Readiness, kafka_check, migrations_check, postgres_check
 
 log = structlog.get_logger(__name__)
 
 
-def build_app(settings: GatewaySettings, dialects: Sequence[Dialect] | None = None) -> FastAPI:
+WEBHOOK_DELIVERIES = "SELECT status, count(*) FROM webhook_deliveries GROUP BY 1"
+"""Webhook deliveries by outcome (pending, delivered, failed), for `/metrics`."""
+
+
+def build_app(
+    settings: GatewaySettings, dialects: Sequence[Dialect] | None = None, *, serve_ops: bool = False
+) -> FastAPI:
     """The gateway's ASGI app speaking `dialects` (all known ones by default); starting it (lifespan) connects
-    to PostgreSQL and Kafka."""
+    to PostgreSQL and Kafka, and with `serve_ops` serves `/metrics`, `/healthz`, `/readyz` on the ops port."""
     registry = Registry(known_dialects.known() if dialects is None else dialects)
+    metrics = Metrics(service="gateway", enabled=settings.ops.metrics)
+    readiness = Readiness()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as running:  # stopped in reverse: the dialects' workers, then the gateway
-            gateway = await start_gateway(settings)
+            if serve_ops:
+                ops = OpsServer(settings=settings.ops, metrics=metrics, readiness=readiness)
+                await ops.start()  # alive (and not ready) while starting
+                running.push_async_callback(ops.stop)
+            gateway = await start_gateway(settings, metrics=metrics)
             running.push_async_callback(gateway.stop)
+            _observe(gateway, metrics=metrics, readiness=readiness)
             app.state.pool = gateway.pool
             app.state.commands = gateway.commands
             app.state.credentials = gateway.credentials
             app.state.sealer = gateway.sealer
-            app.state.files_root = settings.files.root  # file connections' tests and discovery stay inside it
+            # tests and discovery of tenants' connections: their own folders, never Syncline's own databases
+            app.state.reach = Reach(files=settings.files.root, own=OwnDatabases.of(settings.own_dsns()))
             app.state.network = NetworkPolicy(settings.network)  # where tenants' webhooks may point
             log.info("idempotency.purged", count=await idempotency.purge(gateway.pool))
-            for make in (make for dialect in registry for make in dialect.workers):
-                worker = make(settings, gateway)
+            # kept in the app's state too: a dialect's routes may use its worker (the native dialect's event hub)
+            app.state.workers = workers = [make(settings, gateway) for dialect in registry for make in dialect.workers]
+            for worker in workers:
                 await worker.start()
                 running.push_async_callback(worker.stop)
+            readiness.started = True
             log.info("gateway.started", host=settings.host, port=settings.port, dialects=[d.name for d in registry])
             yield
+            readiness.started = False
 
     app = FastAPI(title="Syncline gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.dialects = registry
+    app.state.metrics = metrics
     for dialect in registry:
         app.include_router(dialect.router)
     app.add_middleware(LimitBodies, registry=registry)
@@ -73,12 +96,21 @@ def build_app(settings: GatewaySettings, dialects: Sequence[Dialect] | None = No
             dialect = registry.match(request.url.path)
             if dialect is not None:
                 response.headers.update(dialect.headers)
+            took = time.perf_counter() - started
+            route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: bounded label values
+            metrics.observe_http(
+                route=route,
+                dialect=dialect.name if dialect is not None else "none",
+                method=request.method,
+                status=response.status_code,
+                seconds=took,
+            )
             log.info(
                 "http.request",
                 method=request.method,
                 path=request.url.path,
                 status=response.status_code,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(took * 1000, 1),
             )
         return response
 
@@ -99,8 +131,29 @@ def build_app(settings: GatewaySettings, dialects: Sequence[Dialect] | None = No
     return app
 
 
+def _observe(gateway: Gateway, *, metrics: Metrics, readiness: Readiness) -> None:
+    """What `/readyz` checks (the outcome waiter's partitions are assigned before the gateway starts) and what
+    `/metrics` reads at scrape time."""
+    readiness.add("postgres", postgres_check(lambda: gateway.pool))
+    readiness.add("kafka", kafka_check(gateway.broker))
+    readiness.add("migrations", migrations_check(lambda: gateway.pool, schema="gateway", directory=MIGRATIONS))
+    metrics.add_probe(OutboxProbe(pool=lambda: gateway.pool, schema="gateway"))
+    metrics.add_probe(
+        QueryProbe(
+            pool=lambda: gateway.pool,
+            gauge=lambda m: m.webhook_deliveries,
+            query=WEBHOOK_DELIVERIES,
+            name="webhook_deliveries",
+        )
+    )
+
+
 def run() -> None:
     """Console script `syncline-gateway`."""
     settings = GatewaySettings()
     configure(settings.log, service="gateway")
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    app = build_app(settings, serve_ops=True)
+    # open event streams never end by themselves: a stop waits this long for them, then closes them
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5
+    )

@@ -11,6 +11,7 @@ from syncline_gateway.credentials import Credentials
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform.db import create_pool
 from syncline_platform.kafka import build_broker, ensure_topics
+from syncline_platform.metrics import Metrics
 from syncline_platform.migrations import apply_migrations
 from syncline_platform.secrets import Sealer
 
@@ -35,8 +36,9 @@ class Gateway:
         await self.pool.close()
 
 
-async def start_gateway(settings: GatewaySettings) -> Gateway:
-    """Migrate the gateway schema, connect, and start tailing outcomes."""
+async def start_gateway(settings: GatewaySettings, *, metrics: Metrics | None = None) -> Gateway:
+    """Migrate the gateway schema, connect, and start tailing outcomes; `metrics` records what the broker
+    publishes."""
     await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
     pool = await create_pool(
         dsn=settings.database_url,
@@ -45,7 +47,8 @@ async def start_gateway(settings: GatewaySettings) -> Gateway:
         max_size=settings.pool_size,
     )
     await ensure_topics(settings.kafka)
-    broker = build_broker(settings.kafka, service="gateway")
+    recording = [metrics.kafka_middleware()] if metrics is not None and metrics.enabled else []
+    broker = build_broker(settings.kafka, service="gateway", middlewares=recording)
     await broker.start()
     waiter = OutcomeWaiter(settings.kafka, hold_s=settings.outcome_timeout_s)
     await waiter.start()

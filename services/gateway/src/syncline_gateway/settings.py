@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from syncline_platform.settings import FilesSettings, NetworkSettings, ServiceSettings
+from syncline_platform.settings import FilesSettings, NetworkSettings, OpsSettings, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -14,8 +14,9 @@ class GatewaySettings(ServiceSettings):
     """Listen port (`SYNCLINE_PORT`)."""
     outcome_timeout_s: float = 5.0
     """How long a create waits for its command's outcome before answering 202 with the id to poll."""
-    key_cache_s: float = 60.0
-    """How long an opened credential is kept in memory."""
+    key_cache_s: float = 5.0
+    """How long an opened credential is kept in memory: also how long a revoked key may still authenticate on a
+    replica other than the one that revoked it (which forgets it at once)."""
     webhook_retries: int = 5
     """Retries of a webhook delivery answered with an error (after the first attempt)."""
     webhook_backoff_s: float = 1.0
@@ -28,3 +29,5 @@ class GatewaySettings(ServiceSettings):
     """Where file connections may point, for tests and discovery (`SYNCLINE_FILES__ROOT`)."""
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     """Where webhooks may be delivered (`SYNCLINE_NETWORK__HOSTED`, `__ALLOW`, `__DENY`)."""
+    ops: OpsSettings = Field(default_factory=lambda: OpsSettings(port=9180))
+    """`/metrics`, `/healthz`, `/readyz`: 127.0.0.1:9180 by default (`SYNCLINE_OPS__PORT`, `__HOST`; port 0: off)."""

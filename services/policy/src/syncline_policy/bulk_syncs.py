@@ -5,12 +5,12 @@ or `BulkSyncDeleted`, then `SchedulesConfigured` whenever the schedules or the a
 """
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from syncline_connectors import connection_types
 from syncline_connectors.capabilities import ObjectInfo
 from syncline_connectors.connection_types import CONNECTION_TYPES, SourceUnavailableError
+from syncline_connectors.reach import Reach
 from syncline_contracts.base import Message
 from syncline_contracts.schedules import Schedule, SchedulesConfigured
 from syncline_contracts.syncs import (
@@ -98,7 +98,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 async def _discovered(
-    conn: Conn, *, org_id: str, connection_id: str, sealer: Sealer, files_root: Path
+    conn: Conn, *, org_id: str, connection_id: str, sealer: Sealer, reach: Reach
 ) -> list[ObjectInfo] | None:
     """The source's objects read live by its connector (as the executor plans runs), or None when it does not
     answer."""
@@ -107,21 +107,23 @@ async def _discovered(
     secrets = {k: sealer.open(v) for k, v in row["sealed_secrets"].items() if v}
     try:
         return await connection_types.discover(
-            row["type"], row["configuration"], secrets=secrets, files_root=files_root, extra=source_extra(row["type"])
+            row["type"],
+            row["configuration"],
+            secrets=secrets,
+            reach=reach.for_org(org_id),
+            extra=source_extra(row["type"]),
         )
     except SourceUnavailableError:
         return None
 
 
 async def _selection(
-    conn: Conn, *, org_id: str, sync_id: str, d: BulkSyncDefinition, sealer: Sealer, files_root: Path, keep: bool
+    conn: Conn, *, org_id: str, sync_id: str, d: BulkSyncDefinition, sealer: Sealer, reach: Reach, keep: bool
 ) -> list[dict[str, Any]]:
     """The object rows: discovered objects merged into the stored ones (`keep`), the requested selection
     applied; on create without `schemas`, every object is selected."""
     stored = await repo.list_objects(conn, sync_id=sync_id) if keep else []
-    found = await _discovered(
-        conn, org_id=org_id, connection_id=d.source_connection_id, sealer=sealer, files_root=files_root
-    )
+    found = await _discovered(conn, org_id=org_id, connection_id=d.source_connection_id, sealer=sealer, reach=reach)
     if found is None and not stored:
         raise InvalidError(f"source connection {d.source_connection_id} cannot be read to discover its schemas")
     rows = selection.merge_discovered(stored, found or [])
@@ -174,7 +176,7 @@ async def _announce(
 
 
 async def create_bulk_sync(
-    conn: Conn, *, org_id: str, cmd: CreateBulkSync, sealer: Sealer, files_root: Path
+    conn: Conn, *, org_id: str, cmd: CreateBulkSync, sealer: Sealer, reach: Reach
 ) -> list[Message]:
     """Create the sync with its schedules and selection."""
     if await repo.get_sync(conn, org_id=org_id, sync_id=cmd.sync_id) is not None:
@@ -182,7 +184,7 @@ async def create_bulk_sync(
     now = _now()
     columns = await _columns(conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, actor=cmd.actor)
     rows = await _selection(
-        conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, sealer=sealer, files_root=files_root, keep=False
+        conn, org_id=org_id, sync_id=cmd.sync_id, d=cmd.definition, sealer=sealer, reach=reach, keep=False
     )
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
     await _save_schedules(
@@ -196,7 +198,7 @@ async def create_bulk_sync(
 
 
 async def update_bulk_sync(
-    conn: Conn, *, org_id: str, cmd: UpdateBulkSync, sealer: Sealer, files_root: Path
+    conn: Conn, *, org_id: str, cmd: UpdateBulkSync, sealer: Sealer, reach: Reach
 ) -> list[Message]:
     """Replace the sync's definition; `schemas` left out keeps the selection."""
     current = await repo.get_sync(conn, org_id=org_id, sync_id=cmd.sync_id)
@@ -207,9 +209,7 @@ async def update_bulk_sync(
     columns = await _columns(conn, org_id=org_id, sync_id=cmd.sync_id, d=d, actor=cmd.actor)
     columns.pop("created_by")
     same_source = current["source_connection_id"] == d.source_connection_id
-    rows = await _selection(
-        conn, org_id=org_id, sync_id=cmd.sync_id, d=d, sealer=sealer, files_root=files_root, keep=same_source
-    )
+    rows = await _selection(conn, org_id=org_id, sync_id=cmd.sync_id, d=d, sealer=sealer, reach=reach, keep=same_source)
     await repo.save_sync(conn, org_id=org_id, sync_id=cmd.sync_id, values=columns)
     await _save_schedules(conn, org_id=org_id, sync_id=cmd.sync_id, schedules=d.schedules, actor=cmd.actor, now=now)
     await repo.replace_objects(conn, sync_id=cmd.sync_id, objects=rows)

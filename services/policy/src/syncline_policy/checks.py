@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from syncline_connectors.reach import OwnDatabaseError, Reach
 from syncline_connectors.registry import endpoint_for
 from syncline_connectors.spec import Endpoint, SourceType
 from syncline_platform.errors import InvalidError, UnavailableError
@@ -16,14 +17,20 @@ log = structlog.get_logger(__name__)
 CHECK_TIMEOUT_S = 5.0
 
 
-async def check_postgresql(values: dict[str, Any], *, password: str) -> str | None:
-    """None when the database answers and the configured tables exist; otherwise why not."""
+async def check_postgresql(values: dict[str, Any], *, password: str, reach: Reach) -> str | None:
+    """None when the database answers and the configured tables exist; otherwise why not. One of Syncline's own
+    databases is not a failed check but refused (OwnDatabaseError)."""
     source = endpoint_for(
-        Endpoint(type=SourceType.POSTGRESQL, config=values), values | {"password": password}, timeout_s=CHECK_TIMEOUT_S
+        Endpoint(type=SourceType.POSTGRESQL, config=values),
+        values | {"password": password},
+        reach=reach,
+        timeout_s=CHECK_TIMEOUT_S,
     )
     try:
         async with source:
             await source.check()
+    except OwnDatabaseError:
+        raise
     except (UnavailableError, InvalidError, OSError) as exc:
         return str(exc)
     return None

@@ -7,11 +7,11 @@ syncs that use it, which announce themselves on the syncs topic.
 """
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from syncline_connectors import connection_types
 from syncline_connectors.connection_types import CONNECTION_TYPES, ConnectionType, check_secrets_given
+from syncline_connectors.reach import Reach
 from syncline_contracts.base import Message
 from syncline_contracts.connections import (
     ConnectionConfigured,
@@ -54,7 +54,7 @@ async def _checked(
     kind: ConnectionType,
     sealed: dict[str, str],
     sealer: Sealer,
-    files_root: Path,
+    reach: Reach,
     stored: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The connection's columns after its rules held and its check ran (`stored`: the row it replaces)."""
@@ -73,7 +73,7 @@ async def _checked(
             given=cmd.sealed_secrets,
         )
     secrets = {k: sealer.open(v) for k, v in sealed.items() if v}
-    problem = await connection_types.check(kind.id, values, secrets=secrets, files_root=files_root)
+    problem = await connection_types.check(kind.id, values, secrets=secrets, reach=reach.for_org(org_id))
     if problem and cmd.check:
         raise ConnectionCheckFailedError(connection_id=cmd.connection_id, problem=problem)
     return {
@@ -100,24 +100,20 @@ def _configured(connection_id: str, columns: dict[str, Any], *, created: bool) -
     return [(CONNECTION_EVENTS, event)]
 
 
-async def create_connection(
-    conn: Conn, *, org_id: str, cmd: CreateConnection, sealer: Sealer, files_root: Path
-) -> Outcome:
+async def create_connection(conn: Conn, *, org_id: str, cmd: CreateConnection, sealer: Sealer, reach: Reach) -> Outcome:
     """Create the connection."""
     if await repo.get_connection(conn, org_id=org_id, connection_id=cmd.connection_id) is not None:
         raise ConflictError(f"connection {cmd.connection_id} already exists")
     kind = _type(cmd.connection_type)
     columns = await _checked(
-        conn, org_id=org_id, cmd=cmd, kind=kind, sealed=dict(cmd.sealed_secrets), sealer=sealer, files_root=files_root
+        conn, org_id=org_id, cmd=cmd, kind=kind, sealed=dict(cmd.sealed_secrets), sealer=sealer, reach=reach
     )
     columns["created_by"] = cmd.actor
     await repo.save_connection(conn, org_id=org_id, connection_id=cmd.connection_id, values=columns)
     return _configured(cmd.connection_id, columns, created=True)
 
 
-async def update_connection(
-    conn: Conn, *, org_id: str, cmd: UpdateConnection, sealer: Sealer, files_root: Path
-) -> Outcome:
+async def update_connection(conn: Conn, *, org_id: str, cmd: UpdateConnection, sealer: Sealer, reach: Reach) -> Outcome:
     """Replace the connection's name and configuration; secrets left out keep their value, unless the
     connection now points elsewhere (then they must be given again)."""
     row = await repo.get_connection(conn, org_id=org_id, connection_id=cmd.connection_id)
@@ -126,7 +122,7 @@ async def update_connection(
     sealed = dict(row["sealed_secrets"]) | dict(cmd.sealed_secrets)
     kind = _type(row["type"])
     columns = await _checked(
-        conn, org_id=org_id, cmd=cmd, kind=kind, sealed=sealed, sealer=sealer, files_root=files_root, stored=row
+        conn, org_id=org_id, cmd=cmd, kind=kind, sealed=sealed, sealer=sealer, reach=reach, stored=row
     )
     await repo.save_connection(conn, org_id=org_id, connection_id=cmd.connection_id, values=columns)
     for sync_id in await repo.syncs_using(conn, connection_id=cmd.connection_id):  # their runs see the change

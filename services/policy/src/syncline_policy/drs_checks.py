@@ -1,59 +1,56 @@
 """DRS's live checks against a job's endpoints: the connection test, the tables a selection names, the precheck.
 
-Each opens its endpoint for that call only, with the password opened in memory."""
+A DRS endpoint is read as a connection of the connectors' types (`connection_of`: PostgreSQL's `ip`, `db_port`,
+`db_user`, `db_name`, `ssl_link`; a Kafka target's brokers in `ip`; the password as the secret), so it is checked
+and discovered by `connection_types`, and the precheck's own SQL runs on the PostgreSQL source connector's
+connection (`registry.endpoint_for`): the connectors the executor runs the job with, and their guards (no tenant
+endpoint reaches Syncline's own databases: InvalidError, which fails the item with `DRS.M00202`). Each opens its
+endpoint for that call only, with the password opened in memory.
+"""
 
-import asyncio
+from contextlib import AsyncExitStack
 from typing import Any
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
+from syncline_connectors import connection_types
+from syncline_connectors.pgcopy import qualified
+from syncline_connectors.postgres import PostgresSource
+from syncline_connectors.reach import Reach
+from syncline_connectors.registry import endpoint_for
+from syncline_platform.errors import UnavailableError
 from syncline_policy.drs_rules import FAILED, DrsItemError, invalid
 
-CHECK_TIMEOUT_S = 5.0
-_SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
-
-async def test_endpoint(endpoint: dict[str, Any], *, password: str) -> str | None:
-    """None when the endpoint answers for real (PostgreSQL login, Kafka metadata); otherwise why not."""
+def connection_of(endpoint: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A DRS endpoint as a connection type and its configuration values (without the password)."""
     if endpoint.get("db_type") == "kafka":
-        return await _kafka_answers(str(endpoint.get("ip") or ""))
-    try:
-        conn = await _connect(endpoint, password=password)
-    except DrsItemError as exc:
-        return exc.message
-    await conn.close()
-    return None
+        return "kafka", {"bootstrap_servers": str(endpoint.get("ip") or "")}
+    return "postgresql", {
+        "hostname": endpoint.get("ip"),
+        "port": int(endpoint.get("db_port") or 5432),
+        "username": endpoint.get("db_user"),
+        "database": endpoint.get("db_name") or "postgres",
+        "ssl": bool(endpoint.get("ssl_link")),
+    }
 
 
-async def _kafka_answers(servers: str) -> str | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=int(CHECK_TIMEOUT_S * 1000))
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_S * 2):
-            await admin.start()
-            await admin.list_topics()
-    except (OSError, KafkaError) as exc:  # TimeoutError is an OSError
-        return f"Kafka at [{servers}] does not answer: {exc!r}"
-    finally:
-        await admin.close()
-    return None
+def _secrets(connection_type: str, password: str) -> dict[str, str]:
+    return {"password": password} if connection_type == "postgresql" else {}
 
 
-async def _connect(endpoint: dict[str, Any], *, password: str) -> asyncpg.Connection:
-    try:
-        conn: asyncpg.Connection = await asyncpg.connect(
-            host=endpoint.get("ip"),
-            port=int(endpoint.get("db_port") or 5432),
-            user=endpoint.get("db_user"),
-            password=password or None,
-            database=endpoint.get("db_name") or "postgres",
-            timeout=CHECK_TIMEOUT_S,
-        )
-    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        where = f"{endpoint.get('ip')}:{endpoint.get('db_port') or 5432}"
-        raise DrsItemError(FAILED, f"Failed to connect to the database at {where}: {exc}") from exc
-    return conn
+def _unreachable(connection_type: str, values: dict[str, Any], problem: str) -> str:
+    """DRS's message for an endpoint that does not answer."""
+    if connection_type == "kafka":
+        return f"Kafka at [{values['bootstrap_servers']}] does not answer: {problem}"
+    return f"Failed to connect to the database at {values['hostname']}:{values['port']}: {problem}"
+
+
+async def test_endpoint(endpoint: dict[str, Any], *, password: str, reach: Reach) -> str | None:
+    """None when the endpoint answers for real (PostgreSQL login, Kafka metadata); otherwise why not."""
+    kind, values = connection_of(endpoint)
+    problem = await connection_types.check(kind, values, secrets=_secrets(kind, password), reach=reach)
+    return None if problem is None else _unreachable(kind, values, problem)
 
 
 def _wanted(info: dict[str, Any]) -> tuple[str, str | None, str | None]:
@@ -70,21 +67,22 @@ def _wanted(info: dict[str, Any]) -> tuple[str, str | None, str | None]:
     return kind, schema, info.get("object_name") or parts[-1]
 
 
+async def _source_tables(endpoint: dict[str, Any], *, password: str, reach: Reach) -> list[tuple[str, str]]:
+    """(schema, table) of every table the source connector discovers, in its order."""
+    kind, values = connection_of(endpoint)
+    try:
+        found = await connection_types.discover(kind, values, secrets=_secrets(kind, password), reach=reach)
+    except connection_types.SourceUnavailableError as exc:
+        raise DrsItemError(FAILED, _unreachable(kind, values, str(exc))) from exc
+    return [(o.schema or "public", o.name) for o in found]
+
+
 async def resolve_tables(
-    endpoint: dict[str, Any], *, password: str, selection: dict[str, Any]
+    endpoint: dict[str, Any], *, password: str, reach: Reach, selection: dict[str, Any]
 ) -> list[dict[str, str | None]]:
     """The source tables a `batch-select-objects` item names (every table when `selected` is false), each
     checked to exist; `{schema, table, alias}`."""
-    conn = await _connect(endpoint, password=password)
-    try:
-        found = await conn.fetch(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
-            " AND table_schema <> ALL($1::text[]) ORDER BY 1, 2",
-            list(_SYSTEM_SCHEMAS),
-        )
-    finally:
-        await conn.close()
-    existing = [(r["table_schema"], r["table_name"]) for r in found]
+    existing = await _source_tables(endpoint, password=password, reach=reach)
     if selection.get("selected") is False:
         return [{"schema": s, "table": t, "alias": None} for s, t in existing]
     tables: dict[tuple[str, str], str | None] = {}
@@ -107,47 +105,63 @@ async def resolve_tables(
 
 _TABLE_FACTS = """
 SELECT c.relreplident::text AS identity,
-       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
-       (SELECT count(*) FROM {table}) AS rows
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2
 """
 
 
+def _postgres_source(values: dict[str, Any], *, password: str, reach: Reach) -> PostgresSource:
+    """The PostgreSQL source connector of a DRS endpoint (not yet entered), as checks and runs open it."""
+    endpoint = connection_types.endpoint_of("postgresql", values)
+    timeout_s = connection_types.CHECK_TIMEOUT_S
+    source = endpoint_for(endpoint, endpoint.config | {"password": password}, reach=reach, timeout_s=timeout_s)
+    assert isinstance(source, PostgresSource)  # noqa: S101 - a postgresql endpoint's connector is its source
+    return source
+
+
 async def precheck_source(
-    endpoint: dict[str, Any], *, password: str, tables: list[dict[str, Any]], streams: bool
-) -> tuple[list[dict[str, str]], int]:
+    endpoint: dict[str, Any], *, password: str, reach: Reach, tables: list[dict[str, Any]], streams: bool
+) -> tuple[list[dict[str, str]], dict[str, int]]:
     """DRS precheck items of the source (connection, logical decoding and replication rights when the job streams,
-    a key or replica identity per table) and the rows of its tables."""
-    try:
-        conn = await _connect(endpoint, password=password)
-    except DrsItemError as exc:
-        return [_item("source_connection", exc.message)], 0
-    items = [_item("source_connection", None)]
-    rows = 0
-    try:
-        if streams:
-            level = await conn.fetchval("SHOW wal_level")
-            items.append(_item("source_wal_level", None if level == "logical" else f"wal_level is {level}"))
-            can = await conn.fetchval("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
-            items.append(_item("source_replication_role", None if can else "the user lacks REPLICATION"))
-        for t in tables:
-            ident = ".".join('"' + str(part).replace('"', '""') + '"' for part in (t["schema"], t["table"]))
-            facts = await conn.fetchrow(_TABLE_FACTS.format(table=ident), t["schema"], t["table"])
-            name = f"table {t['schema']}.{t['table']}"
-            if facts is None:
-                items.append(_item(name, "the table does not exist"))
-                continue
-            keyed = facts["has_pk"] or facts["identity"] == "f"
-            items.append(_item(name, None if keyed else "no primary key and no REPLICA IDENTITY FULL"))
-            rows += int(facts["rows"])
-    finally:
-        await conn.close()
+    a key or replica identity per table) and the rows of each table that exists, by `schema.table` (the key of
+    the run's checkpoints: a full phase's progress is measured against them)."""
+    kind, values = connection_of(endpoint)
+    source = _postgres_source(values, password=password, reach=reach)
+    async with AsyncExitStack() as opened:
+        try:
+            await opened.enter_async_context(source)
+        except UnavailableError as exc:
+            return [_item("source_connection", _unreachable(kind, values, str(exc)))], {}
+        items, rows = await _source_facts(source.conn, tables=tables, streams=streams)
+    return [_item("source_connection", None), *items], rows
+
+
+async def _source_facts(
+    conn: asyncpg.Connection, *, tables: list[dict[str, Any]], streams: bool
+) -> tuple[list[dict[str, str]], dict[str, int]]:
+    items = []
+    if streams:
+        level = await conn.fetchval("SHOW wal_level")
+        items.append(_item("source_wal_level", None if level == "logical" else f"wal_level is {level}"))
+        can = await conn.fetchval("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
+        items.append(_item("source_replication_role", None if can else "the user lacks REPLICATION"))
+    rows: dict[str, int] = {}
+    for t in tables:
+        facts = await conn.fetchrow(_TABLE_FACTS, t["schema"], t["table"])
+        name = f"table {t['schema']}.{t['table']}"
+        if facts is None:
+            items.append(_item(name, "the table does not exist"))
+            continue
+        keyed = facts["has_pk"] or facts["identity"] == "f"
+        items.append(_item(name, None if keyed else "no primary key and no REPLICA IDENTITY FULL"))
+        counted = await conn.fetchval(f"SELECT count(*) FROM {qualified(t['schema'], t['table'])}")
+        rows[f"{t['schema']}.{t['table']}"] = int(counted)
     return items, rows
 
 
-async def precheck_target(endpoint: dict[str, Any], *, password: str) -> list[dict[str, str]]:
+async def precheck_target(endpoint: dict[str, Any], *, password: str, reach: Reach) -> list[dict[str, str]]:
     """DRS precheck items of the target: it answers."""
-    problem = await test_endpoint(endpoint, password=password)
+    problem = await test_endpoint(endpoint, password=password, reach=reach)
     return [_item("target_connection", problem)]
 
 

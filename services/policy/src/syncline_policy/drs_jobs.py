@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from syncline_connectors.reach import Reach
 from syncline_contracts.base import Message
 from syncline_contracts.drs_jobs import (
     ApplyDrsBatch,
@@ -90,6 +91,8 @@ class Batch:
     org_id: str
     project_id: str
     sealer: Sealer
+    reach: Reach
+    """Where the organisation's endpoints may go (never Syncline's own databases)."""
     now: datetime
     received_at_ms: int
 
@@ -101,13 +104,14 @@ Applied = tuple[dict[str, Any] | None, list[Message]]
 # --- the batch ---------------------------------------------------------------------------------------------------
 
 
-async def apply_batch(conn: Conn, *, org_id: str, cmd: ApplyDrsBatch, sealer: Sealer) -> list[Message]:
+async def apply_batch(conn: Conn, *, org_id: str, cmd: ApplyDrsBatch, sealer: Sealer, reach: Reach) -> list[Message]:
     """Every item of the batch on its own; `DrsBatchApplied` first, then the events of the items that took effect."""
     now = datetime.now(UTC)
     batch = Batch(
         org_id=org_id,
         project_id=cmd.project_id,
         sealer=sealer,
+        reach=reach.for_org(org_id),
         now=now,
         received_at_ms=cmd.received_at_ms or int(now.timestamp() * 1000),
     )
@@ -255,7 +259,7 @@ async def test_connection(conn: Conn, batch: Batch, item: dict[str, Any]) -> App
     sealed = dict(job["sealed_secrets"])
     if item.get("db_password_sealed"):
         sealed[side] = item["db_password_sealed"]
-    problem = await drs_checks.test_endpoint(endpoint, password=_password(batch, sealed.get(side)))
+    problem = await drs_checks.test_endpoint(endpoint, password=_password(batch, sealed.get(side)), reach=batch.reach)
     if problem is not None:
         await _save(conn, job["id"], **{f"{side}_tested": False})
         return {"tested": False, "error_code": FAILED, "error_msg": problem}, []
@@ -304,7 +308,9 @@ async def select_objects(conn: Conn, batch: Batch, item: dict[str, Any]) -> Appl
     if item.get("selected") is not False and not item.get("job"):
         raise empty("job")
     password = _password(batch, job["sealed_secrets"].get("source"))
-    tables = await drs_checks.resolve_tables(job["source_endpoint"], password=password, selection=item)
+    tables = await drs_checks.resolve_tables(
+        job["source_endpoint"], password=password, reach=batch.reach, selection=item
+    )
     selection = {k: v for k, v in item.items() if k != "job_id"} | {"tables": tables}
     await _save(conn, job["id"], objects=selection, precheck=None)
     return None, []
@@ -372,18 +378,22 @@ async def precheck(conn: Conn, batch: Batch, item: dict[str, Any]) -> Applied:
     items, rows = await drs_checks.precheck_source(
         job["source_endpoint"],
         password=_password(batch, sealed.get("source")),
+        reach=batch.reach,
         tables=job["objects"]["tables"],
         streams=streams,
     )
-    items += await drs_checks.precheck_target(job["target_endpoint"], password=_password(batch, sealed.get("target")))
+    items += await drs_checks.precheck_target(
+        job["target_endpoint"], password=_password(batch, sealed.get("target")), reach=batch.reach
+    )
     precheck_id = f"pc-{uuid.uuid4().hex}"
     result = {
         "precheck_id": precheck_id,
         "result": all(i["result"] == "success" for i in items),
         "items": items,
         "precheck_mode": item.get("precheck_mode") or "forStartJob",
+        "rows": rows,
     }
-    await _save(conn, job["id"], precheck=result, source_rows=rows)
+    await _save(conn, job["id"], precheck=result, source_rows=sum(rows.values()))
     return {"precheck_id": precheck_id}, []
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from syncline_connectors.reach import OwnDatabases, Reach
 from syncline_contracts.base import Message
 from syncline_contracts.connections import ConnectionCommand, CreateConnection, DeleteConnection, UpdateConnection
 from syncline_contracts.connectors import (
@@ -64,12 +65,14 @@ log = structlog.get_logger(__name__)
 SOURCE = "/syncline/policy"
 
 
-async def _connector_events(conn: Conn, org_id: str, command: ConnectorCommand, sealer: Sealer) -> list[Message]:
+async def _connector_events(
+    conn: Conn, org_id: str, command: ConnectorCommand, sealer: Sealer, reach: Reach
+) -> list[Message]:
     match command:
         case UpsertConnector():
             return [await service.upsert_connector(conn, org_id=org_id, cmd=command)]
         case ConfigureConnector():
-            return [await service.configure_connector(conn, org_id=org_id, cmd=command, sealer=sealer)]
+            return [await service.configure_connector(conn, org_id=org_id, cmd=command, sealer=sealer, reach=reach)]
         case UpdateConnector():
             return await service.update_connector(conn, org_id=org_id, cmd=command)
         case DeleteConnector():
@@ -82,9 +85,11 @@ def _connector_topic(event: Message) -> Topic:
 
 
 def register(app: ServiceApp, *, files_root: Path) -> None:
-    """Subscribe the policy handlers; file connections must lie in `files_root`."""
+    """Subscribe the policy handlers; file connections must lie in their organisation's folder of `files_root`, and
+    no connection may reach Syncline's own databases."""
     kafka = app.settings.kafka
     sealer = Sealer(app.settings.secret_key)
+    reach = Reach(files=files_root, own=OwnDatabases.of(app.settings.own_dsns()))
 
     @app.broker.subscriber(
         CONNECTOR_COMMANDS.qualified(kafka.topic_prefix),
@@ -92,13 +97,13 @@ def register(app: ServiceApp, *, files_root: Path) -> None:
     )  # type: ignore[untyped-decorator]
     async def handle_connector_command(command: ConnectorCommand) -> None:
         async def run(conn: Conn, org_id: str) -> Outcome:
-            return [(_connector_topic(e), e) for e in await _connector_events(conn, org_id, command, sealer)]
+            return [(_connector_topic(e), e) for e in await _connector_events(conn, org_id, command, sealer, reach)]
 
         await _apply(app, command=command, run=run, rejections=CONNECTOR_EVENTS)
 
-    _register_connections(app, sealer=sealer, files_root=files_root)
-    _register_syncs(app, sealer=sealer, files_root=files_root)
-    _register_drs(app, sealer=sealer)
+    _register_connections(app, sealer=sealer, reach=reach)
+    _register_syncs(app, sealer=sealer, reach=reach)
+    _register_drs(app, sealer=sealer, reach=reach)
     _register_data_integrations(app)
 
 
@@ -136,17 +141,13 @@ async def _apply(app: ServiceApp, *, command: Message, run: Run, rejections: Top
             log.info("command.applied", outcome=first.wire_type(), key=command.key)
 
 
-def _connection_run(command: ConnectionCommand, *, sealer: Sealer, files_root: Path) -> Run:
+def _connection_run(command: ConnectionCommand, *, sealer: Sealer, reach: Reach) -> Run:
     async def run(conn: Conn, org_id: str) -> Outcome:
         match command:
             case CreateConnection():
-                return await connections.create_connection(
-                    conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
-                )
+                return await connections.create_connection(conn, org_id=org_id, cmd=command, sealer=sealer, reach=reach)
             case UpdateConnection():
-                return await connections.update_connection(
-                    conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
-                )
+                return await connections.update_connection(conn, org_id=org_id, cmd=command, sealer=sealer, reach=reach)
             case DeleteConnection():
                 return await connections.delete_connection(conn, org_id=org_id, cmd=command)
 
@@ -154,17 +155,13 @@ def _connection_run(command: ConnectionCommand, *, sealer: Sealer, files_root: P
 
 
 async def _sync_events(  # noqa: PLR0911 - one return per command type
-    conn: Conn, org_id: str, command: BulkSyncCommand, sealer: Sealer, files_root: Path
+    conn: Conn, org_id: str, command: BulkSyncCommand, sealer: Sealer, reach: Reach
 ) -> list[Message]:
     match command:
         case CreateBulkSync():
-            return await bulk_syncs.create_bulk_sync(
-                conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
-            )
+            return await bulk_syncs.create_bulk_sync(conn, org_id=org_id, cmd=command, sealer=sealer, reach=reach)
         case UpdateBulkSync():
-            return await bulk_syncs.update_bulk_sync(
-                conn, org_id=org_id, cmd=command, sealer=sealer, files_root=files_root
-            )
+            return await bulk_syncs.update_bulk_sync(conn, org_id=org_id, cmd=command, sealer=sealer, reach=reach)
         case DeleteBulkSync():
             return await bulk_syncs.delete_bulk_sync(conn, org_id=org_id, cmd=command)
         case ActivateBulkSync():
@@ -179,7 +176,7 @@ async def _sync_events(  # noqa: PLR0911 - one return per command type
             return await bulk_syncs.configure_schemas(conn, org_id=org_id, cmd=command)
 
 
-def _register_connections(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> None:
+def _register_connections(app: ServiceApp, *, sealer: Sealer, reach: Reach) -> None:
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
@@ -187,11 +184,11 @@ def _register_connections(app: ServiceApp, *, sealer: Sealer, files_root: Path) 
         **subscription(kafka, topic=CONNECTION_COMMANDS, service="policy-connections"),
     )  # type: ignore[untyped-decorator]
     async def handle_connection_command(command: ConnectionCommand) -> None:
-        run = _connection_run(command, sealer=sealer, files_root=files_root)
+        run = _connection_run(command, sealer=sealer, reach=reach)
         await _apply(app, command=command, run=run, rejections=CONNECTION_EVENTS)
 
 
-def _register_syncs(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> None:
+def _register_syncs(app: ServiceApp, *, sealer: Sealer, reach: Reach) -> None:
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
@@ -200,7 +197,7 @@ def _register_syncs(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> Non
     )  # type: ignore[untyped-decorator]
     async def handle_sync_command(command: BulkSyncCommand) -> None:
         async def run(conn: Conn, org_id: str) -> Outcome:
-            return [(SYNC_EVENTS, e) for e in await _sync_events(conn, org_id, command, sealer, files_root)]
+            return [(SYNC_EVENTS, e) for e in await _sync_events(conn, org_id, command, sealer, reach)]
 
         await _apply(app, command=command, run=run, rejections=SYNC_EVENTS)
 
@@ -224,7 +221,7 @@ def _register_syncs(app: ServiceApp, *, sealer: Sealer, files_root: Path) -> Non
                 log.info("sync.deactivated", sync_id=event.sync_id, reason=event.reason)
 
 
-def _register_drs(app: ServiceApp, *, sealer: Sealer) -> None:
+def _register_drs(app: ServiceApp, *, sealer: Sealer, reach: Reach) -> None:
     kafka = app.settings.kafka
 
     @app.broker.subscriber(
@@ -233,7 +230,7 @@ def _register_drs(app: ServiceApp, *, sealer: Sealer) -> None:
     )  # type: ignore[untyped-decorator]
     async def handle_drs_command(command: DrsCommand) -> None:
         async def run(conn: Conn, org_id: str) -> Outcome:
-            events = await drs_jobs.apply_batch(conn, org_id=org_id, cmd=command, sealer=sealer)
+            events = await drs_jobs.apply_batch(conn, org_id=org_id, cmd=command, sealer=sealer, reach=reach)
             return [(DRS_EVENTS if isinstance(e, DrsBatchApplied) else SYNC_EVENTS, e) for e in events]
 
         await _apply(app, command=command, run=run, rejections=DRS_EVENTS)

@@ -4,6 +4,7 @@ again for its runs (`compilers/elastic.py`). No broker imports."""
 from datetime import UTC, datetime
 
 from syncline_connectors.config import validate_values
+from syncline_connectors.reach import Reach
 from syncline_contracts.base import Message
 from syncline_contracts.connectors import (
     ConfigureConnector,
@@ -37,10 +38,10 @@ async def upsert_connector(conn: Conn, *, org_id: str, cmd: UpsertConnector) -> 
 
 
 async def configure_connector(
-    conn: Conn, *, org_id: str, cmd: ConfigureConnector, sealer: Sealer
+    conn: Conn, *, org_id: str, cmd: ConfigureConnector, sealer: Sealer, reach: Reach
 ) -> ConnectorConfigured:
     """Validate and store the configuration, then check it for real: `connected` when the source answers,
-    `error` (with the reason) when it does not."""
+    `error` (with the reason) when it does not; one of Syncline's own databases is refused (OwnDatabaseError)."""
     row = await repository.get_connector(conn, org_id=org_id, connector_id=cmd.connector_id)
     if row is None:
         raise ConnectorNotFoundError(cmd.connector_id)
@@ -51,7 +52,7 @@ async def configure_connector(
         raise InvalidConfigurationError(connector_id=cmd.connector_id, problems=problems)
     sealed = dict(row["sealed_secrets"]) | cmd.sealed_secrets
     password = sealer.open(sealed["password"]) if sealed.get("password") else ""
-    problem = await checks.check_postgresql(values, password=password)
+    problem = await checks.check_postgresql(values, password=password, reach=reach.for_org(org_id))
     status = ConnectorStatus.ERROR if problem else ConnectorStatus.CONNECTED
     await repository.set_configuration(
         conn,

@@ -4,11 +4,20 @@ import asyncio
 from pathlib import Path
 
 from syncline_platform.logging import configure
+from syncline_platform.metrics import QueryProbe
 from syncline_platform.service import ServiceApp
 from syncline_scheduler import handlers
 from syncline_scheduler.service import Clock, utc_now
 from syncline_scheduler.settings import SchedulerSettings
 from syncline_scheduler.ticker import Ticker
+
+RUNS = """
+    SELECT r.status, coalesce(s.dialect, 'unknown') AS dialect, count(*)
+    FROM runs r
+    LEFT JOIN policy_read.sync_specs s ON s.org_id = r.org_id AND s.sync_id = r.sync_id
+    GROUP BY 1, 2
+"""
+"""Runs by status and dialect, for `/metrics` (the dialect from policy's read model)."""
 
 
 def build_app(settings: SchedulerSettings, *, clock: Clock = utc_now) -> ServiceApp:
@@ -18,6 +27,7 @@ def build_app(settings: SchedulerSettings, *, clock: Clock = utc_now) -> Service
     handlers.register(app, settings=settings, clock=clock, ticker=ticker)
     app.on_started(ticker.start)
     app.on_stopping(ticker.stop)
+    app.metrics.add_probe(QueryProbe(pool=lambda: app.pool, gauge=lambda m: m.runs, query=RUNS, name="runs"))
     return app
 
 

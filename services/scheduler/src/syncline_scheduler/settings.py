@@ -1,6 +1,8 @@
 """Scheduler settings."""
 
-from syncline_platform.settings import ServiceSettings
+from pydantic import Field
+
+from syncline_platform.settings import OpsSettings, ServiceSettings
 
 
 class SchedulerSettings(ServiceSettings):
@@ -20,3 +22,5 @@ class SchedulerSettings(ServiceSettings):
     """How often the sweep for silent and unclaimed runs goes."""
     republish_after_s: float = 300.0
     """A pending run that no executor claimed for this long is requested again."""
+    ops: OpsSettings = Field(default_factory=lambda: OpsSettings(port=9182))
+    """`/metrics`, `/healthz`, `/readyz`: 127.0.0.1:9182 by default (`SYNCLINE_OPS__PORT`, `__HOST`; port 0: off)."""

@@ -3,17 +3,21 @@ when the job starts (or its policy changes), so the scheduler can snapshot it fo
 
 - `task_type`: `FULL_TRANS` is a snapshot; `FULL_INCR_TRANS` a replicating run that snapshots, then follows the
   change stream until paused or terminated; `INCR_TRANS` the same without the snapshot (changes from the start).
-- Endpoints: PostgreSQL (`ip`, `db_port`, `db_user`, `db_name`, the sealed `db_password`); a Kafka target's brokers
-  are its `ip`. Selected tables keep their schema and name (or their `object_alias_name`) at a PostgreSQL target.
+- Endpoints: read as connections by `drs_checks.connection_of` (PostgreSQL's `ip`, `db_port`, `db_user`, `db_name`,
+  `ssl_link`; a Kafka target's brokers in `ip`) and made the spec's `Endpoint` by `connection_types.endpoint_of`,
+  so a job runs against the endpoint its checks tested; the password stays sealed. Selected tables keep their
+  schema and name (or their `object_alias_name`) at a PostgreSQL target.
 - Policy: `conflict_policy` → the destination's conflict policy; `ddl_trans` → new columns follow at the target
   (and table definitions go to `ddl_topic` for Kafka); `slot_name` → the replication slot; the Kafka fields →
-  `KafkaPolicy`. Fields with no meaning here (`filter_ddl_policy`: the change stream carries no DROP DATABASE;
-  `index_trans`, `is_fill_materialized_view`, `export_snapshot`, `file_and_position`, `gtid_set`) are stored and
-  answered only.
+  `KafkaPolicy`; `index_trans` → a PostgreSQL target's tables get the source's secondary indexes
+  (`SyncSpec.copy_indexes`). Fields with no meaning here (`filter_ddl_policy`: the change stream carries no DROP
+  DATABASE; `is_fill_materialized_view`, `export_snapshot`, `file_and_position`, `gtid_set`) are stored and answered
+  only.
 """
 
 from typing import Any
 
+from syncline_connectors.connection_types import endpoint_of
 from syncline_connectors.spec import (
     ConflictPolicy,
     Discover,
@@ -27,19 +31,18 @@ from syncline_connectors.spec import (
 from syncline_contracts.status import JobType
 from syncline_platform.db import Conn
 from syncline_policy.compilers import Compiled, store
+from syncline_policy.drs_checks import connection_of
 
 DIALECT = "drs"
 
 
-def _postgres(endpoint: dict[str, Any], sealed: str | None, *, extra: dict[str, Any]) -> Endpoint:
-    config = {
-        "host": endpoint.get("ip"),
-        "port": int(endpoint.get("db_port") or 5432),
-        "username": endpoint.get("db_user"),
-        "database": endpoint.get("db_name") or "postgres",
-        "ssl_enabled": bool(endpoint.get("ssl_link")),
-    }
-    return Endpoint(type="postgresql", config=config | extra, sealed_secrets={"password": sealed} if sealed else {})
+def _endpoint(endpoint: dict[str, Any], sealed: str | None, *, extra: dict[str, Any] | None = None) -> Endpoint:
+    """A DRS endpoint as one side of the spec: the connection its checks test, its sealed password kept sealed."""
+    kind, values = connection_of(endpoint)
+    made = endpoint_of(kind, values, extra=extra)
+    if kind != "postgresql" or not sealed:
+        return made
+    return Endpoint(type=made.type, config=made.config, sealed_secrets={"password": sealed})
 
 
 def kafka_policy(policy: dict[str, Any]) -> KafkaPolicy:
@@ -71,15 +74,15 @@ def compile_job(job: dict[str, Any]) -> SyncSpec:
     task_type = job["definition"].get("task_type") or "FULL_INCR_TRANS"
     objects = _objects(job)
     slot = {"replication_slot": policy["slot_name"]} if policy.get("slot_name") else {}
-    source = _postgres(job["source_endpoint"], sealed.get("source"), extra=slot)
+    source = _endpoint(job["source_endpoint"], sealed.get("source"), extra=slot)
     target = job["target_endpoint"]
     kafka = None
     if target.get("db_type") == "kafka":
-        destination = Endpoint(type="kafka", config={"bootstrap_servers": target.get("ip")})
+        destination = _endpoint(target, None)
         kafka = kafka_policy(policy)
     else:
         schema = objects[0].schema_name if objects else "public"
-        destination = _postgres(target, sealed.get("target"), extra={"schema": schema})
+        destination = _endpoint(target, sealed.get("target"), extra={"schema": schema})
     return SyncSpec(
         sync_id=job["id"],
         source=source,
@@ -92,6 +95,7 @@ def compile_job(job: dict[str, Any]) -> SyncSpec:
         kafka=kafka,
         initial_load=task_type != "INCR_TRANS",
         follow=task_type != "FULL_TRANS",
+        copy_indexes=bool(policy.get("index_trans")) and kafka is None,
     )
 
 

@@ -1,9 +1,10 @@
 """DRS reads over the read models policy, scheduler and executor publish: a job (`policy_read.drs_jobs`), its
-latest run since its last start (`scheduler_read.runs`: status, counters, the stream's lag) and whether its
-change stream still holds a slot (`executor_read.sync_state`). Statuses come from the run
+latest run since its last start (`scheduler_read.runs`: status, counters, the stream's lag), whether its
+change stream still holds a slot (`executor_read.sync_state`) and, for progress, what the run read of each table
+(`executor_read.checkpoints`). Statuses come from the run
 (`syncline_contracts.drs_jobs.effective_status`), never from a clock."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,8 @@ class JobView:
     job: dict[str, Any]
     run: dict[str, Any] | None
     status: DrsJobStatus
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The run's checkpoints by object (`schema.table`, and the change stream's), when asked for."""
 
     @property
     def task_type(self) -> str:
@@ -33,7 +36,25 @@ class JobView:
         return lag
 
 
-async def _view(conn: Conn, job: dict[str, Any], *, now: datetime) -> JobView:
+async def _objects(conn: Conn, *, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per object, what the run moved: the checkpoints of the first run of its retry chain (which a retry
+    continues), with when each last moved."""
+    rows = await conn.fetch(
+        """
+        WITH RECURSIVE chain AS (
+            SELECT id, retry_of FROM scheduler_read.runs WHERE id = $1
+            UNION ALL
+            SELECT r.id, r.retry_of FROM scheduler_read.runs r JOIN chain c ON r.id = c.retry_of
+        )
+        SELECT object, done, rows_read, rows_written, outcome, updated_at FROM executor_read.checkpoints
+        WHERE run_id = (SELECT id FROM chain WHERE retry_of IS NULL LIMIT 1)
+        """,
+        run_id,
+    )
+    return {r["object"]: dict(r) for r in rows}
+
+
+async def _view(conn: Conn, job: dict[str, Any], *, now: datetime, objects: bool = False) -> JobView:
     run = None
     if job.get("last_start_at") is not None:
         row = await conn.fetchrow(
@@ -56,11 +77,15 @@ async def _view(conn: Conn, job: dict[str, Any], *, now: datetime) -> JobView:
         streaming=bool(run and (run.get("metadata") or {}).get("replication_lag")),
         released=not stream,
     )
-    return JobView(job=job, run=run, status=status)
+    moved = await _objects(conn, run_id=run["id"]) if objects and run else {}
+    return JobView(job=job, run=run, status=status, objects=moved)
 
 
-async def jobs(conn: Conn, *, org_id: str, project_id: str, ids: list[str]) -> dict[str, JobView]:
-    """The project's jobs among `ids`, by id, with their status now."""
+async def jobs(
+    conn: Conn, *, org_id: str, project_id: str, ids: list[str], objects: bool = False
+) -> dict[str, JobView]:
+    """The project's jobs among `ids`, by id, with their status now (and their run's checkpoints with
+    `objects`)."""
     rows = await conn.fetch(
         "SELECT * FROM policy_read.drs_jobs WHERE org_id = $1 AND project_id = $2 AND id = ANY($3::text[])",
         org_id,
@@ -68,7 +93,7 @@ async def jobs(conn: Conn, *, org_id: str, project_id: str, ids: list[str]) -> d
         ids,
     )
     now = datetime.now(UTC)
-    return {r["id"]: await _view(conn, dict(r), now=now) for r in rows}
+    return {r["id"]: await _view(conn, dict(r), now=now, objects=objects) for r in rows}
 
 
 async def list_jobs(conn: Conn, *, org_id: str, project_id: str, filters: dict[str, str | None]) -> list[JobView]:

@@ -1,13 +1,18 @@
 """DRS's answers: a job's status, progress, detail, list entry and precheck result, from `reads.JobView`.
 
 Progress is the run's own: in the full phase, rows written against the rows the precheck counted; the delay of
-the incremental phase is the stream's lag as of its last applied batch (0 once it caught up)."""
+the incremental phase is the stream's lag as of its last applied batch (0 once it caught up). `progress_map` has
+`data` and one entry per selected table (`schema.table`): the rows the run's checkpoints say it read against the
+rows the precheck counted, and the time left at the rate measured so far (rows read from the run's start to its
+last checkpoint); `remaining_time` is the full phase's."""
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from syncline_contracts.drs_jobs import DrsJobStatus
-from syncline_gateway.dialects.drs.reads import JobView
+from syncline_gateway.dialects.drs.reads import STREAM, JobView
 
 NO_JOB = "DRS.10000010"
 NO_JOB_MSG = "Job does not exist, please check job ID."
@@ -60,8 +65,79 @@ def _progress_percent(view: JobView) -> str:
     return str(min(99, written * 100 // total)) if total else "0"
 
 
+@dataclass(frozen=True)
+class _Table:
+    """One selected table in the full phase."""
+
+    read: int
+    total: int | None
+    done: bool
+
+    def percent(self) -> int:
+        if self.done:
+            return 100
+        return min(99, self.read * 100 // self.total) if self.total else 0
+
+    def left(self) -> int | None:
+        """Rows still to read; None when the precheck did not count the table."""
+        if self.done:
+            return 0
+        return None if self.total is None else max(self.total - self.read, 0)
+
+
+def _tables(view: JobView) -> dict[str, _Table]:
+    """The selected tables, by `schema.table`, as the run's checkpoints show them; every one done once the full
+    phase is (a stream checkpoint comes only after the snapshots, and a resumed job's run has none of its own)."""
+    counted = (view.job.get("precheck") or {}).get("rows") or {}
+    complete = STREAM in view.objects or view.status in (
+        DrsJobStatus.FULL_TRANSFER_COMPLETE,
+        DrsJobStatus.INCRE_TRANSFER_STARTED,
+    )
+    tables = {}
+    for t in (view.job.get("objects") or {}).get("tables") or []:
+        key = f"{t['schema']}.{t['table']}"
+        moved = view.objects.get(key) or {}
+        tables[key] = _Table(int(moved.get("rows_read") or 0), counted.get(key), complete or bool(moved.get("done")))
+    return tables
+
+
+def _rate(view: JobView, tables: dict[str, _Table]) -> float:
+    """Rows read a second, from the run's start to its last table checkpoint (0 before there is one)."""
+    started = (view.run or {}).get("started_at")
+    moved = [view.objects[k]["updated_at"] for k in tables if k in view.objects]
+    seconds = (max(moved) - started).total_seconds() if started and moved else 0.0
+    read = sum(t.read for k, t in tables.items() if k in view.objects)
+    return read / seconds if seconds > 0 else 0.0
+
+
+def _full_phase(view: JobView) -> tuple[dict[str, dict[str, str | None]] | None, str | None]:
+    """`progress_map` and `remaining_time`; none for a job without a full phase or before its run."""
+    if view.task_type == "INCR_TRANS" or view.run is None:
+        return None, None
+    tables = _tables(view)
+    moving = view.status is DrsJobStatus.FULL_TRANSFER_STARTED
+    rate = _rate(view, tables) if moving else 0.0
+
+    def remaining(rows: int | None) -> str | None:
+        if rows == 0:
+            return "0"
+        return str(math.ceil(rows / rate)) if rows is not None and rate > 0 else None
+
+    total = sum(t.total or 0 for t in tables.values())
+    read = sum(t.total or 0 if t.done else min(t.read, t.total or 0) for t in tables.values())
+    done = all(t.done for t in tables.values())
+    data = 100 if done else min(99, read * 100 // total) if total else 0
+    lefts = [t.left() for t in tables.values()]
+    left = remaining(None if None in lefts else sum(n or 0 for n in lefts))
+    progress_map: dict[str, dict[str, str | None]] = {"data": {"completed": f"{data}%", "remaining_time": left}}
+    for key, table in tables.items():
+        progress_map[key] = {"completed": f"{table.percent()}%", "remaining_time": remaining(table.left())}
+    return progress_map, left if moving or done else None
+
+
 def progress(view: JobView) -> dict[str, Any]:
     """`QueryProgressResp`: the run's real figures."""
+    progress_map, remaining_time = _full_phase(view)
     run = view.run or {}
     lag = view.lag if view.status is DrsJobStatus.INCRE_TRANSFER_STARTED else None
     started, seen = run.get("started_at"), run.get("last_seen")
@@ -76,7 +152,8 @@ def progress(view: JobView) -> dict[str, Any]:
         "task_mode": view.task_type,
         "transfer_status": view.status.value,
         "process_time": str(int(seconds * 1000)) if started else None,
-        "remaining_time": None,
+        "remaining_time": remaining_time,
+        "progress_map": progress_map,
         "apply_rows_rate": int(written / seconds) if seconds > 0 else 0,
         "apply_bytes_rate": int(int(run.get("indexed_document_volume") or 0) / seconds) if seconds > 0 else 0,
         "error_code": "DRS.10000001" if error else None,
@@ -85,7 +162,12 @@ def progress(view: JobView) -> dict[str, Any]:
 
 
 def _endpoint(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k not in ("db_password", "db_password_sealed")}
+    """An endpoint as answered: its secrets (sealed, at any depth) left out."""
+    return {
+        k: _endpoint(v) if isinstance(v, dict) else v
+        for k, v in values.items()
+        if k != "db_password" and not k.endswith("_sealed")
+    }
 
 
 def detail(view: JobView) -> dict[str, Any]:

@@ -80,10 +80,24 @@ def _item_error(item: dict[str, Any], exc: ValidationError) -> DrsItemResult:
     return DrsItemResult(id=_item_id(item), status="failed", error_code=INVALID, error_msg=message)
 
 
+SECRETS = frozenset(
+    {"db_password", "ssl_cert_password", "ssl_cert_key", "trust_store_password", "key_store_password", "key_password"}
+)
+"""An endpoint's secret fields (its own, and its `kafka_security_config`'s): sealed as `<name>_sealed`."""
+
+
 def _sealed(values: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
-    """`db_password` sealed as `db_password_sealed`: a password never travels or rests in clear."""
-    password = values.pop("db_password", None)
-    return values | ({"db_password_sealed": sealer.seal(password)} if password else {})
+    """Every secret field sealed as `<name>_sealed` (nested ones too): a secret never travels or rests in clear."""
+    sealed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SECRETS:
+            if value:
+                sealed[f"{key}_sealed"] = sealer.seal(str(value))
+        elif isinstance(value, dict):
+            sealed[key] = _sealed(value, sealer)
+        else:
+            sealed[key] = value
+    return sealed
 
 
 def _checked(action: DrsAction, item: dict[str, Any], sealer: Sealer) -> dict[str, Any] | DrsItemResult:
@@ -182,12 +196,13 @@ _write("batch-jobs", DrsAction.DELETE, "DELETE")
 
 
 async def _views(
-    request: Request, caller: Principal, project_id: str
+    request: Request, caller: Principal, project_id: str, *, objects: bool = False
 ) -> tuple[models.QueryIn, dict[str, reads.JobView]]:
     project = await project_in_scope(request, caller, project_id)
     query = parse(await request.body(), models.QueryIn, wording=WORDING, limits=models.LIMITS)
+    ids = list(dict.fromkeys(query.jobs))
     async with pool_of(request).acquire() as conn:
-        found = await reads.jobs(conn, org_id=caller.org_id, project_id=project, ids=list(dict.fromkeys(query.jobs)))
+        found = await reads.jobs(conn, org_id=caller.org_id, project_id=project, ids=ids, objects=objects)
     return query, found
 
 
@@ -225,7 +240,7 @@ async def batch_list_job_details(project_id: str, request: Request, caller: Call
 
 @router.post("/v3/{project_id}/jobs/batch-progress", name="drs.progress")
 async def batch_list_progresses(project_id: str, request: Request, caller: Caller) -> JSONResponse:
-    query, found = await _views(request, caller, project_id)
+    query, found = await _views(request, caller, project_id, objects=True)
     results = [rendering.progress(found[i]) if i in found else _missing(i) | {"job_id": i} for i in query.jobs]
     return JSONResponse({"count": len(results), "results": results})
 

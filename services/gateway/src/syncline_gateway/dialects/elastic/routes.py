@@ -45,6 +45,7 @@ from syncline_gateway.dialects.elastic.models import (
 )
 from syncline_gateway.dialects.elastic.updates import UPDATES
 from syncline_gateway.errors import BadRequestError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import send
 from syncline_platform.secrets import Sealer
 
@@ -69,7 +70,7 @@ def _comma_list(value: str | None) -> list[str] | None:
 # Sync jobs come first: `/_connector/_sync_job` must not be taken for a connector called `_sync_job`.
 
 
-@router.post("/_connector/_sync_job")
+@router.post("/_connector/_sync_job", openapi_extra=json_body(SyncJobPost))
 async def create_sync_job(request: Request, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobPost, parser="sync_job_post_request")
     if not body.id:
@@ -130,7 +131,7 @@ async def delete_sync_job(request: Request, job_id: str, caller: Caller) -> JSON
 # The worker protocol: how an external worker (Elastic's connector service, or any client of this API) runs jobs.
 
 
-@router.put("/_connector/_sync_job/{job_id}/_claim")
+@router.put("/_connector/_sync_job/{job_id}/_claim", openapi_extra=json_body(SyncJobClaim))
 async def claim_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobClaim, parser="claim_connector_sync_job_request")
     command = ClaimRun(run_id=job_id, worker=body.worker_hostname, sync_cursor=body.sync_cursor)
@@ -144,14 +145,14 @@ async def check_in_sync_job(request: Request, job_id: str, caller: Caller) -> JS
     return answer({})
 
 
-@router.put("/_connector/_sync_job/{job_id}/_error")
+@router.put("/_connector/_sync_job/{job_id}/_error", openapi_extra=json_body(SyncJobError))
 async def error_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobError, parser="connector_sync_job_error_request")
     await send(request, topic=RUN_COMMANDS, message=FailRun(run_id=job_id, error=body.error), org_id=caller.org_id)
     return answer({})
 
 
-@router.put("/_connector/_sync_job/{job_id}/_stats")
+@router.put("/_connector/_sync_job/{job_id}/_stats", openapi_extra=json_body(SyncJobStats))
 async def stats_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobStats, parser="connector_sync_job_update_stats_request")
     command = ReportRunStats(
@@ -166,7 +167,7 @@ async def stats_sync_job(request: Request, job_id: str, caller: Caller) -> JSONR
     return answer({})
 
 
-@router.put("/_connector/{connector_id}/_configuration")
+@router.put("/_connector/{connector_id}/_configuration", openapi_extra=json_body(ConnectorConfiguration))
 async def put_configuration(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), ConnectorConfiguration, parser="connector_update_configuration_request")
     if body.values is None and body.configuration is None:
@@ -208,13 +209,13 @@ async def delete_connector(
     return answer({"acknowledged": True})
 
 
-@router.put("/_connector/{connector_id}")
+@router.put("/_connector/{connector_id}", openapi_extra=json_body(ConnectorPut))
 async def put_connector(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
     return await _upsert(request, connector_id, caller)
 
 
-@router.put("/_connector")
-@router.post("/_connector")
+@router.put("/_connector", openapi_extra=json_body(ConnectorPut))
+@router.post("/_connector", openapi_extra=json_body(ConnectorPut))
 async def post_connector(request: Request, caller: Caller) -> JSONResponse:
     return await _upsert(request, es_id(), caller)
 

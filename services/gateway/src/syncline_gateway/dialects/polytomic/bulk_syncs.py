@@ -31,6 +31,7 @@ from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.models import ActivateIn, BulkSyncIn, parse
 from syncline_gateway.dialects.polytomic.versions import version_of
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
@@ -79,7 +80,7 @@ async def rendered(request: Request, caller: Principal, sync_id: str) -> dict[st
     return rendering.bulk_sync(row, schedules[sync_id], version=version_of(request))
 
 
-@router.post("/api/bulk/syncs")
+@router.post("/api/bulk/syncs", openapi_extra=json_body(BulkSyncIn))
 async def create_bulk_sync(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create(request, caller))
 
@@ -149,7 +150,7 @@ async def _default_id(request: Request, sync_id: str) -> str | None:
     return next((s["id"] for s in schedules if s["is_default"]), None)
 
 
-@router.put("/api/bulk/syncs/{sync_id}")
+@router.put("/api/bulk/syncs/{sync_id}", openapi_extra=json_body(BulkSyncIn))
 async def update_bulk_sync(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update(request, caller, sync_id))
 
@@ -182,7 +183,7 @@ async def delete_bulk_sync(
     return Response(status_code=204)
 
 
-@router.post("/api/bulk/syncs/{sync_id}/activate")
+@router.post("/api/bulk/syncs/{sync_id}/activate", openapi_extra=json_body(ActivateIn))
 async def activate_bulk_sync(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _activate(request, caller, sync_id))
 

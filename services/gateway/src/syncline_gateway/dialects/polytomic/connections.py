@@ -18,6 +18,7 @@ from syncline_connectors.connection_types import (
     SourceUnavailableError,
     check_secrets_given,
 )
+from syncline_connectors.reach import Reach
 from syncline_contracts.connections import CreateConnection, DeleteConnection, UpdateConnection
 from syncline_contracts.topics import CONNECTION_COMMANDS
 from syncline_gateway.credentials import Principal
@@ -26,6 +27,7 @@ from syncline_gateway.dialects.polytomic.auth import acting_org, scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.models import ConnectionIn, ConnectionTestIn, parse
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import once, pool_of, send
 from syncline_platform.errors import InvalidError
 from syncline_platform.secrets import Sealer
@@ -86,7 +88,7 @@ async def get_connection_type(type_id: str, caller: Caller) -> JSONResponse:
     return JSONResponse(rendering.connection_type(kind)["configurationForm"]["jsonschema"])
 
 
-@router.post("/api/connections")
+@router.post("/api/connections", openapi_extra=json_body(ConnectionIn))
 async def create_connection(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create(request, caller))
 
@@ -119,7 +121,7 @@ async def list_connections(request: Request, caller: Caller) -> JSONResponse:
     return answer([rendering.connection(r) for r in rows])
 
 
-@router.post("/api/connections/test")
+@router.post("/api/connections/test", openapi_extra=json_body(ConnectionTestIn))
 async def test_connection(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _test(request, caller))
 
@@ -129,8 +131,10 @@ async def _test(request: Request, caller: Principal) -> Response:
     kind = _kind(body.type)
     sealer: Sealer = request.app.state.sealer
     configuration = dict(body.configuration)
+    org_id = caller.org_id
     if body.connection_id:
         row = await read_connection(request, caller, body.connection_id)
+        org_id = row["org_id"]
         merged = dict(row["configuration"]) | configuration
         given = [k for k in kind.secret_keys if configuration.get(k) not in (None, "")]
         check_secrets_given(kind, before=row["configuration"], after=merged, stored=row["sealed_secrets"], given=given)
@@ -138,7 +142,8 @@ async def _test(request: Request, caller: Principal) -> Response:
         configuration = dict(row["configuration"]) | stored | configuration
     public = {k: v for k, v in configuration.items() if k not in kind.secret_keys}
     secrets = {k: str(v) for k, v in configuration.items() if k in kind.secret_keys and v not in (None, "")}
-    problem = await connection_types.check(kind.id, public, secrets=secrets, files_root=request.app.state.files_root)
+    reach: Reach = request.app.state.reach
+    problem = await connection_types.check(kind.id, public, secrets=secrets, reach=reach.for_org(org_id))
     if problem:
         raise BadRequestError(f"connection test failed: {problem}")
     return answer({"success": True})
@@ -149,7 +154,7 @@ async def get_connection(request: Request, connection_id: str, caller: Caller) -
     return await _answer_connection(request, caller, connection_id)
 
 
-@router.put("/api/connections/{connection_id}")
+@router.put("/api/connections/{connection_id}", openapi_extra=json_body(ConnectionIn))
 async def update_connection(request: Request, connection_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update(request, caller, connection_id))
 
@@ -200,7 +205,7 @@ async def bulk_source(
             kind.id,
             row["configuration"],
             secrets={k: sealer.open(v) for k, v in row["sealed_secrets"].items() if v},
-            files_root=request.app.state.files_root,
+            reach=request.app.state.reach.for_org(row["org_id"]),
             extra=FILE_OBJECTS if kind.id == "file" else None,
         )
     except SourceUnavailableError as exc:

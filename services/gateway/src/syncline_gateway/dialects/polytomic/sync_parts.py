@@ -24,6 +24,7 @@ from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_queries import ACTIVE
 from syncline_gateway.dialects.polytomic.models import ScheduleBody, SchemaIn, SchemasPatch, parse
 from syncline_gateway.errors import RejectedError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
@@ -49,7 +50,7 @@ async def list_schedules(request: Request, sync_id: str, caller: Caller) -> JSON
     return answer([rendering.api_schedule(s, sync_id=sync_id) for s in await _schedules(request, sync_id)])
 
 
-@router.post("/api/bulk/syncs/{sync_id}/schedules")
+@router.post("/api/bulk/syncs/{sync_id}/schedules", openapi_extra=json_body(ScheduleBody))
 async def create_schedule(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create_schedule(request, caller, sync_id))
 
@@ -70,7 +71,7 @@ async def get_schedule(request: Request, sync_id: str, schedule_id: str, caller:
     return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule_id), sync_id=sync_id))
 
 
-@router.put("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}")
+@router.put("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}", openapi_extra=json_body(ScheduleBody))
 async def update_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update_schedule(request, caller, sync_id, schedule_id))
 
@@ -122,7 +123,7 @@ async def _object(request: Request, sync_id: str, schema_id: str) -> dict[str, A
     return found
 
 
-@router.patch("/api/bulk/syncs/{sync_id}/schemas")
+@router.patch("/api/bulk/syncs/{sync_id}/schemas", openapi_extra=json_body(SchemasPatch))
 async def patch_schemas(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _patch_schemas(request, caller, sync_id))
 
@@ -143,7 +144,7 @@ async def get_schema(request: Request, sync_id: str, schema_id: str, caller: Cal
     return answer(rendering.schema(await _object(request, sync_id, schema_id)))
 
 
-@router.put("/api/bulk/syncs/{sync_id}/schemas/{schema_id}")
+@router.put("/api/bulk/syncs/{sync_id}/schemas/{schema_id}", openapi_extra=json_body(SchemaIn))
 async def update_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update_schema(request, caller, sync_id, schema_id))
 

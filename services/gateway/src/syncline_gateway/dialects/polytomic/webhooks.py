@@ -15,6 +15,7 @@ from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.endpoints import check_endpoint, parse_endpoint
 from syncline_gateway.dialects.polytomic.models import WebhookIn, parse
 from syncline_gateway.errors import ForbiddenError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import once, pool_of
 from syncline_platform.errors import InvalidError
 from syncline_platform.network import NetworkPolicy
@@ -51,7 +52,7 @@ async def list_webhooks(request: Request, caller: Caller) -> JSONResponse:
     return answer([_render(request, r) for r in rows])
 
 
-@router.post("/api/webhooks")
+@router.post("/api/webhooks", openapi_extra=json_body(WebhookIn))
 async def create_webhook(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create(request, caller))
 
@@ -78,7 +79,7 @@ async def get_webhook(request: Request, webhook_id: str, caller: Caller) -> JSON
     return answer(_render(request, await _read(request, caller, webhook_id)))
 
 
-@router.put("/api/webhooks/{webhook_id}")
+@router.put("/api/webhooks/{webhook_id}", openapi_extra=json_body(WebhookIn))
 async def update_webhook(request: Request, webhook_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update(request, caller, webhook_id))
 

@@ -1,0 +1,28 @@
+"""Request bodies in the OpenAPI document: routes read their bodies themselves (`routing.parse`, so that every
+dialect words its own errors), which FastAPI cannot see; `json_body(Model)` as a route's `openapi_extra` declares
+the model it parses, so clients and schemathesis know what a route takes."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` declaring `model` (its JSON Schema, references inlined) as the route's JSON body."""
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+    inlined = _inline(schema, defs, frozenset())
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inlined}}}}
+
+
+def _inline(node: Any, defs: dict[str, Any], seen: frozenset[str]) -> Any:
+    """`node` with each `#/$defs/…` reference replaced by its definition (a recursive one stays open: `{}`)."""
+    if isinstance(node, list):
+        return [_inline(item, defs, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        return {} if name in seen else _inline(defs[name], defs, seen | {name})
+    return {key: _inline(value, defs, seen) for key, value in node.items()}
