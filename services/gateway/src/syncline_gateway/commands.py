@@ -30,6 +30,7 @@ from syncline_contracts.schedules import SyncRunsDeleted
 from syncline_contracts.syncs import BulkSyncDeleted
 from syncline_contracts.topics import TOPICS, Topic
 from syncline_gateway.credentials import Principal
+from syncline_platform import loops
 from syncline_platform.errors import UnavailableError
 from syncline_platform.kafka import publish
 from syncline_platform.settings import KafkaSettings
@@ -161,17 +162,7 @@ class OutcomeWaiter:
     async def _run(self) -> None:
         """Tail until stopped; a failure is logged and the tail goes on (if the waiter died, every write would
         answer 202 from then on)."""
-        failures = 0
-        while True:
-            try:
-                await self._tail_once()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                log.error("outcome.tail_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+        await loops.forever(self._tail_once, name="outcome-waiter")
 
     async def _tail_once(self) -> None:
         assert self._consumer is not None  # noqa: S101

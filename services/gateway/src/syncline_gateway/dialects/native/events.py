@@ -41,6 +41,7 @@ from syncline_gateway.dialects.native import reads
 from syncline_gateway.dialects.native.auth import Caller
 from syncline_gateway.service import Gateway
 from syncline_gateway.settings import GatewaySettings
+from syncline_platform import loops
 from syncline_platform.errors import UnavailableError
 
 log = structlog.get_logger(__name__)
@@ -181,17 +182,7 @@ class EventHub:
 
     async def _run(self) -> None:
         """Tail until stopped; a failure is logged and the tail goes on."""
-        failures = 0
-        while True:
-            try:
-                await self._tail_once()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                log.error("native.events_tail_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+        await loops.forever(self._tail_once, name="native-events")
 
     async def _tail_once(self) -> None:
         assert self._consumer is not None  # noqa: S101

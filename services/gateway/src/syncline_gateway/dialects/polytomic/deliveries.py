@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +33,7 @@ from syncline_contracts.topics import RUN_EVENTS
 from syncline_gateway.dialects.polytomic import event_queries as q
 from syncline_gateway.dialects.polytomic.endpoints import GuardedTransport
 from syncline_gateway.settings import GatewaySettings
+from syncline_platform import loops
 from syncline_platform.kafka import group_id
 from syncline_platform.network import NetworkPolicy
 from syncline_platform.secrets import Sealer
@@ -54,8 +54,6 @@ ALL_EVENT_TYPES = (*EVENT_TYPES.values(), COMPLETED_WITH_ERROR)
 LEASE_S = 60.0
 MAX_IN_FLIGHT = 50
 """Most delivery attempts under way at once (each its own task)."""
-RESTART_S = 1.0
-"""Pause before a supervised loop starts again after an unexpected error."""
 _DECODER: TypeAdapter[Any] = TypeAdapter(RunEvent)
 
 
@@ -150,8 +148,10 @@ class Deliverer:
             trust_env=False,
         )
         self._tasks = [
-            asyncio.create_task(_supervised("webhook-events", self._consume), name="webhook-events"),
-            asyncio.create_task(_supervised("webhook-deliveries", self._deliver_forever), name="webhook-deliveries"),
+            asyncio.create_task(loops.forever(self._consume, name="webhook-events"), name="webhook-events"),
+            asyncio.create_task(
+                loops.forever(self._deliver_forever, name="webhook-deliveries"), name="webhook-deliveries"
+            ),
         ]
 
     async def stop(self) -> None:
@@ -265,13 +265,3 @@ class Deliverer:
         if next_at is not None:
             delay = (next_at - datetime.now(UTC)).total_seconds()
             asyncio.get_running_loop().call_later(max(delay, 0.0), self._wake.set)
-
-
-async def _supervised(name: str, loop: Callable[[], Awaitable[None]]) -> None:
-    """Run `loop` until cancelled, starting it again after any error it lets out."""
-    while True:
-        try:
-            await loop()
-        except Exception as exc:  # logged; the loop starts again
-            log.error("webhook.loop_restarted", loop=name, error=repr(exc))
-            await asyncio.sleep(RESTART_S)
