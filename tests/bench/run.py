@@ -2,7 +2,10 @@
 
 import asyncio
 import json
+import os
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +25,38 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+ENTRIES: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    "kafka_start": lambda: [kafka_start.measure()],
+    "first_path": lambda: [asyncio.run(first_path.measure())],
+    "polytomic_api": lambda: [asyncio.run(polytomic_api.measure())],
+    "metrics_overhead": lambda: [asyncio.run(metrics_overhead.measure())],
+    "aws": lambda: [asyncio.run(aws.measure())],
+    "dataplane": dataplane.measure,
+    "cdc": cdc.measure,
+    "scheduler": lambda: [asyncio.run(scheduler.measure())],
+    "drs": lambda: asyncio.run(drs.measure()),
+}
+"""Every benchmark module, in the order `make bench` runs them (`SYNCLINE_BENCH_ONLY=a,b` runs some)."""
+
+
 def main() -> None:
-    results = [
-        kafka_start.measure(),
-        asyncio.run(first_path.measure()),
-        asyncio.run(polytomic_api.measure()),
-        asyncio.run(metrics_overhead.measure()),
-        asyncio.run(aws.measure()),
-        *dataplane.measure(),
-        *cdc.measure(),
-        asyncio.run(scheduler.measure()),
-        *asyncio.run(drs.measure()),
-    ]
+    only = [n for n in os.environ.get("SYNCLINE_BENCH_ONLY", "").split(",") if n]
+    results: list[dict[str, Any]] = []
+    failed = []
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    for name, measure in ENTRIES.items():
+        if only and name not in only:
+            continue
+        try:
+            results += measure()
+        except Exception as exc:  # one broken benchmark must not lose the others' figures
+            failed.append(name)
+            results.append({"name": name, "error": repr(exc)})
+            traceback.print_exc()
+        OUT.write_text(json.dumps(results, indent=2) + "\n")  # written as it goes
     sys.stdout.write(table(results) + f"\n\nwritten to {OUT}\n")
+    if failed:
+        sys.exit(f"benchmarks that failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

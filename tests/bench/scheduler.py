@@ -65,10 +65,14 @@ async def _until(check: Any, timeout_s: float) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _seed(conn: asyncpg.Connection, *, count: int, start: datetime) -> None:
+async def _seed(conn: asyncpg.Connection, *, dsn: str, count: int, start: datetime) -> None:
     """Connectors (policy's table) and one active sync with one Quartz schedule each, due within the window."""
     syncs = [f"sync-{i:05d}" for i in range(count)]
-    await insert_connectors(conn, org_id=ORG, ids=syncs, status="connected")
+    plain = await asyncpg.connect(dsn)  # insert_connectors encodes its JSON itself: no codec on this connection
+    try:
+        await insert_connectors(plain, org_id=ORG, ids=syncs, status="connected")
+    finally:
+        await plain.close()
     retry = RetryPolicy().model_dump(mode="json")
     await conn.executemany(
         "INSERT INTO scheduler.syncs (org_id, sync_id, active, retry, configured_at) VALUES ($1, $2, true, $3, $4)",
@@ -121,7 +125,7 @@ async def measure(schedules: int | None = None) -> dict[str, Any]:
     try:
         await _until(lambda: conn.fetchval("SELECT to_regclass('scheduler.ticks') IS NOT NULL"), 60)
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=10)
-        await _seed(conn, count=count, start=start)
+        await _seed(conn, dsn=dsn, count=count, start=start)
         await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() - 1))
         cpu_before = sum(_cpu_s(p.pid) for p in processes)
 
