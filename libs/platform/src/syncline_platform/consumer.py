@@ -26,11 +26,14 @@ from faststream.message import StreamMessage
 from pydantic import ValidationError
 
 from syncline_contracts.envelope import Envelope
-from syncline_platform.errors import INVALID_INPUT, RetryableError, TerminalError, is_transient
+from syncline_platform.errors import INVALID_INPUT, RedeliverError, RetryableError, TerminalError, is_transient
 from syncline_platform.metrics import Metrics
 from syncline_platform.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
+
+REDELIVER_PAUSE_S = 0.2
+"""Pause before a message this replica will not handle is rewound (it is stopping)."""
 
 _ENVELOPE: contextvars.ContextVar[Envelope] = contextvars.ContextVar("syncline_envelope")
 
@@ -132,6 +135,9 @@ class _PolicyMiddleware(BaseMiddleware):
             except INVALID_INPUT as exc:  # the same input fails the same way: no retries
                 await self.policy.dead_letter(msg, reason=f"invalid input: {exc!r}")
                 return None
+            except RedeliverError:
+                await asyncio.sleep(REDELIVER_PAUSE_S)  # no tight loop while the stop completes
+                raise  # uncommitted: rewound, and handled by whoever holds the partition next
             except (RetryableError, Exception) as exc:  # anything unknown is retried, then dead-lettered
                 failures += 1
                 waited = time.monotonic() - started

@@ -66,6 +66,11 @@ class UnavailableError(RetryableError):
         super().__init__(f"{dependency} unavailable: {detail}")
 
 
+class RedeliverError(RetryableError):
+    """Leave the message uncommitted for another replica (this one is stopping): the consumer does not retry it in
+    place, the subscriber rewinds to it, and whoever holds the partition next handles it."""
+
+
 class InvalidInputError(InvalidError):
     """Input that a library or the database refused while a message was handled (a model's validation, a value
     out of a column's range, a string too long for an index): trying again cannot succeed."""

@@ -1,6 +1,6 @@
 """Errors of the executor."""
 
-from syncline_platform.errors import SynclineError, TerminalError, UnavailableError
+from syncline_platform.errors import RedeliverError, SynclineError, TerminalError, UnavailableError
 
 
 class RunCanceledError(SynclineError):
@@ -29,11 +29,11 @@ class RunEndedElsewhereError(SynclineError):
         super().__init__(f"run [{run_id}] is {status} (worker {worker}) elsewhere")
 
 
-class DrainingError(UnavailableError):
+class DrainingError(RedeliverError):
     """The executor is stopping: a run request waiting for a slot is left to another replica (not committed)."""
 
     def __init__(self) -> None:
-        super().__init__(dependency="executor", detail="stopping; another replica takes the run")
+        super().__init__("the executor is stopping; another replica takes the run")
 
 
 class StreamBusyError(UnavailableError):
