@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 KAFKA := $(or $(SYNCLINE_KAFKA__BOOTSTRAP_SERVERS),127.0.0.1:19092)
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status run stop test lint fmt bench secret-key
+.PHONY: help install up down status run stop test lint fmt bench chaos chaos-short secret-key
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -40,7 +40,9 @@ stop: ## stop the four services
 ES8_ENV := UV_PROJECT_ENVIRONMENT=$(ROOT)/.local/venv-es8
 
 test: up ## install what is missing, start the infrastructure, run the whole suite (+ the Elasticsearch e2e with client 8.x)
-	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+	@deploy/local/test-tools.sh install
+	@deploy/local/test-tools.sh compose-config
+	@$(UV) run --frozen pytest -m "not chaos" $(PYTEST_ARGS)
 	@echo "--- Elasticsearch e2e again with the 8.x client"
 	@$(ES8_ENV) $(UV) run --frozen --quiet --no-default-groups --group es8 pytest -p no:cacheprovider $(wildcard tests/e2e/test_elastic_*.py)
 
@@ -53,6 +55,12 @@ lint: install ## ruff, formatting, mypy strict, lock file
 fmt: install ## format and autofix
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
+
+chaos-short: up ## the fault suite's short form (one trial per fault kind, about 6 minutes)
+	@$(UV) run --frozen pytest -m chaos tests/chaos
+
+chaos: install ## the fault suite, full form, on its own PostgreSQL and Kafka (CHAOS_TRIALS per fault kind, default 20); writes .local/chaos/results.json
+	@$(UV) run --frozen python -m tests.chaos.suite
 
 bench: up ## run the benchmarks (with the tools of the bench group); prints a table, writes .local/bench/results.json
 	@$(UV) sync --frozen --quiet --group bench

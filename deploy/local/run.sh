@@ -17,11 +17,37 @@ secret_key() {
   export SYNCLINE_SECRET_KEY="${SYNCLINE_SECRET_KEY:-$(cat "$STATE/secret.key")}"
 }
 
+# The demo source belongs to its own role, 'syncline_demo' (no superuser; REPLICATION for change capture, which
+# the cluster allows on a database the role may connect to, never physically), with its own password file.
+DEMO_ROLE=syncline_demo
+DEMO_PASSWORD_FILE="$STATE/pg/demo.password"
+as_superuser() { PGPASSWORD="$(cat "$STATE/pg/superuser.password")" "$@" -h 127.0.0.1 -p "$PG_PORT" -U postgres; }
+
 demo_source() {
   [ -n "${SYNCLINE_DATABASE_URL:-}" ] && return 0   # an external server: bring your own source
-  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='demo_source'" \
-    | grep -q 1 || createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres demo_source
-  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d demo_source -q -v ON_ERROR_STOP=1 -f "$ROOT/deploy/local/demo.sql" >/dev/null
+  [ -s "$DEMO_PASSWORD_FILE" ] || (umask 077; od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$DEMO_PASSWORD_FILE")
+  as_superuser psql -d postgres -q -v ON_ERROR_STOP=1 -v role="$DEMO_ROLE" -v password="$(cat "$DEMO_PASSWORD_FILE")" <<'SQL'
+SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+ALTER ROLE :"role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION PASSWORD :'password';
+SELECT 'CREATE DATABASE demo_source' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'demo_source') \gexec
+ALTER DATABASE demo_source OWNER TO :"role";
+\connect demo_source
+ALTER SCHEMA public OWNER TO :"role";
+-- Tables made by earlier versions, as the superuser, become the demo role's.
+SELECT format('ALTER TABLE public.%I OWNER TO %I', tablename, :'role') FROM pg_tables
+WHERE schemaname = 'public' AND tableowner <> :'role' \gexec
+SQL
+  PGPASSWORD="$(cat "$DEMO_PASSWORD_FILE")" psql -h 127.0.0.1 -p "$PG_PORT" -U "$DEMO_ROLE" -d demo_source -q \
+    -v ON_ERROR_STOP=1 -f "$ROOT/deploy/local/demo.sql" >/dev/null
+}
+
+# Other roles (the demo's) cannot even connect to Syncline's own databases.
+own_databases_closed() {
+  [ -n "${SYNCLINE_DATABASE_URL:-}" ] && return 0
+  as_superuser psql -d postgres -q -v ON_ERROR_STOP=1 <<'SQL'
+SELECT format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', datname) FROM pg_database
+WHERE datname IN ('syncline', 'syncline_data') \gexec
+SQL
 }
 
 demo_org() {
@@ -57,6 +83,7 @@ start() {
     sleep 0.5
   done
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "gateway did not start: see $LOGS/gateway.log" >&2; exit 1; }
+  own_databases_closed
 }
 
 stop() {

@@ -1,4 +1,7 @@
-"""Block until the Kafka broker answers metadata requests.  Usage: wait_kafka.py HOST:PORT [timeout_s]"""
+"""Block until the Kafka broker answers metadata requests.  Usage: wait_kafka.py HOST:PORT [timeout_s]
+
+It authenticates as the services do (`syncline_platform.kafka.client_options`: the `SYNCLINE_KAFKA__…` settings,
+else the credentials file a secured local broker wrote)."""
 
 import asyncio
 import contextlib
@@ -8,6 +11,9 @@ import time
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from syncline_platform.kafka import client_options
+from syncline_platform.settings import ServiceSettings
+
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
@@ -15,7 +21,8 @@ async def main(bootstrap: str, wait_s: float) -> int:
     deadline = time.monotonic() + wait_s
     last: Exception | None = None
     while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        settings = ServiceSettings().kafka.model_copy(update={"bootstrap_servers": bootstrap})
+        admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=3000)
         try:
             await admin.start()
             info = await admin.describe_cluster()

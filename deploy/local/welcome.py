@@ -29,6 +29,9 @@ Syncline is running.
   ops          http://127.0.0.1:9180-9183/metrics, /healthz, /readyz (gateway, policy, scheduler, executor)
   logs         {state}/logs/
   files root   {files}/      (file connections' folders lie inside it)
+  PostgreSQL   127.0.0.1:{os.environ.get("PG_PORT", "55432")}, passwords (scram-sha-256): superuser postgres in
+               {state}/pg/superuser.password; the demo source (database demo_source, role syncline_demo)
+               in {state}/pg/demo.password
 
 Run a real sync (PostgreSQL table → index) through the Elasticsearch connector API and show its result:
 

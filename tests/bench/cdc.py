@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -28,7 +27,7 @@ import asyncpg  # noqa: E402
 
 from tests.bench import dataplane  # noqa: E402
 from tests.bench.dataplane import PY, SOURCE_DB, STATE_DB, TARGET_DB, dsn, entry, psql, timed  # noqa: E402
-from tests.support.infra import bootstrap_servers, database_url  # noqa: E402
+from tests.support.infra import kafka_destination  # noqa: E402
 
 TABLE = "cdc_events"
 LAG_TABLE = "cdc_lag_rows"
@@ -76,7 +75,7 @@ def _spec(sync_id: str, destination: dict[str, Any], table: str = TABLE, **extra
 def _kafka_destination(topic: str) -> tuple[dict[str, Any], Any]:
     from syncline_connectors.spec import KafkaPolicy
 
-    destination = {"type": "kafka", "config": {"bootstrap_servers": bootstrap_servers()}}
+    destination = {"type": "kafka", "config": kafka_destination()}  # as a tenant's own cluster user, when secured
     return destination, KafkaPolicy(topic_policy=0, topic=topic, partition_policy=2, partitions_num=12)
 
 
@@ -184,10 +183,8 @@ def prepare(topic: str) -> str:
 
 
 def limit(end: str) -> dict[str, Any]:
-    parts = urlsplit(database_url())
     command = [
-        "pg_recvlogical", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
-        "-U", parts.username or "postgres", "-d", SOURCE_DB, "--slot", LIMIT_SLOT, "--start", "--no-loop",
+        "pg_recvlogical", "-d", dsn(SOURCE_DB), "--slot", LIMIT_SLOT, "--start", "--no-loop",
         "--endpos", end, "--status-interval", "1", "-o", "proto_version=1",
         "-o", f"publication_names={PUBLICATION}", "-f", "/dev/null",
     ]  # fmt: skip

@@ -29,7 +29,14 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
-from tests.support.infra import bootstrap_servers, database_url, with_database  # noqa: E402
+from syncline_platform.kafka import confluent_options  # noqa: E402
+from tests.support.infra import (  # noqa: E402
+    database_url,
+    kafka_destination,
+    kafka_options,
+    kafka_settings,
+    with_database,
+)
 
 DATASET = ROOT.parent / "shared" / "bench" / "events.sql"
 SOURCE_DB = "syncline_bench"
@@ -53,24 +60,8 @@ def dsn(database: str) -> str:
 
 
 def psql(database: str, *args: str) -> list[str]:
-    """A psql command line for `database`."""
-    parts = urlsplit(database_url())
-    return [
-        "psql",
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        parts.hostname or "127.0.0.1",
-        "-p",
-        str(parts.port or 5432),
-        "-U",
-        parts.username or "postgres",
-        "-d",
-        database,
-        *args,
-    ]
+    """A psql command line for `database` (its DSN, password included, as psql takes a URI for `-d`)."""
+    return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn(database), *args]
 
 
 # preparation ----------------------------------------------------------------------------------------------------
@@ -405,7 +396,7 @@ async def run_case(case: str, params: dict[str, Any]) -> dict[str, Any]:
                 sync_id=f"bench-{case}", destination=destination, tables=["events"], file_format=FileFormat(case)
             )
         case "kafka":
-            destination = {"type": "kafka", "config": {"bootstrap_servers": bootstrap_servers()}}
+            destination = {"type": "kafka", "config": kafka_destination()}
             policy = KafkaPolicy(topic_policy=0, topic=params["topic"], partition_policy=2)
             spec = _spec(sync_id="bench-kafka", destination=destination, tables=["events"], kafka=policy)
         case "plain" | "plain_confluent":
@@ -441,7 +432,7 @@ async def _plain_aiokafka(topic: str, messages: list[tuple[bytes, bytes]]) -> fl
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(), acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=1 << 20
+        **kafka_options(), acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=1 << 20
     )
     await producer.start()
     try:
@@ -469,8 +460,8 @@ async def _plain_confluent(topic: str, messages: list[tuple[bytes, bytes]], *, c
             failures.append(error)
 
     producer = Producer(
-        {
-            "bootstrap.servers": bootstrap_servers(),
+        confluent_options(kafka_settings())
+        | {
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 20,
@@ -504,7 +495,7 @@ async def _topic(partitions: int = 12) -> str:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     name = f"bench.dataplane.{time.time_ns()}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -516,7 +507,7 @@ async def _topic(partitions: int = 12) -> str:
 async def _drop_topics(names: list[str]) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         await admin.delete_topics(names)

@@ -35,7 +35,8 @@ import asyncpg  # noqa: E402
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
-from tests.support.infra import bootstrap_servers, database_url, with_database  # noqa: E402
+from syncline_platform.kafka import resolve_auth  # noqa: E402
+from tests.support.infra import bootstrap_servers, database_url, kafka_options, kafka_settings, with_database  # noqa: E402
 
 HERE = ROOT / "deploy" / "local" / "connect"
 POM = HERE / "pom.xml"
@@ -98,9 +99,31 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+JAVA_CLIENTS = ("", "producer.", "consumer.", "admin.")
+"""The worker's own clients and those it makes for connectors: each takes the broker's security settings."""
+
+
+def security_config() -> dict[str, str | int]:
+    """The Java clients' settings for the test broker, authenticated as Syncline's services when it is secured
+    (as `tests.support.infra.kafka_options` for Python clients); nothing on a PLAINTEXT broker."""
+    auth = resolve_auth(kafka_settings())
+    if not auth.sasl:
+        return {}
+    module = {"PLAIN": "plain.PlainLoginModule"}.get(auth.sasl_mechanism, "scram.ScramLoginModule")
+    quoted = {k: json.dumps(v or "") for k, v in (("username", auth.username), ("password", auth.password))}
+    jaas = f"org.apache.kafka.common.security.{module} required username={quoted['username']} "
+    jaas += f"password={quoted['password']};"
+    values = {"security.protocol": auth.security_protocol, "sasl.mechanism": auth.sasl_mechanism}
+    values["sasl.jaas.config"] = jaas
+    if auth.tls and auth.ssl_cafile:
+        values |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(auth.ssl_cafile)}
+    return {f"{prefix}{key}": value for prefix in JAVA_CLIENTS for key, value in values.items()}
+
+
 def worker_config(*, offsets: Path, rest_port: int) -> dict[str, str | int]:
-    """A standalone worker: JSON without schemas, file offsets, a producer tuned like Syncline's."""
-    return {
+    """A standalone worker: JSON without schemas, file offsets, a producer tuned like Syncline's; on a secured
+    broker, every client of the worker authenticates (`security_config`)."""
+    return security_config() | {
         "bootstrap.servers": bootstrap_servers(),
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -215,7 +238,7 @@ def _log_tail(chars: int = 3000) -> str:
 
 
 async def _topics() -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         return set(await admin.list_topics())
@@ -226,7 +249,7 @@ async def _topics() -> set[str]:
 async def _delete_topics(names: set[str]) -> None:
     if not names:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         await admin.delete_topics(sorted(names))
@@ -244,8 +267,8 @@ class _TopicSize:
     def __init__(self, topic: str) -> None:
         self.topic = topic
         self.partitions: list[TopicPartition] = []
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(), enable_auto_commit=False)
+        self.admin = AIOKafkaAdminClient(**kafka_options())
+        self.consumer = AIOKafkaConsumer(**kafka_options(), enable_auto_commit=False)
 
     async def __aenter__(self) -> "_TopicSize":
         await self.admin.start()

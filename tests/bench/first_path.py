@@ -11,7 +11,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from elasticsearch import Elasticsearch
 
-from tests.support.infra import bootstrap_servers, create_database, database_url, drop_database, unique
+from tests.support.infra import create_database, database_url, drop_database, kafka_options, unique
 from tests.support.system import make_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ async def measure(runs: int = 20) -> dict[str, Any]:
         )
         consumer = AIOKafkaConsumer(
             system.topic("syncline.runs.events.v1"),
-            bootstrap_servers=bootstrap_servers(),
+            **kafka_options(),
             auto_offset_reset="latest",
             enable_auto_commit=False,
         )

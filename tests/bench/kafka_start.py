@@ -1,6 +1,8 @@
 """Broker start-to-ready time and resident memory of the local Kafka (a throwaway broker on other ports)."""
 
+import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +28,9 @@ def measure() -> dict[str, Any]:
         env = {"SYNCLINE_HOME": home, "KAFKA_PORT": "19192", "KAFKA_CTRL_PORT": "19193", "PATH": "/usr/bin:/bin"}
         started = time.perf_counter()
         subprocess.run(["bash", str(SCRIPT), "start"], env=env, check=True, capture_output=True)
-        subprocess.run(["python", str(ROOT / "deploy/local/wait_kafka.py"), "127.0.0.1:19192", "90"], check=True)
+        # it authenticates with the credentials the fresh broker wrote below its SYNCLINE_HOME
+        wait = [sys.executable, str(ROOT / "deploy/local/wait_kafka.py"), "127.0.0.1:19192", "90"]
+        subprocess.run(wait, env=os.environ | {"SYNCLINE_HOME": home}, check=True)
         ready = time.perf_counter() - started
         time.sleep(2)  # let start-up allocations settle
         pid = int((Path(home) / "kafka" / "kafka.pid").read_text())

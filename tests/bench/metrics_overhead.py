@@ -1,7 +1,10 @@
-"""What recording metrics costs a request: two gateways side by side on one system, one recording (HTTP latency,
-FastStream's Kafka middleware), one with `SYNCLINE_OPS__METRICS=false`, called in turn with the official Polytomic
-SDK. Figures: p50 of a read (`bulk_sync.list`, PostgreSQL only) and of `bulk_sync.create` (a command through policy
-and its outcome) on each, and the difference. Alone: `uv run python tests/bench/metrics_overhead.py`."""
+"""What recording metrics and traces costs a request: three gateways side by side on one system, one recording
+metrics (HTTP latency, FastStream's Kafka middleware), one with `SYNCLINE_OPS__METRICS=false`, and one recording
+metrics and exporting traces (`OTEL_EXPORTER_OTLP_ENDPOINT` at an OTLP/HTTP receiver in this process), called in
+turn with the official Polytomic SDK. Figures: p50 of a read (`bulk_sync.list`, PostgreSQL only) and of
+`bulk_sync.create` (a command through policy and its outcome) on each, and the differences (the traced gateway's
+spans only: policy, which answers the command, does not trace here). Alone:
+`uv run python tests/bench/metrics_overhead.py`."""
 
 import asyncio
 import json
@@ -22,6 +25,7 @@ from polytomic import BulkSyncDefaultScheduleRequest, Polytomic
 from tests.bench.polytomic_api import _config
 from tests.e2e.polytomic_support import polytomic, wait_for_policy
 from tests.support.infra import create_database, drop_database, unique
+from tests.support.otlp import Receiver, start_receiver
 from tests.support.system import BIN, System, free_port, make_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,11 +71,11 @@ def _interleaved(calls: dict[str, Callable[[], None]], times: int) -> dict[str, 
     return spent
 
 
-def _start_bare_gateway(system: System) -> tuple[subprocess.Popen[bytes], str]:
-    """A second gateway on the same system that records no metrics."""
+def _start_gateway(system: System, *, name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Another gateway on the same system, with `env` on top of the system's."""
     port = free_port()
-    env = system.env | {"SYNCLINE_PORT": str(port), "SYNCLINE_OPS__PORT": "0", "SYNCLINE_OPS__METRICS": "false"}
-    log = (system.log_dir / "gateway-bare.log").open("ab")
+    env = system.env | {"SYNCLINE_PORT": str(port), "SYNCLINE_OPS__PORT": "0"} | env
+    log = (system.log_dir / f"gateway-{name}.log").open("ab")
     process = subprocess.Popen([str(BIN / "syncline-gateway")], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -82,20 +86,26 @@ def _start_bare_gateway(system: System) -> tuple[subprocess.Popen[bytes], str]:
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("the gateway without metrics did not start")
+    raise RuntimeError(f"the gateway {name} did not start")
 
 
-def _measure(system: System, bare_url: str, source_db: str, times: int) -> dict[str, Any]:
+def _measure(system: System, urls: dict[str, str], source_db: str, times: int) -> dict[str, Any]:
     with polytomic(system) as recording, httpx.Client(timeout=30) as http:
-        bare = Polytomic(base_url=bare_url, token=system.key["encoded"], httpx_client=http, timeout=30)
+        bare, traced = (
+            Polytomic(base_url=urls[name], token=system.key["encoded"], httpx_client=http, timeout=30)
+            for name in ("bare", "traced")
+        )
         wait_for_policy(recording)
         made = recording.connections.create(name=unique("pg"), type="postgresql", configuration=_config(source_db))
         assert made.data is not None
         connection = str(made.data.id)
-        for api in (recording, bare):  # warm both up
+        for api in (recording, bare, traced):  # warm them up
             _interleaved({"list": _list(api), "create": _sync(api, connection)}, 5)
-        spent = _interleaved({"list_on": _list(recording), "list_off": _list(bare)}, times)
-        spent |= _interleaved({"create_on": _sync(recording, connection), "create_off": _sync(bare, connection)}, times)
+        spent = _interleaved(
+            {"list_on": _list(recording), "list_off": _list(bare), "list_traced": _list(traced)}, times
+        )
+        creates = {"create_on": _sync(recording, connection), "create_off": _sync(bare, connection)}
+        spent |= _interleaved(creates | {"create_traced": _sync(traced, connection)}, times)
     figures = {name: _p50(values) for name, values in spent.items()}
     return {
         "name": "metrics_overhead",
@@ -106,6 +116,10 @@ def _measure(system: System, bare_url: str, source_db: str, times: int) -> dict[
         "bulk_sync_create_p50_ms_metrics_off": figures["create_off"],
         "list_overhead_ms": round(figures["list_on"] - figures["list_off"], 2),
         "create_overhead_ms": round(figures["create_on"] - figures["create_off"], 2),
+        "bulk_sync_list_p50_ms_traced": figures["list_traced"],
+        "bulk_sync_create_p50_ms_traced": figures["create_traced"],
+        "list_trace_overhead_ms": round(figures["list_traced"] - figures["list_on"], 2),
+        "create_trace_overhead_ms": round(figures["create_traced"] - figures["create_on"], 2),
     }
 
 
@@ -122,16 +136,25 @@ async def measure(times: int = 60) -> dict[str, Any]:
     finally:
         await conn.close()
     system = make_system(database=name, docstore=f"{name}_data", prefix=f"{name}.", log_dir=ROOT / ".local/bench/logs")
-    bare: subprocess.Popen[bytes] | None = None
+    gateways: list[subprocess.Popen[bytes]] = []
+    receiver: Receiver = start_receiver()
     try:
         system.key = system.admin("create-key", "--org", system.admin("create-org", "bench")["id"])
         system.start()
-        bare, bare_url = _start_bare_gateway(system)
-        return await asyncio.to_thread(_measure, system, bare_url, f"{name}_src", times)
+        urls = {}
+        for gateway, env in (
+            ("bare", {"SYNCLINE_OPS__METRICS": "false"}),
+            ("traced", {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}),
+        ):
+            process, urls[gateway] = _start_gateway(system, name=gateway, env=env)
+            gateways.append(process)
+        figures = await asyncio.to_thread(_measure, system, urls, f"{name}_src", times)
+        return figures | {"spans_received": len(receiver.received())}
     finally:
-        if bare is not None:
-            bare.terminate()
-            bare.wait(timeout=15)
+        for process in gateways:
+            process.terminate()
+            process.wait(timeout=15)
+        receiver.stop()
         system.stop()
         for database in (name, f"{name}_data", f"{name}_src"):
             await drop_database(database)

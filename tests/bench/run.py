@@ -11,7 +11,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench import aws, cdc, dataplane, drs, first_path, kafka_start, metrics_overhead, polytomic_api, scheduler
+from tests.bench import (
+    aws,
+    cdc,
+    console_sse,
+    dataplane,
+    drs,
+    first_path,
+    kafka_interface,
+    kafka_start,
+    metrics_overhead,
+    polytomic_api,
+    scheduler,
+)
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
 
@@ -35,6 +47,8 @@ ENTRIES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "cdc": cdc.measure,
     "scheduler": lambda: [asyncio.run(scheduler.measure())],
     "drs": lambda: asyncio.run(drs.measure()),
+    "console_sse": lambda: [asyncio.run(console_sse.measure())],
+    "kafka_interface": lambda: [asyncio.run(kafka_interface.measure())],
 }
 """Every benchmark module, in the order `make bench` runs them (`SYNCLINE_BENCH_ONLY=a,b` runs some)."""
 

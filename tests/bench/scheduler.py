@@ -27,10 +27,9 @@ from syncline_contracts.schedules import RetryPolicy, Schedule, ScheduleKind
 from syncline_contracts.topics import RUN_REQUESTS
 from syncline_platform.kafka import delete_topics
 from syncline_platform.migrations import apply_migrations
-from syncline_platform.settings import KafkaSettings
 from syncline_scheduler.schedules import fingerprint
 from tests.support.connectors import insert_connectors
-from tests.support.infra import bootstrap_servers, create_database, drop_database, unique
+from tests.support.infra import create_database, drop_database, kafka_options, kafka_settings, unique
 from tests.support.system import BIN, make_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +92,7 @@ async def _seed(conn: asyncpg.Connection, *, dsn: str, count: int, start: dateti
 
 async def _request_times(topic: str, count: int) -> dict[str, float]:
     """run id → Kafka timestamp (s) of its run request."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers(), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **kafka_options(), auto_offset_reset="earliest")
     await consumer.start()
     times: dict[str, float] = {}
     try:
@@ -152,7 +151,7 @@ async def measure(schedules: int | None = None) -> dict[str, Any]:
         published = await _request_times(RUN_REQUESTS.qualified(f"{name}."), len(runs))
     finally:
         await drop_database(name)
-        await delete_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=f"{name}."))
+        await delete_topics(kafka_settings(topic_prefix=f"{name}."))
     lags = sorted(published[r["id"]] - r["due_at"].timestamp() for r in runs)
     return {
         "name": "scheduler",

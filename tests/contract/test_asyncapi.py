@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from syncline_contracts import asyncapi
+from syncline_contracts.tenant import TENANT_TOPICS
 from syncline_contracts.topics import TOPICS
 
 
@@ -61,8 +62,8 @@ def test_it_names_its_server(document: dict[str, Any]) -> None:
 
 def test_every_topic_is_sent_and_received(document: dict[str, Any]) -> None:
     operations = document["operations"]
-    assert len(operations) == 2 * len(TOPICS)
-    for topic in TOPICS:
+    assert len(operations) == 2 * len(TOPICS + TENANT_TOPICS)
+    for topic in TOPICS + TENANT_TOPICS:
         for action in ("send", "receive"):
             operation = operations[f"{topic.name}.{action}"]
             assert operation["action"] == action

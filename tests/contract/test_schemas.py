@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from syncline_contracts import asyncapi, snapshots
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
+from syncline_contracts.tenant import TENANT_TOPICS
 from syncline_contracts.topics import TOPICS, Topic, all_messages
 
 TOPIC_NAME = re.compile(r"^syncline\.[a-z][a-z_]*\.(commands|events|requests)\.v[1-9][0-9]*$")
@@ -166,8 +167,8 @@ def test_asyncapi_version(document: dict[str, Any]) -> None:
 
 
 def test_asyncapi_lists_every_topic_as_a_channel(document: dict[str, Any]) -> None:
-    assert set(document["channels"]) == {t.name for t in TOPICS}
-    for topic in TOPICS:
+    assert set(document["channels"]) == {t.name for t in TOPICS + TENANT_TOPICS}
+    for topic in TOPICS + TENANT_TOPICS:
         channel = document["channels"][topic.name]
         assert channel["address"] == topic.name
         assert set(channel["messages"]) == {m.__name__ for m in topic.messages}
@@ -176,8 +177,9 @@ def test_asyncapi_lists_every_topic_as_a_channel(document: dict[str, Any]) -> No
 
 def test_asyncapi_lists_every_message_under_components(document: dict[str, Any]) -> None:
     components = document["components"]["messages"]
-    assert set(components) == {m.__name__ for m in MESSAGE_CLASSES}
-    for message in MESSAGE_CLASSES:
+    tenant = {m for t in TENANT_TOPICS for m in t.messages}
+    assert set(components) == {m.__name__ for m in MESSAGE_CLASSES} | {m.__name__ for m in tenant}
+    for message in (*MESSAGE_CLASSES, *tenant):
         component = components[message.__name__]
         assert component["name"] == message.wire_type()
         schemas = document["components"]["schemas"]

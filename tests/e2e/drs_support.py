@@ -40,6 +40,7 @@ from huaweicloudsdkdrs.v3.model import (  # type: ignore[import-untyped]
     DatabaseInfo,
     DeleteJobReq,
     Endpoint,
+    KafkaSecurity,
     ModifyJobReq,
     PreCheckInfo,
     StartInfo,
@@ -47,7 +48,7 @@ from huaweicloudsdkdrs.v3.model import (  # type: ignore[import-untyped]
     TestEndPoint,
     UpdateDatabaseObjectReq,
 )
-from tests.support.infra import bootstrap_servers, database_url
+from tests.support.infra import database_url, kafka_destination
 from tests.support.system import System
 
 SDK_WARNINGS = "ignore:Method .* of DrsClient is deprecated:DeprecationWarning"
@@ -82,9 +83,10 @@ def drs(
     return client
 
 
-def postgres(database: str, *, password: str = "") -> Endpoint:
-    """A PostgreSQL endpoint on the test server."""
+def postgres(database: str, *, password: str | None = None) -> Endpoint:
+    """A PostgreSQL endpoint on the test server (with its password unless one is given)."""
     server = urlsplit(database_url())
+    password = server.password or "" if password is None else password
     return Endpoint(
         db_type="postgresql",
         ip=server.hostname,
@@ -96,8 +98,19 @@ def postgres(database: str, *, password: str = "") -> Endpoint:
 
 
 def kafka() -> Endpoint:
-    """The test broker as a Kafka target (its brokers in `ip`)."""
-    return Endpoint(db_type="kafka", ip=bootstrap_servers(), db_user="kafka", db_password="")
+    """The test broker as a Kafka target (its brokers in `ip`); on a secured broker, as DRS takes a SASL one: the
+    protocol and mechanism in `kafka_security_config`, the customer principal in `db_user` and `db_password`."""
+    destination = kafka_destination()
+    if "sasl_username" not in destination:
+        return Endpoint(db_type="kafka", ip=destination["bootstrap_servers"], db_user="kafka", db_password="")
+    security = KafkaSecurity(type=destination["security_protocol"], sasl_mechanism=destination["sasl_mechanism"])
+    return Endpoint(
+        db_type="kafka",
+        ip=destination["bootstrap_servers"],
+        db_user=destination["sasl_username"],
+        db_password=destination["sasl_password"],
+        kafka_security_config=security,
+    )
 
 
 def job_name(prefix: str = "job") -> str:
@@ -137,6 +150,7 @@ def test_connections(client: DrsClient, job_id: str, *, source: Endpoint, target
             db_user=endpoint.db_user,
             db_password=endpoint.db_password,
             db_name=endpoint.db_name,
+            kafka_security_config=endpoint.kafka_security_config,
             end_point_type=side,
         )
         for side, endpoint in (("so", source), ("ta", target))

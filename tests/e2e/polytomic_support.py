@@ -45,7 +45,7 @@ def pg_config(database: str, **changes: Any) -> dict[str, Any]:
         "hostname": server.hostname,
         "port": server.port,
         "username": server.username,
-        "password": "never-echoed",
+        "password": server.password or "never-echoed",  # a trusting server takes any
         "database": database,
         "ssl": False,
     }

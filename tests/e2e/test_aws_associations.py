@@ -24,7 +24,7 @@ from tests.e2e.aws_support import (
     window,
 )
 from tests.e2e.polytomic_support import connection, name
-from tests.support.infra import bootstrap_servers, read_topic, unique
+from tests.support.infra import kafka_destination, read_topic, unique
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
@@ -175,9 +175,7 @@ async def test_kafka_destination(aws: Any, api: Polytomic, source_db: tuple[str,
     source_name, source_dsn = source_db
     await seed_events(source_dsn, rows=range(1, 5))
     source = connection(api, source_name, "source")
-    broker = api.connections.create(
-        name=name("kafka"), type="kafka", configuration={"bootstrap_servers": bootstrap_servers()}
-    ).data
+    broker = api.connections.create(name=name("kafka"), type="kafka", configuration=kafka_destination()).data
     assert broker is not None
     topic = unique("aws_events")
     created = integration(aws, source)

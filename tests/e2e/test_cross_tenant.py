@@ -100,7 +100,7 @@ def elastic_side(world: World, source: str) -> dict[str, str]:
         "host": values["hostname"],
         "port": values["port"],
         "username": values["username"],
-        "password": "a-password",
+        "password": values["password"],
         "database": source,
         "tables": ["customers"],
     }

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
-from tests.support.infra import bootstrap_servers
+from tests.support.infra import kafka_options
 from tests.support.system import System
 
 from syncline_connectors.kafka import AVRO_SCHEMA
@@ -34,6 +35,26 @@ CHANGES = (
 )
 
 
+def _tenant(system: System) -> str:
+    """Where this module's DRS topics are: the tenant's own names (on a secured broker, its principal may not
+    touch anything named `syncline…`, as Syncline's own topics are), unique to this system's run."""
+    return f"tenant.{system.topic_prefix}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _drop_tenant_topics(system: System) -> AsyncIterator[None]:
+    """The tenant topics are deleted at the end (Syncline's own go with the system's topic prefix)."""
+    yield
+    admin = AIOKafkaAdminClient(**kafka_options())
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(_tenant(system))]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
 async def _run(dsn: str, *statements: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
@@ -44,7 +65,7 @@ async def _run(dsn: str, *statements: str) -> None:
 
 
 async def _create_topic(name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -54,7 +75,7 @@ async def _create_topic(name: str, partitions: int) -> None:
 
 async def _consume(topic: str, *, count: int, timeout_s: float = 60.0) -> list[tuple[int, str, bytes]]:
     """(partition, key, value) of the first `count` records of every partition of `topic`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         async with asyncio.timeout(timeout_s):
@@ -101,7 +122,7 @@ async def test_one_topic_all_in_partition_zero_as_json(system: System, source_db
 
     source_name, source = source_db
     await _run(source, *SEED)
-    topic = f"{system.topic_prefix}drs-{uuid.uuid4().hex[:8]}"
+    topic = f"{_tenant(system)}drs-{uuid.uuid4().hex[:8]}"
     await _create_topic(topic, partitions=3)
     policy = {"topic_policy": "0", "topic": topic, "partition_policy": "1", "kafka_data_format": "json"}
     client, job = await asyncio.to_thread(_job, system, source_name, policy)
@@ -149,7 +170,7 @@ async def test_a_topic_per_table_partitioned_by_key_as_avro(system: System, sour
 
     source_name, source = source_db
     await _run(source, *SEED)
-    prefix = f"{system.topic_prefix}drs{uuid.uuid4().hex[:6]}"
+    prefix = f"{_tenant(system)}drs{uuid.uuid4().hex[:6]}"
     policy = {
         "topic_policy": 1,  # integers where the docs say strings: accepted
         "topic_name_format": f"{prefix}-$database$-$schema$-$tablename$",

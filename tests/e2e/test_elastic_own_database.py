@@ -28,7 +28,7 @@ def test_a_connector_cannot_point_at_syncline_s_own_databases(system: System) ->
                 "host": host,
                 "port": server.port,
                 "username": server.username,
-                "password": "any",
+                "password": server.password or "any",  # even the right password
                 "database": server.path.lstrip("/"),
                 "tables": ["*"],
             }

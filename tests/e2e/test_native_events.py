@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from elasticsearch import Elasticsearch
 from tests.e2e.native_support import Frame, events
 from tests.e2e.test_elastic_first_path import configure, seed
-from tests.support.infra import bootstrap_servers, unique
+from tests.support.infra import kafka_options, unique
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +27,7 @@ async def kafka_timestamp(system: System, ce_id: str) -> float:
     """When the event with `ce_id` was written to the run events topic (epoch seconds, producer's clock)."""
     consumer = AIOKafkaConsumer(
         system.topic("syncline.runs.events.v1"),
-        bootstrap_servers=bootstrap_servers(),
+        **kafka_options(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

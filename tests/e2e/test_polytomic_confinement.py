@@ -170,7 +170,9 @@ async def test_a_connection_pointed_elsewhere_needs_its_password_again(
 
     # the same change with the password is accepted (and checked against the new host)
     api.connections.test_connection(
-        type="postgresql", configuration={"hostname": "localhost", "password": "never-echoed"}, connection_id=created.id
+        type="postgresql",
+        configuration={"hostname": "localhost", "password": pg_config(database)["password"]},
+        connection_id=created.id,
     )
     moved = api.connections.update(
         created.id, name=created.name or "", configuration=pg_config(database, hostname="localhost"), validate=True

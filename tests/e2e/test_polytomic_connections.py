@@ -19,7 +19,7 @@ from polytomic import (
 )
 from polytomic.core.api_error import ApiError
 from tests.e2e.polytomic_support import name, pg_config, polytomic, seed
-from tests.support.infra import bootstrap_servers, database_url
+from tests.support.infra import database_url, kafka_destination
 from tests.support.system import System, free_port
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ async def test_connections_lifecycle(api: Polytomic, source_db: tuple[str, str],
     assert folder is not None
     assert folder.configuration == {"path": str(org_dir)}
     kafka = api.connections.create(
-        name=name("kafka"), type="kafka", configuration={"bootstrap_servers": bootstrap_servers()}, validate=True
+        name=name("kafka"), type="kafka", configuration=kafka_destination(), validate=True
     ).data
     assert kafka is not None
     assert kafka.status == "healthy"

@@ -12,7 +12,15 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
 from pydantic import SecretStr
-from tests.support.infra import Record, bootstrap_servers, create_database, drop_database, read_topic, unique
+from tests.support.infra import (
+    Record,
+    create_database,
+    drop_database,
+    kafka_destination,
+    kafka_options,
+    read_topic,
+    unique,
+)
 
 from syncline_connectors.kafka import AVRO_SCHEMA, topic_for
 from syncline_connectors.spec import Endpoint, KafkaPolicy, Mode, ObjectSpec, SyncSpec
@@ -46,7 +54,7 @@ PREFIX = unique("drs")
 @pytest.fixture(scope="module", autouse=True)
 async def delete_topics() -> AsyncIterator[None]:
     yield
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(PREFIX)]
@@ -84,7 +92,7 @@ def spec_for(
     return SyncSpec(
         sync_id=unique("k"),
         source=Endpoint(type="postgresql", config={"dsn": dsn, "database": name, "schema": "sales"}),
-        destination=Endpoint(type="kafka", config={"bootstrap_servers": bootstrap_servers()}),
+        destination=Endpoint(type="kafka", config=kafka_destination()),
         objects=tuple(ObjectSpec(name=t, schema_name="sales") for t in tables),
         kafka=policy,
         **extra,  # type: ignore[arg-type]
@@ -100,7 +108,7 @@ async def run(pool: asyncpg.Pool, spec: SyncSpec) -> Tally:
 
 
 async def create_topic(name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -109,7 +117,7 @@ async def create_topic(name: str, partitions: int) -> None:
 
 
 async def partitions_of(topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -126,7 +134,7 @@ async def partitioned(topic: str, count: int) -> dict[str, int]:
     """Key → partition of the first `count` records (read per partition)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in range(await partitions_of(topic))]

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -514,7 +515,8 @@ async def test_missing_rights_are_named_and_nothing_is_left_half_made(
     plain, replicator = unique("plain"), unique("replicator")
     await sql(
         source,
-        f'CREATE ROLE "{plain}" LOGIN; CREATE ROLE "{replicator}" LOGIN REPLICATION;'
+        f'CREATE ROLE "{plain}" LOGIN PASSWORD \'{plain}\'; CREATE ROLE "{replicator}" LOGIN REPLICATION PASSWORD'
+        f" '{replicator}';"
         "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a');"
         f'GRANT SELECT ON t TO "{plain}", "{replicator}";'
         f'GRANT CREATE ON DATABASE "{source.rsplit("/", 1)[-1]}" TO "{plain}", "{replicator}"',
@@ -523,7 +525,8 @@ async def test_missing_rights_are_named_and_nothing_is_left_half_made(
 
         def as_role(role: str, **config: Any) -> SyncSpec:
             spec = spec_for(source, target, ["t"], mode=Mode.REPLICATE, sync_id=unique("cdc-rights"))
-            dsn = source.replace("postgres@", f"{role}@", 1)
+            server = urlsplit(source)  # the role's password is its name
+            dsn = urlunsplit(server._replace(netloc=f"{role}:{role}@{server.hostname}:{server.port}"))
             return spec.model_copy(
                 update={"source": Endpoint(type="postgresql", config={"dsn": dsn, "schema": "public"} | config)}
             )

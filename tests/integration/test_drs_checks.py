@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from tests.support.infra import bootstrap_servers, create_database, database_url, drop_database, unique, with_database
+from tests.support.infra import (
+    create_database,
+    database_url,
+    drop_database,
+    kafka_destination,
+    unique,
+    with_database,
+)
 
 from syncline_connectors.reach import OwnDatabases, Reach
 from syncline_platform.errors import InvalidError
@@ -59,9 +66,23 @@ async def test_a_postgresql_endpoint_is_tested_by_its_connector(source: str) -> 
     assert "does not exist" in problem
 
 
+def kafka_endpoint() -> tuple[dict[str, Any], str]:
+    """The test broker as a DRS Kafka target and its password: on a secured broker, a SASL one (protocol and
+    mechanism in `kafka_security_config`, the customer principal in `db_user`)."""
+    destination = kafka_destination()
+    answers: dict[str, Any] = {"db_type": "kafka", "ip": destination["bootstrap_servers"]}
+    if "sasl_username" not in destination:
+        return answers, ""
+    security = {"type": destination["security_protocol"], "sasl_mechanism": destination["sasl_mechanism"]}
+    sasl = {"db_user": destination["sasl_username"], "kafka_security_config": security}
+    return answers | sasl, destination["sasl_password"]
+
+
 async def test_a_kafka_endpoint_is_tested_by_its_connector() -> None:
-    answers = {"db_type": "kafka", "ip": bootstrap_servers()}
-    assert await drs_checks.test_endpoint(answers, password="", reach=Reach()) is None
+    answers, secret = kafka_endpoint()
+    assert await drs_checks.test_endpoint(answers, password=secret, reach=Reach()) is None
+    if secret:  # a SASL target with a wrong password does not pass
+        assert await drs_checks.test_endpoint(answers, password=secret + "-wrong", reach=Reach()) is not None
     problem = await drs_checks.test_endpoint({"db_type": "kafka", "ip": "127.0.0.1:1"}, password="", reach=Reach())
     assert (problem or "").startswith("Kafka at [127.0.0.1:1] does not answer: ")
 

@@ -17,7 +17,15 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
-from tests.support.infra import bootstrap_servers, create_database, drop_database, read_topic, unique
+from tests.support.infra import (
+    bootstrap_servers,
+    create_database,
+    drop_database,
+    kafka_options,
+    kafka_settings,
+    read_topic,
+    unique,
+)
 
 from syncline_connectors.docstore import index_schema
 from syncline_connectors.spec import run_snapshot
@@ -27,8 +35,7 @@ from syncline_contracts.status import JobType
 from syncline_contracts.topics import RUN_REQUESTS
 from syncline_platform.kafka import build_broker, ensure_topics, publish
 from syncline_platform.migrations import apply_migrations
-from syncline_platform.secrets import generate_key
-from syncline_platform.settings import KafkaSettings
+from syncline_platform.secrets import Sealer, generate_key
 from syncline_policy.compilers.elastic import compile_connector
 
 pytestmark = pytest.mark.integration
@@ -83,7 +90,7 @@ async def plant() -> AsyncIterator[Plant]:
     try:
         dsns = [await create_database(n) for n in names]
         await apply_migrations(dsn=SecretStr(dsns[0]), schema="scheduler", directory=SCHEDULER_MIGRATIONS)
-        await ensure_topics(KafkaSettings(bootstrap_servers=bootstrap_servers(), topic_prefix=prefix))
+        await ensure_topics(kafka_settings(topic_prefix=prefix))
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCLINE_")}
         env |= {
             "SYNCLINE_DATABASE_URL": dsns[0],
@@ -107,7 +114,7 @@ async def plant() -> AsyncIterator[Plant]:
 
 
 async def delete_topics(prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
@@ -152,6 +159,9 @@ async def new_run(plant: Plant, *, rows: int) -> str:
         },
         "sync_cursor": None,
     }
+    if server.password:  # a cluster with passwords: the source's is sealed, as policy keeps it
+        sealer = Sealer(SecretStr(plant.env["SYNCLINE_SECRET_KEY"]))
+        connector["sealed_secrets"] = {"password": sealer.seal(server.password)}
     compiled = compile_connector(connector, org_id=ORG)  # what policy keeps, and the scheduler snapshots of it
     stored = {
         "definition": compiled.definition,
@@ -171,7 +181,7 @@ async def new_run(plant: Plant, *, rows: int) -> str:
 
 
 async def request(plant: Plant, run_id: str) -> None:
-    broker = build_broker(KafkaSettings(bootstrap_servers=bootstrap_servers()), service="test")
+    broker = build_broker(kafka_settings(), service="test")
     await broker.connect()
     try:
         message = RunRequested(run_id=run_id, sync_id="big-connector", job_type=JobType.FULL)

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.test_connector_files import db, read
 from tests.integration.test_connector_kafka import PREFIX, create_topic, delete_topics, records
 from tests.integration.test_connector_postgres import pair, run, spec_for, sql, state
-from tests.support.infra import bootstrap_servers, unique
+from tests.support.infra import kafka_destination, unique
 
 from syncline_connectors import planning
 from syncline_connectors.files import FilesConfig, FilesSource
@@ -137,7 +137,7 @@ async def test_changes_reach_kafka_hashed(state: asyncpg.Pool, pair: tuple[str, 
     spec = SyncSpec(
         sync_id=unique("obf_kafka"),
         source=Endpoint(type="postgresql", config={"dsn": source, "database": "src", "schema": "public"}),
-        destination=Endpoint(type="kafka", config={"bootstrap_servers": bootstrap_servers()}),
+        destination=Endpoint(type="kafka", config=kafka_destination()),
         objects=(ObjectSpec(name="customers", schema_name="public", obfuscated=("name", "age")),),
         kafka=KafkaPolicy(topic_policy=0, topic=topic, partition_policy=1),
         mode=Mode.REPLICATE,

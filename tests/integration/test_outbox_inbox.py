@@ -16,7 +16,7 @@ from syncline_contracts.topics import CONNECTOR_COMMANDS
 from syncline_platform import inbox, outbox
 from syncline_platform.db import Conn, create_pool
 from syncline_platform.kafka import build_broker, ensure_topics
-from syncline_platform.migrations import apply_migrations
+from syncline_platform.migrations import PLATFORM_MIGRATIONS, apply_migrations
 from syncline_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,9 @@ pytestmark = pytest.mark.integration
 
 async def test_migrations_apply_once(database: str) -> None:
     schema = unique("mig")
-    assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 2
+    platform = len(list(PLATFORM_MIGRATIONS.glob("*.sql")))
+    assert platform >= 3  # inbox and outbox, parked rows, retention's indexes
+    assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == platform
     assert await apply_migrations(dsn=SecretStr(database), schema=schema, directory=None) == 0
     conn = await asyncpg.connect(database)
     try:
@@ -105,6 +107,40 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_others_go_out_once(
     [row] = parked
     assert (row["key"], row["attempts"]) == ("c1", outbox.PARK_AFTER)
     assert "MessageSizeTooLarge" in row["error"]
+
+
+async def test_a_producer_out_of_step_with_the_broker_parks_nothing_and_is_renewed(
+    database: str, kafka: KafkaSettings
+) -> None:
+    """What a broker restart does to the idempotent producer: its sequence numbers no longer match the broker's,
+    which answers OutOfOrderSequenceNumber for every batch. Here the producer's next sequence is pushed ahead so
+    the real broker refuses; every row waits (none parked), the producer is renewed and every row goes out."""
+    async with _relay(database, kafka, "outofstep") as (pool, relay):
+        await relay.broker.publish(b"{}", topic=CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), key=b"warm")
+        producer = relay.broker.config.broker_config.producer._producer.producer  # type: ignore[attr-defined]
+        txn = producer._txn_manager
+        for tp in list(txn._sequence_numbers):  # every partition it wrote to: the next batch skips ahead
+            txn._sequence_numbers[tp] += 7
+        await relay.broker.publish(
+            b"{}", topic=CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), key=b"warm", no_confirm=True
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            for i in range(20):
+                message = UpsertConnector(connector_id="warm", name=f"n{i}")  # the partition already written to
+                envelope = Envelope(ce_type=message.wire_type(), ce_source="/test")
+                await outbox.enqueue(conn, topic=CONNECTOR_COMMANDS, message=message, envelope=envelope)
+        relay.start()
+        async with asyncio.timeout(30), pool.acquire() as conn:
+            while await conn.fetchval("SELECT count(*) FROM outbox"):
+                await asyncio.sleep(0.1)
+            parked = await conn.fetchval("SELECT count(*) FROM outbox_parked")
+        assert relay.broker.config.broker_config.producer._producer.producer is not producer  # type: ignore[attr-defined]
+        records = await read_topic(
+            CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) >= 22, timeout_s=10
+        )
+    assert parked == 0
+    names = [json.loads(r.value)["name"] for r in records if r.key == "warm" and r.value != b"{}"]
+    assert names == [f"n{i}" for i in range(20)]  # each once, in order
 
 
 async def test_inbox_recognises_a_redelivered_message(database: str) -> None:

@@ -118,7 +118,7 @@ async def test_bulk_syncs_through_policy(
                 name=unique("pg"),
                 connection_type="postgresql",
                 configuration=pg_configuration(source_database),
-                sealed_secrets={"password": sealer.seal("unused")},
+                sealed_secrets={"password": sealer.seal(urlsplit(source_database).password or "")},
                 check=True,
             ),
         )

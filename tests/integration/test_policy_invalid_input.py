@@ -3,6 +3,7 @@ name too long for its unique index, an integer out of its column's range. Each b
 (`invalid`), which the caller sees, and nothing goes to a dead-letter topic."""
 
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import SecretStr
@@ -19,6 +20,7 @@ from syncline_contracts.topics import (
     SYNC_EVENTS,
 )
 from syncline_platform.kafka import build_broker
+from syncline_platform.secrets import Sealer
 from syncline_platform.settings import KafkaSettings
 from syncline_policy.main import build_app
 from syncline_policy.settings import PolicySettings
@@ -62,6 +64,9 @@ async def test_refused_input_is_rejected_not_dead_lettered(
                 name=unique("pg"),
                 connection_type="postgresql",
                 configuration=pg_configuration(source_database),
+                sealed_secrets={
+                    "password": Sealer(SecretStr(secret_key)).seal(urlsplit(source_database).password or "")
+                },
             ),
         )
         await answered(kafka, CONNECTION_EVENTS, created)  # the sync below needs it

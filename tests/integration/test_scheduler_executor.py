@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
+from pydantic import SecretStr
 from tests.integration.test_scheduler_harness import ORG, decode, of_type, wait_for
 from tests.support.infra import create_database, database_url, drop_database, read_topic, unique
 from tests.support.system import System, make_system
@@ -30,6 +31,7 @@ from syncline_contracts.schedules import RetryPolicy, Schedule, ScheduleKind, Sc
 from syncline_contracts.status import JobType
 from syncline_contracts.topics import CONNECTOR_COMMANDS, RUN_COMMANDS, RUN_EVENTS, SYNC_EVENTS, Topic
 from syncline_platform.kafka import build_broker, delete_topics, publish
+from syncline_platform.secrets import Sealer
 from syncline_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -100,7 +102,10 @@ class Stack:
             "schema": "public",
             "tables": ["items"],
         }
-        await self.send(CONNECTOR_COMMANDS, ConfigureConnector(connector_id=connector_id, values=values))
+        sealer = Sealer(SecretStr(self.system.env["SYNCLINE_SECRET_KEY"]))
+        sealed = {"password": sealer.seal(server.password)} if server.password else {}
+        configure = ConfigureConnector(connector_id=connector_id, values=values, sealed_secrets=sealed)
+        await self.send(CONNECTOR_COMMANDS, configure)
 
         async def connected() -> bool:
             conn = await asyncpg.connect(self.system.database_url)

@@ -9,18 +9,88 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._acl import AclBinding, AclOperation, AclPermissionType
+from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
+from confluent_kafka.admin._scram import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
 
-from syncline_platform.settings import DEFAULT_DATABASE_URL
+from syncline_platform.kafka import client_options, confluent_options, resolve_auth
+from syncline_platform.settings import DEFAULT_DATABASE_URL, KafkaSettings, with_local_password
 
 
 def database_url() -> str:
-    """The server tests run against (`SYNCLINE_DATABASE_URL` or the local cluster)."""
-    return os.environ.get("SYNCLINE_DATABASE_URL", DEFAULT_DATABASE_URL)
+    """The server tests run against (`SYNCLINE_DATABASE_URL` or the local cluster), with the local cluster's
+    superuser password when the DSN names none."""
+    return with_local_password(os.environ.get("SYNCLINE_DATABASE_URL", DEFAULT_DATABASE_URL))
 
 
 def bootstrap_servers() -> str:
     """The broker tests run against."""
     return os.environ.get("SYNCLINE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+
+
+def kafka_settings(**update: object) -> KafkaSettings:
+    """The services' Kafka settings for the broker tests run against (`SYNCLINE_KAFKA__…`: bootstrap servers,
+    SASL), the credentials a secured local broker wrote otherwise."""
+    settings = KafkaSettings(bootstrap_servers=bootstrap_servers())
+    names = ("security_protocol", "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile", "credentials_file")
+    found = {
+        n: os.environ[f"SYNCLINE_KAFKA__{n.upper()}"] for n in names if f"SYNCLINE_KAFKA__{n.upper()}" in os.environ
+    }
+    return KafkaSettings.model_validate(settings.model_dump() | found | update)
+
+
+CUSTOMER = "customer"
+"""The principal tests' Kafka destinations use on a secured test broker, as a customer's own cluster's user."""
+CUSTOMER_PASSWORD = "customer-secret"
+_customers: set[str] = set()
+
+
+def ensure_customer(settings: KafkaSettings) -> None:
+    """Make the customer principal (once per broker and process): every topic and group but Syncline's own
+    (named `syncline…`), which a DENY keeps from it whatever else is allowed."""
+    if settings.bootstrap_servers in _customers:
+        return
+    admin = AdminClient(confluent_options(settings))
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+    for future in admin.alter_user_scram_credentials(
+        [UserScramCredentialUpsertion(CUSTOMER, info, CUSTOMER_PASSWORD.encode())]
+    ).values():
+        future.result()
+    who, allow, deny = f"User:{CUSTOMER}", AclPermissionType.ALLOW, AclPermissionType.DENY
+    literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+    bindings = [
+        AclBinding(ResourceType.TOPIC, "*", literal, who, "*", AclOperation.ALL, allow),
+        AclBinding(ResourceType.GROUP, "*", literal, who, "*", AclOperation.ALL, allow),
+        AclBinding(ResourceType.BROKER, "kafka-cluster", literal, who, "*", AclOperation.IDEMPOTENT_WRITE, allow),
+        AclBinding(ResourceType.TOPIC, "syncline", prefixed, who, "*", AclOperation.ALL, deny),
+        AclBinding(ResourceType.GROUP, "syncline", prefixed, who, "*", AclOperation.ALL, deny),
+    ]
+    for future in admin.create_acls(bindings).values():
+        future.result()
+    _customers.add(settings.bootstrap_servers)
+
+
+def kafka_destination() -> dict[str, str]:
+    """A tenant's Kafka connection configuration pointing at the test broker: no credentials on a PLAINTEXT
+    broker; on a secured one, the customer principal's (which cannot reach Syncline's own topics)."""
+    settings = kafka_settings()
+    if not resolve_auth(settings).sasl:
+        return {"bootstrap_servers": settings.bootstrap_servers}
+    ensure_customer(settings)
+    return {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": CUSTOMER,
+        "sasl_password": CUSTOMER_PASSWORD,
+    }
+
+
+def kafka_options(**update: object) -> dict[str, object]:
+    """Keyword arguments for a test's own aiokafka client (consumer, producer, admin), authenticated as the
+    services when the broker is secured: the one place tests build them."""
+    return client_options(kafka_settings(**update))
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -65,9 +135,7 @@ class Record:
 
 async def read_topic(topic: str, *, until: Callable[[list[Record]], bool], timeout_s: float = 20.0) -> list[Record]:
     """Read `topic` from the beginning until `until(records)` is true or the timeout passes."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap_servers(), auto_offset_reset="earliest", enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(topic, **kafka_options(), auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     records: list[Record] = []
     try:

@@ -10,9 +10,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from syncline_platform.secrets import generate_key
 from tests.support.infra import bootstrap_servers, with_database
+from tests.support.infra import database_url as infra_database_url
 
 SERVICES = ("policy", "scheduler", "executor", "gateway")
 TEST_PARTITIONS = 3
@@ -45,6 +47,8 @@ class System:
     ops_ports: dict[str, int] = field(default_factory=dict)
     """Each service's ops port (`/metrics`, `/healthz`, `/readyz`), free ports chosen when it starts."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    replica_urls: dict[str, str] = field(default_factory=dict)
+    """Each gateway replica's API address (`start_replica`), by its key."""
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     def admin(self, *args: str) -> dict[str, str]:
@@ -69,6 +73,24 @@ class System:
             )
         if "gateway" in (names or SERVICES):
             self._wait_healthy()
+
+    def start_replica(self, name: str, *, replica: int, env: dict[str, str] | None = None) -> str:
+        """Start one more process of service `name`, as replica `replica`: its own instance id and ops port (a
+        gateway replica also its own API port, in `replica_urls`), and `env` on top of the system's. Its key in
+        `processes` (`<name>-<replica>`) is returned; starting a key again (after `kill`) replaces the process."""
+        key = f"{name}-{replica}"
+        log = (self.log_dir / f"{key}.log").open("ab")
+        self._logs.append(log)
+        self.ops_ports[key] = free_port()
+        own = {"SYNCLINE_OPS__PORT": str(self.ops_ports[key]), "SYNCLINE_INSTANCE_ID": key}
+        if name == "gateway":
+            port = int(urlsplit(self.replica_urls[key]).port or 0) if key in self.replica_urls else free_port()
+            self.replica_urls[key] = f"http://127.0.0.1:{port}"
+            own["SYNCLINE_PORT"] = str(port)
+        self.processes[key] = subprocess.Popen(
+            [str(BIN / f"syncline-{name}")], env=self.env | own | (env or {}), stdout=log, stderr=subprocess.STDOUT
+        )
+        return key
 
     def _wait_healthy(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -115,10 +137,14 @@ class System:
         return self.files_root / (org_id or self.key["org_id"])
 
 
+DENIED_NETWORK = "203.0.113.0/24"
+"""A documentation network (TEST-NET-3) every test system denies, so tests can prove the deny list."""
+
+
 def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path, files_root: Path | None = None) -> System:
     """A system wired to its own databases, topic prefix and files root (by default
     `.local/test-files/<database>`), not yet started."""
-    base = os.environ.get("SYNCLINE_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/syncline")
+    base = infra_database_url()
     database_url = with_database(base, database)
     docstore_url = with_database(base, docstore)
     port = free_port()
@@ -137,6 +163,7 @@ def make_system(*, database: str, docstore: str, prefix: str, log_dir: Path, fil
         "SYNCLINE_LOG__JSON_OUTPUT": "true",
         "SYNCLINE_INSTANCE_ID": "test-worker",
         "SYNCLINE_FILES__ROOT": str(files_root),
+        "SYNCLINE_NETWORK__DENY": DENIED_NETWORK,
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     return System(

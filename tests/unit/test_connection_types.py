@@ -80,6 +80,7 @@ async def test_discovery_skips_files_linked_out_of_the_folder(tmp_path: Path) ->
 
 
 PG = CONNECTION_TYPES["postgresql"]
+PG_KEYS = {"identity": PG.identity, "secret_keys": PG.secret_keys}
 STORED = {"hostname": "db", "port": 5432, "username": "u", "database": "d", "ssl": False}
 
 
@@ -88,10 +89,33 @@ STORED = {"hostname": "db", "port": 5432, "username": "u", "database": "d", "ssl
 )
 def test_pointing_a_connection_elsewhere_needs_its_password_again(change: dict[str, object]) -> None:
     with pytest.raises(InvalidError, match=r"\[password\] must be given again when \[\w+\] changes"):
-        check_secrets_given(PG, before=STORED, after=STORED | change, stored={"password"}, given=())
-    check_secrets_given(PG, before=STORED, after=STORED | change, stored={"password"}, given={"password"})
-    check_secrets_given(PG, before=STORED, after=STORED | change, stored=(), given=())  # no password to follow
+        check_secrets_given(
+            identity=PG.identity,
+            secret_keys=PG.secret_keys,
+            before=STORED,
+            after=STORED | change,
+            stored={"password"},
+            given=(),
+        )
+    check_secrets_given(
+        identity=PG.identity,
+        secret_keys=PG.secret_keys,
+        before=STORED,
+        after=STORED | change,
+        stored={"password"},
+        given={"password"},
+    )
+    check_secrets_given(
+        identity=PG.identity, secret_keys=PG.secret_keys, before=STORED, after=STORED | change, stored=(), given=()
+    )  # no password to follow
 
 
 def test_other_changes_keep_the_stored_password() -> None:
-    check_secrets_given(PG, before=STORED, after=STORED | {"ssl": True, "port": "5432"}, stored={"password"}, given=())
+    check_secrets_given(
+        identity=PG.identity,
+        secret_keys=PG.secret_keys,
+        before=STORED,
+        after=STORED | {"ssl": True, "port": "5432"},
+        stored={"password"},
+        given=(),
+    )

@@ -172,3 +172,20 @@ def test_the_compiler_follows_the_task_type_and_policy() -> None:
     assert to_kafka.kafka is not None
     assert (to_kafka.kafka.topic_policy, to_kafka.kafka.partition_policy, to_kafka.kafka.partitions_num) == (1, 2, 3)
     assert (to_kafka.kafka.kafka_data_format, to_kafka.kafka.ddl_topic) == ("avro", "ddl")
+
+
+def test_a_sasl_kafka_target_runs_as_its_db_user_with_its_sealed_password() -> None:
+    security = {"type": "SASL_PLAINTEXT", "sasl_mechanism": "scram-sha-256"}
+    kafka = {"db_type": "kafka", "ip": "broker:9092", "db_user": "tenant", "kafka_security_config": security}
+    spec = compile_job(_job("FULL_INCR_TRANS", kafka, {"topic_policy": "1", "partition_policy": "2"}))
+    assert spec.destination.config == {
+        "bootstrap_servers": "broker:9092",
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-256",
+        "sasl_username": "tenant",
+    }
+    assert spec.destination.sealed_secrets == {"sasl_password": "sealed-dst"}
+    plain = kafka | {"kafka_security_config": {"type": "PLAINTEXT"}}
+    spec = compile_job(_job("FULL_INCR_TRANS", plain, {"topic_policy": "1", "partition_policy": "2"}))
+    assert spec.destination.config == {"bootstrap_servers": "broker:9092", "security_protocol": "PLAINTEXT"}
+    assert spec.destination.sealed_secrets == {}

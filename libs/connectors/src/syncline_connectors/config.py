@@ -19,6 +19,8 @@ class ConfigField:
     type: FieldType = "str"
     required: bool = True
     sensitive: bool = False
+    identity: bool = False
+    """Part of where the connector points: changing it needs the secrets again (`identity_keys`)."""
     default: Any = None
     order: int = 0
 
@@ -47,11 +49,11 @@ def _as_list(value: Any) -> list[str] | str:
 
 
 POSTGRESQL_FIELDS: tuple[ConfigField, ...] = (
-    ConfigField("host", "Host", order=1),
-    ConfigField("port", "Port", type="int", order=2),
-    ConfigField("username", "Username", order=3),
+    ConfigField("host", "Host", identity=True, order=1),
+    ConfigField("port", "Port", type="int", identity=True, order=2),
+    ConfigField("username", "Username", identity=True, order=3),
     ConfigField("password", "Password", sensitive=True, required=False, order=4),
-    ConfigField("database", "Database", order=5),
+    ConfigField("database", "Database", identity=True, order=5),
     ConfigField("schema", "Schema", default="public", required=False, order=6),
     ConfigField("tables", "Comma-separated list of tables", type="list", default="*", required=False, order=7),
     ConfigField("fetch_size", "Rows fetched per request", type="int", default=1000, required=False, order=8),
@@ -83,6 +85,11 @@ def schema_for(service_type: str | None) -> tuple[ConfigField, ...] | None:
 def sensitive_keys(service_type: str | None) -> frozenset[str]:
     """Keys whose values are secrets and are sealed before they leave the gateway."""
     return frozenset(f.key for f in schema_for(service_type) or () if f.sensitive)
+
+
+def identity_keys(service_type: str | None) -> tuple[str, ...]:
+    """Keys that say where the connector points: changing one needs its secrets again."""
+    return tuple(f.key for f in schema_for(service_type) or () if f.identity)
 
 
 def validate_values(service_type: str | None, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

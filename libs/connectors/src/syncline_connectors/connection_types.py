@@ -131,7 +131,24 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
     "kafka": ConnectionType(
         id="kafka",
         name="Apache Kafka",
-        keys=(ConfigKey("bootstrap_servers", "string", "Bootstrap servers", required=True),),
+        keys=(
+            ConfigKey("bootstrap_servers", "string", "Bootstrap servers", required=True),
+            ConfigKey(
+                "security_protocol",
+                "string",
+                "Security protocol (SASL_SSL when a SASL user name is given)",
+                choices=("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"),
+            ),
+            ConfigKey(
+                "sasl_mechanism",
+                "string",
+                "SASL mechanism",
+                default="SCRAM-SHA-512",
+                choices=("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"),
+            ),
+            ConfigKey("sasl_username", "string", "SASL user name"),
+            ConfigKey("sasl_password", "string", "SASL password", secret=True),
+        ),
         source=False,
         destination=True,
         destination_configuration=(
@@ -189,18 +206,20 @@ def validate_configuration(
 
 
 def check_secrets_given(
-    kind: ConnectionType,
     *,
+    identity: Iterable[str],
+    secret_keys: Iterable[str],
     before: dict[str, Any],
     after: dict[str, Any],
     stored: Iterable[str],
     given: Iterable[str],
 ) -> None:
-    """Refuse (InvalidError) a change of where a connection points (`kind.identity`) that would keep a stored
-    secret rather than carry it again, as Airbyte and Fivetran do: otherwise any key of the organisation could
-    send a stored password to a server of its choosing."""
-    moved = [k for k in kind.identity if _text(after.get(k)) != _text(before.get(k))]
-    kept = sorted((kind.secret_keys & set(stored)) - set(given))
+    """Refuse (InvalidError) a change of where a connection points (its `identity` keys: a Polytomic connection
+    type's `identity`, an Elastic schema's `identity_keys`) that would keep a stored secret rather than carry it
+    again, as Airbyte and Fivetran do: otherwise any key of the organisation could send a stored password to a
+    server of its choosing."""
+    moved = [k for k in identity if _text(after.get(k)) != _text(before.get(k))]
+    kept = sorted((set(secret_keys) & set(stored)) - set(given))
     if moved and kept:
         raise InvalidError(
             f"[{', '.join(kept)}] must be given again when [{', '.join(moved)}] changes: "

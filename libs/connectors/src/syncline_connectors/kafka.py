@@ -18,10 +18,11 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
 
 import fastavro
 import structlog
@@ -46,6 +47,7 @@ from syncline_connectors.row_filters import matches
 from syncline_connectors.spec import Filter, KafkaPolicy, Mode
 from syncline_connectors.stream import batches
 from syncline_platform.errors import InvalidError, UnavailableError
+from syncline_platform.network import NetworkPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -75,21 +77,81 @@ AVRO_SCHEMA: dict[str, Any] = {
 _PARSED_AVRO = fastavro.parse_schema(AVRO_SCHEMA)
 
 
+DEFAULT_KAFKA_PORT = 9092
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+
+
 @dataclass(frozen=True)
 class KafkaConfig:
     """How to reach the destination cluster."""
 
     bootstrap_servers: str
     client_id: str = "syncline-executor"
+    security_protocol: str = "PLAINTEXT"
+    """`PLAINTEXT`, `SASL_PLAINTEXT`, `SASL_SSL` or `SSL`."""
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    """`SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN` (with a SASL protocol)."""
+    sasl_username: str | None = None
+    """The tenant's principal on its cluster."""
+    sasl_password: str | None = field(default=None, repr=False)
+    """Its password (sealed at rest like every connection secret)."""
     timeout_s: float = 15.0
     """How long opening waits for the cluster to answer."""
+    network: NetworkPolicy | None = field(default=None, compare=False, repr=False)
+    """The addresses a tenant's bootstrap servers may resolve to, checked before the client opens (`registry`
+    sets it). The brokers the cluster then advertises are its own to name."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "KafkaConfig":
         """From configuration values."""
         if not values.get("bootstrap_servers"):
             raise InvalidError("a Kafka endpoint needs bootstrap_servers")
-        return cls(bootstrap_servers=str(values["bootstrap_servers"]))
+        protocol = str(values.get("security_protocol") or ("SASL_SSL" if values.get("sasl_username") else "PLAINTEXT"))
+        if protocol not in SECURITY_PROTOCOLS:
+            raise InvalidError(f"security_protocol must be one of {', '.join(SECURITY_PROTOCOLS)}")
+        if protocol.startswith("SASL_") and not values.get("sasl_username"):
+            raise InvalidError(f"security_protocol {protocol} needs sasl_username and sasl_password")
+        return cls(
+            bootstrap_servers=str(values["bootstrap_servers"]),
+            security_protocol=protocol,
+            sasl_mechanism=str(values.get("sasl_mechanism") or "SCRAM-SHA-512"),
+            sasl_username=str(values["sasl_username"]) if values.get("sasl_username") else None,
+            sasl_password=str(values.get("sasl_password") or ""),
+        )
+
+    def client(self) -> dict[str, Any]:
+        """librdkafka options reaching the cluster as this configuration says."""
+        options: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "security.protocol": self.security_protocol,
+        }
+        if self.security_protocol.startswith("SASL_"):
+            options |= {
+                "sasl.mechanisms": self.sasl_mechanism,
+                "sasl.username": self.sasl_username or "",
+                "sasl.password": self.sasl_password or "",
+            }
+        return options
+
+    def servers(self) -> list[tuple[str, int]]:
+        """The bootstrap servers' hosts and ports (`host:port`, `[v6]:port`, `PLAINTEXT://host:port`)."""
+        found = []
+        for server in self.bootstrap_servers.split(","):
+            parts = urlsplit("//" + server.strip().rpartition("://")[2])
+            try:
+                port = parts.port or DEFAULT_KAFKA_PORT
+            except ValueError:
+                port = DEFAULT_KAFKA_PORT
+            if parts.hostname:
+                found.append((parts.hostname, port))
+        return found
+
+    async def refuse_unreachable(self) -> None:
+        """Raise `AddressRefusedError` when a bootstrap server is where tenants' connections may not go."""
+        if self.network is not None:
+            for host, port in self.servers():
+                await self.network.refuse(host, port)
 
 
 def topic_for(policy: KafkaPolicy, *, database: str, schema: str, table: str) -> str:
@@ -218,10 +280,10 @@ class KafkaDestination:
         self._ddl_sent: set[str] = set()
 
     async def __aenter__(self) -> Self:
+        await self.config.refuse_unreachable()
         producer = Producer(
-            {
-                "bootstrap.servers": self.config.bootstrap_servers,
-                "client.id": self.config.client_id,
+            self.config.client()
+            | {
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": 20,  # `flush` sends what lingers at once: only full batches wait for more
@@ -298,9 +360,7 @@ class KafkaDestination:
 
     async def _create(self, topic: str) -> None:
         def create() -> None:
-            admin = AdminClient(
-                {"bootstrap.servers": self.config.bootstrap_servers, "client.id": self.config.client_id}
-            )
+            admin = AdminClient(self.config.client())
             new = NewTopic(topic, self.policy.partitions_num, self.policy.replication_factor)
             admin.create_topics([new], operation_timeout=15)[topic].result()
 

@@ -40,6 +40,7 @@ from syncline_connectors.pgoutput import Change, Commit, Decoder, lsn_int, lsn_t
 from syncline_connectors.reach import OwnDatabases, Server
 from syncline_connectors.spec import Filter
 from syncline_platform.errors import InvalidError, UnavailableError
+from syncline_platform.network import NetworkPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +68,8 @@ class PostgresConfig:
     """How long opening a connection waits for the server."""
     own: OwnDatabases | None = field(default=None, compare=False, repr=False)
     """Syncline's own databases, refused before a connection opens (a tenant's endpoint: `registry` sets it)."""
+    network: NetworkPolicy | None = field(default=None, compare=False, repr=False)
+    """The addresses a tenant's endpoint may resolve to, checked before a connection opens (`registry` sets it)."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "PostgresConfig":
@@ -99,8 +102,11 @@ class PostgresConfig:
 async def connect(config: PostgresConfig, *, settings: dict[str, str] | None = None) -> asyncpg.Connection:
     """One connection with Syncline's session settings (UTC, ISO dates, exact floats)."""
     server_settings = SESSION | (settings or {})
+    server = Server.of_dsn(config.dsn) if config.dsn else config.server
+    if config.network is not None:
+        await config.network.refuse(server.host, server.port)
     if config.own is not None:
-        await config.own.refuse(Server.of_dsn(config.dsn) if config.dsn else config.server)
+        await config.own.refuse(server)
     try:
         if config.dsn:
             conn: asyncpg.Connection = await asyncpg.connect(

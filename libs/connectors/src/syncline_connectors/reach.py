@@ -7,7 +7,8 @@ database but Syncline's own.
   sockets all count as this machine), whatever the credentials. `postgres.connect` asks it before every tenant
   connection opens, so checks, discovery and runs are refused alike.
 - `org_folder`: an organisation's folder below the files root (`<root>/<org id>`), made on first use.
-- `Reach`: the two together, as the services hand them to the registry and `connection_types`.
+- `Reach`: those and the network policy (`syncline_platform.network`: which addresses a connection's host may
+  resolve to), as the services hand them to the registry and `connection_types`.
 """
 
 import asyncio
@@ -19,13 +20,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from syncline_platform.errors import InvalidError
+from syncline_platform.network import NetworkPolicy, ReachRefusedError
 
 DEFAULT_PORT = 5432
 LOCAL = "local"
 """What every address of this machine resolves to when servers are compared."""
 
 
-class OwnDatabaseError(InvalidError):
+class OwnDatabaseError(ReachRefusedError):
     """A tenant connection points at one of Syncline's own databases."""
 
     def __init__(self, where: str) -> None:
@@ -120,10 +122,12 @@ class OwnDatabases:
 @dataclass(frozen=True)
 class Reach:
     """Where one organisation's connections may go: `files` is the folder its file connections lie in (see
-    `for_org`), `own` Syncline's databases, which none may reach."""
+    `for_org`), `own` Syncline's databases, which none may reach, `network` the addresses their hosts may resolve
+    to (`SYNCLINE_NETWORK__*`; None: any)."""
 
     files: Path | None = None
     own: OwnDatabases = field(default_factory=OwnDatabases)
+    network: NetworkPolicy | None = None
 
     def for_org(self, org_id: str) -> "Reach":
         """This reach with the organisation's own folder below the files root."""

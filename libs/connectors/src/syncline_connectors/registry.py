@@ -56,7 +56,7 @@ def endpoint_for(
     destination when it cannot be read from. `config` has its secrets opened; `timeout_s` bounds how long opening
     it waits for the other side."""
     if endpoint.type == DestinationType.KAFKA:
-        kafka = KafkaConfig.from_values(config)
+        kafka = replace(KafkaConfig.from_values(config), network=reach.network)
         if timeout_s is not None:
             kafka = replace(kafka, timeout_s=timeout_s)
         return KafkaDestination(kafka, policy=KafkaPolicy(topic_policy=1), database="")
@@ -95,7 +95,7 @@ def destination_for(
             )
         case DestinationType.KAFKA:
             return KafkaDestination(
-                KafkaConfig.from_values(config),
+                replace(KafkaConfig.from_values(config), network=reach.network),
                 policy=spec.kafka or KafkaPolicy(topic_policy=1),
                 database=str(spec.source.config.get("database") or spec.source.type),
             )
@@ -119,7 +119,7 @@ def _docstore_dsn(dsn: str | None) -> str:
 
 def _postgres(config: dict[str, Any], reach: Reach) -> PostgresConfig:
     """A tenant's PostgreSQL endpoint, kept away from Syncline's own databases."""
-    return replace(PostgresConfig.from_values(config), own=reach.own)
+    return replace(PostgresConfig.from_values(config), own=reach.own, network=reach.network)
 
 
 def _files_root(reach: Reach) -> Path:

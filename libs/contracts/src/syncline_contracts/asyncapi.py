@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
+from syncline_contracts.tenant import TENANT_TOPICS
 from syncline_contracts.topics import TOPICS, Topic, all_messages
 
 SCHEMAS = "#/components/schemas/"
@@ -28,8 +30,10 @@ def _pointer(key: str) -> str:
 
 
 def _channel(topic: Topic) -> dict[str, Any]:
+    parameters = {"org_id": {"description": "The organisation's id."}} if "{org_id}" in topic.name else {}
     return {
         "address": topic.name,
+        **({"parameters": parameters} if parameters else {}),
         "description": topic.description,
         "servers": [{"$ref": "#/servers/kafka"}],
         "messages": {m.__name__: {"$ref": f"#/components/messages/{m.__name__}"} for m in topic.messages},
@@ -65,9 +69,19 @@ def _schemas(models: tuple[type[BaseModel], ...]) -> tuple[dict[type[BaseModel],
     return {m: refs[(m, "validation")]["$ref"] for m in models}, top.get("$defs", {})
 
 
+def _messages() -> tuple[type[Message], ...]:
+    """Every message of the internal and the tenant topics, each wire type once."""
+    seen = {m.wire_type(): m for m in all_messages()}
+    for topic in TENANT_TOPICS:
+        for message in topic.messages:
+            seen.setdefault(message.wire_type(), message)
+    return tuple(seen.values())
+
+
 def document() -> dict[str, Any]:
     """The whole AsyncAPI document."""
-    messages = all_messages()
+    messages = _messages()
+    topics = (*TOPICS, *TENANT_TOPICS)
     refs, schemas = _schemas((Envelope, *messages))
     return {
         "asyncapi": "3.0.0",
@@ -79,8 +93,8 @@ def document() -> dict[str, Any]:
         },
         "defaultContentType": "application/json",
         "servers": {"kafka": KAFKA_SERVER},
-        "channels": {t.name: _channel(t) for t in TOPICS},
-        "operations": {name: op for t in TOPICS for name, op in _operations(t).items()},
+        "channels": {t.name: _channel(t) for t in topics},
+        "operations": {name: op for t in topics for name, op in _operations(t).items()},
         "components": {
             "schemas": schemas,
             "messages": {

@@ -127,6 +127,15 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     kafka.NotLeaderForPartitionError,
     kafka.LeaderNotAvailableError,
     kafka.NodeNotReadyError,
+    kafka.NoBrokersAvailable,
+    kafka.KafkaUnavailableError,
+    # the idempotent producer's state no longer matches the broker's (after a broker restart, say): the producer
+    # is renewed and the message sent again
+    kafka.OutOfOrderSequenceNumber,
+    kafka.UnknownProducerId,
+    kafka.InvalidProducerEpoch,
+    kafka.ProducerFenced,
+    kafka.ProducerClosed,
 )
 """Failures of the infrastructure, not of the message: the database or the broker is down, restarting or busy.
 A consumer waits them out (its partition holds) and never dead-letters a message for them."""
@@ -138,6 +147,8 @@ def is_transient(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, TRANSIENT):
+            return True
+        if isinstance(current, kafka.KafkaError) and current.retriable:  # aiokafka's own word for it
             return True
         if isinstance(current, pg.InterfaceError) and "closed" in str(current):  # used after the server went
             return True

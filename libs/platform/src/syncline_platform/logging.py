@@ -6,6 +6,7 @@ import sys
 import structlog
 
 from syncline_platform.settings import LogSettings
+from syncline_platform.tracing import add_trace_ids
 
 
 def configure(settings: LogSettings, *, service: str) -> None:
@@ -13,6 +14,7 @@ def configure(settings: LogSettings, *, service: str) -> None:
     json_output = settings.json_output if settings.json_output is not None else not sys.stderr.isatty()
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

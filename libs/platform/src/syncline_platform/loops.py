@@ -2,11 +2,17 @@
 never ends the loop silently (a dead outcome waiter would turn every create into a 202)."""
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
+from syncline_platform.errors import is_transient
+
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 async def forever(step: Callable[[], Awaitable[None]], *, name: str, cap_s: float = 5.0) -> None:
@@ -22,3 +28,20 @@ async def forever(step: Callable[[], Awaitable[None]], *, name: str, cap_s: floa
             failures += 1
             log.error("loop.step_failed", loop=name, error=repr(exc), failures=failures)
             await asyncio.sleep(min(cap_s, 0.1 * 2**failures))
+
+
+async def until_done(op: Callable[[], Awaitable[T]], *, name: str, cap_s: float = 5.0) -> T:
+    """Run `op` until it succeeds, waiting out transient failures (`errors.is_transient`: the database or the
+    broker away) with a capped, jittered backoff; any other failure propagates. For writes that must not be
+    dropped, such as recording the end of a run: `op` must be one transaction, safe to try again."""
+    failures = 0
+    while True:
+        try:
+            return await op()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            failures += 1
+            pause = random.uniform(0.5, 1.0) * min(cap_s, 0.1 * 2**failures)  # noqa: S311 (jitter, not a secret)
+            log.warning("retry.transient", op=name, error=repr(exc), failures=failures, pause_s=round(pause, 2))
+            await asyncio.sleep(pause)

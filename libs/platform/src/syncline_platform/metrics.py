@@ -98,6 +98,9 @@ class Metrics:
         self.webhook_deliveries = gauge(
             "webhook_deliveries", "Webhook deliveries kept, by outcome (pending, delivered, failed).", ["status"]
         )
+        self.stream_releases = gauge(
+            "stream_releases_pending", "Replication slots of deleted syncs not yet given back, by state.", ["state"]
+        )
         self.scrape_errors = counter("scrape_probe_errors_total", "Probes that failed during a scrape.", ["probe"])
 
     def kafka_middleware(self) -> KafkaPrometheusMiddleware:

@@ -1,9 +1,10 @@
 """Which addresses Syncline may connect to on a tenant's behalf.
 
-A tenant chooses where some of Syncline's connections go (webhook endpoints). Those must not reach the cloud's
-metadata service, link-local neighbours or, in a hosted deployment, Syncline's own loopback and private networks.
-A name is checked by what it resolves to when the connection is made (DNS can change between a check and a use);
-the caller then connects to the very addresses that were checked.
+A tenant chooses where some of Syncline's connections go (webhook endpoints, the hosts of PostgreSQL and Kafka
+connections). Those must not reach the cloud's metadata service, link-local neighbours or, in a hosted deployment,
+Syncline's own loopback and private networks. A name is checked by what it resolves to when the connection is made
+(DNS can change between a check and a use); webhook deliveries then connect to the very addresses that were
+checked, database and broker clients resolve the name again (their TLS checks the name).
 """
 
 import asyncio
@@ -42,7 +43,11 @@ INTERNAL: tuple[Network, ...] = tuple(
 """Refused when hosted: loopback, private, shared and unspecified ranges."""
 
 
-class AddressRefusedError(InvalidError):
+class ReachRefusedError(InvalidError):
+    """A tenant's connection may not go there, whatever its credentials: refused, never a failed check."""
+
+
+class AddressRefusedError(ReachRefusedError):
     """The host is, or resolves to, an address Syncline does not connect to for tenants."""
 
     def __init__(self, *, host: str, address: str, why: str) -> None:
@@ -91,6 +96,20 @@ class NetworkPolicy:
         literal = _literal(name)
         if literal is not None:
             self.check_address(host=host, address=str(literal))
+
+    async def refuse(self, host: str, port: int) -> None:
+        """Raise `AddressRefusedError` when a tenant connection's `host` is refused: a Unix socket folder counts as
+        loopback; a name that does not resolve is left to the client, which fails to reach it anyway."""
+        if host.startswith(("/", "@")):
+            self.check_address(host=host, address="127.0.0.1")
+            return
+        if _literal(host.lower()) is not None:  # an address needs no resolving
+            self.check_host(host)
+            return
+        try:
+            await self.resolve(host, port)
+        except (socket.gaierror, UnicodeError):
+            return
 
     async def resolve(self, host: str, port: int) -> list[str]:
         """The addresses of `host`, every one of them allowed (else `AddressRefusedError`)."""

@@ -24,6 +24,7 @@ from syncline_platform.ops import (
     postgres_check,
 )
 from syncline_platform.outbox import OutboxRelay
+from syncline_platform.retention import Retention
 from syncline_platform.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,8 @@ class ServiceApp:
         self.policy.broker = self.broker
         self._pool: asyncpg.Pool | None = None
         self._relay: OutboxRelay | None = None
+        self.retention = Retention(settings.retention)
+        """The service's purges of old rows (its own tables add theirs before it starts)."""
         self._starting_hooks: list[Hook] = []
         self._started_hooks: list[Hook] = []
         self._stopping_hooks: list[Hook] = []
@@ -98,6 +101,7 @@ class ServiceApp:
             pool=self._pool, broker=self.broker, schema=self.name, prefix=self.settings.kafka.topic_prefix
         )
         self._relay.start()
+        self.retention.start(self._pool)
         for hook in self._started_hooks:
             await hook(self)
         self.readiness.started = True
@@ -108,6 +112,7 @@ class ServiceApp:
         self.readiness.started = False
         for hook in self._stopping_hooks:
             await hook(self)
+        await self.retention.stop()
         if self._relay:
             await self._relay.stop()
         await self.broker.stop()

@@ -18,6 +18,7 @@ from syncline_contracts.syncs import BulkSyncDeleted
 from syncline_contracts.topics import CONNECTOR_EVENTS, RUN_EVENTS, RUN_REQUESTS, SYNC_EVENTS
 from syncline_executor import repository
 from syncline_executor.errors import DrainingError
+from syncline_executor.releases import StreamReleases
 from syncline_executor.service import SOURCE, RunExecutor
 from syncline_platform import inbox, outbox
 from syncline_platform.consumer import current_envelope
@@ -27,14 +28,21 @@ from syncline_platform.service import ServiceApp
 log = structlog.get_logger(__name__)
 
 
-def register(app: ServiceApp, *, runs: RunExecutor) -> None:
+def register(app: ServiceApp, *, runs: RunExecutor, releases: StreamReleases) -> None:
     """Subscribe the executor handlers."""
     _run_requests(app, runs=runs)
-    _deletions(app, runs=runs)
+    _deletions(app, releases=releases)
 
 
-def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
+def _deletions(app: ServiceApp, *, releases: StreamReleases) -> None:
     kafka = app.settings.kafka
+
+    async def release(*, org_id: str, sync_id: str, state_key: str) -> None:
+        """Record the release (the release loop does it, again until done) and wake the loop."""
+        async with app.pool.acquire() as conn:
+            await repository.request_release(conn, org_id=org_id, sync_id=state_key, run_sync_id=sync_id)
+        log.info("sync.release_requested", sync_id=sync_id)
+        releases.wake()
 
     @app.broker.subscriber(
         SYNC_EVENTS.qualified(kafka.topic_prefix), **subscription(kafka, topic=SYNC_EVENTS, service="executor-syncs")
@@ -43,10 +51,10 @@ def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
         envelope = current_envelope()
         if envelope.ce_type == BulkSyncDeleted.wire_type():  # the topic's other events are not the executor's
             sync_id = BulkSyncDeleted.model_validate(body).sync_id
-            await runs.release_stream(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
+            await release(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
         elif envelope.ce_type == DrsJobReleased.wire_type():  # a terminated DRS job gives its slot back
             sync_id = DrsJobReleased.model_validate(body).sync_id
-            await runs.release_stream(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
+            await release(org_id=envelope.org_id, sync_id=sync_id, state_key=sync_id)
 
     @app.broker.subscriber(
         CONNECTOR_EVENTS.qualified(kafka.topic_prefix),
@@ -57,7 +65,7 @@ def _deletions(app: ServiceApp, *, runs: RunExecutor) -> None:
         if envelope.ce_type == ConnectorDeleted.wire_type():
             connector_id = ConnectorDeleted.model_validate(body).connector_id
             key = elastic_sync_key(org_id=envelope.org_id, connector_id=connector_id)
-            await runs.release_stream(org_id=envelope.org_id, sync_id=connector_id, state_key=key)
+            await release(org_id=envelope.org_id, sync_id=connector_id, state_key=key)
 
 
 def _run_requests(app: ServiceApp, *, runs: RunExecutor) -> None:

@@ -5,6 +5,11 @@ every batch the writer acknowledges, the position and the object's counters are 
 (and, for incremental reads and change streams, the sync's position in `executor.sync_state` in the same
 transaction), so a retried run resumes after the last durable batch. A replication slot advances only after its
 position is stored. Cancellation arrives as task cancellation; an object interrupted that way is aborted.
+
+Fencing: a run's pipeline carries its claim's fence (`Fence`), checked in the transaction of every checkpoint and
+sync-state write and before every destination commit (a batch's end mark reaching the writer, an object's close),
+so a mover whose claim was lost (the sweep ended the run, another executor claimed it) stops at its next batch
+and writes nothing more.
 """
 
 import asyncio
@@ -39,13 +44,20 @@ from syncline_connectors.reach import OwnDatabases, Reach
 from syncline_connectors.registry import Destination, Source, destination_for, source_for
 from syncline_connectors.spec import DestinationType, Endpoint, Mode, SyncSpec
 from syncline_contracts.runs import ReplicationLag, RunCounters
-from syncline_executor import repository
-from syncline_executor.errors import ObjectsFailedError, StreamBusyError
+from syncline_executor import repository, runlog
+from syncline_executor.errors import ObjectsFailedError, RunEndedElsewhereError, RunGoneError, StreamBusyError
 from syncline_executor.repository import ObjectCheckpoint
+from syncline_platform import tracing
+from syncline_platform.db import Conn
 from syncline_platform.errors import InvalidError, RetryableError
+from syncline_platform.network import NetworkPolicy
 from syncline_platform.secrets import Sealer
 
 log = structlog.get_logger(__name__)
+
+Fence = Callable[[Conn], Awaitable[None]]
+"""Raises (`RunEndedElsewhereError`) unless the run's claim still holds it; called in the transaction of the write
+it guards, or just before a destination commits."""
 
 STREAM = "__stream__"
 """The checkpoint and sync-state key of a sync's change stream."""
@@ -185,6 +197,8 @@ class PipelineSettings:
     `SYNCLINE_FILES__ROOT`); without one, runs with file connections fail."""
     own: OwnDatabases = field(default_factory=OwnDatabases)
     """Syncline's own databases, which no endpoint of a run may reach (`postgres.connect` refuses them)."""
+    network: NetworkPolicy | None = None
+    """The addresses a run's endpoints may resolve to (`SYNCLINE_NETWORK__*`)."""
     docstore_dsn: str | None = None
     """The document store that specs name without addressing (`SYNCLINE_DOCSTORE_URL`): the executor's own."""
     follow_poll_s: float = 0.25
@@ -213,14 +227,32 @@ class Pipeline:
         tally: Tally,
         options: RunOptions | None = None,
         steering: Steering | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.pool = pool
+        self.fence = fence
         self.sealer = sealer
         self.settings = settings
         self.run_id = run_id
         self.tally = tally
         self.options = options or RunOptions()
         self.steering = steering or Steering()
+
+    async def _fenced(self, conn: Conn) -> None:
+        if self.fence is not None:
+            await self.fence(conn)
+
+    async def _guard(self) -> None:
+        """Check the fence before a destination commit."""
+        if self.fence is not None:
+            async with self.pool.acquire() as conn:
+                await self.fence(conn)
+
+    async def _set_stream(self, spec: SyncSpec, state: dict[str, Any] | None) -> None:
+        """Store (or forget) the sync's change-stream state, fenced."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._fenced(conn)
+            await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
 
     def opened(self, endpoint: Endpoint) -> dict[str, Any]:
         """An endpoint's configuration with its secrets opened (only ever in memory, only here)."""
@@ -232,7 +264,7 @@ class Pipeline:
 
     def _sides(self, spec: SyncSpec) -> tuple[Source, Destination]:
         """The spec's source and destination (not yet entered), file folders confined to the files root."""
-        reach = Reach(files=self.settings.files_root, own=self.settings.own)
+        reach = Reach(files=self.settings.files_root, own=self.settings.own, network=self.settings.network)
         source = source_for(spec, self.opened(spec.source), batch_rows=self.settings.batch_rows, reach=reach)
         destination = destination_for(
             spec,
@@ -329,6 +361,8 @@ class Pipeline:
                 if current is not None and current.cancelling():
                     raise  # the whole run is stopping
                 await self._end_object(spec, plan, outcome="canceled")
+            except (RunEndedElsewhereError, RunGoneError):
+                raise  # fenced out: not this mover's to record anything more
             except Exception as exc:
                 if not spec.isolate_failures or _transient(exc):
                     raise  # a passing failure is the run's: its retry policy tries the whole run again
@@ -357,6 +391,9 @@ class Pipeline:
         await self._checkpoint(
             spec, plan.key, self.tally.of(plan.key), None, done=outcome == "canceled", outcome=outcome, error=error
         )
+        counts = runlog.object_counts(self.tally.of(plan.key))
+        message = f"{plan.key} {outcome}" + (f": {error}" if error else "")
+        await runlog.note("error" if outcome == "failed" else "warning", message, object_key=plan.key, counts=counts)
 
     def _all_failed(self, plans: list[ObjectPlan]) -> None:
         """A run whose every object failed fails (one that moved anything completes, with errors)."""
@@ -451,6 +488,7 @@ class Pipeline:
             await read(plan, after=resume, encoding=encoding, shape=destination.shape, emit=emit)
 
         last: Position | None = None
+        batch_ns = tracing.now_ns()
         try:
             async with self._stream(reader, counters) as items:
                 async for committed in destination.write(plan, items, encoding=encoding):
@@ -458,7 +496,13 @@ class Pipeline:
                     last = committed.position
                     sync_position = committed.position if tracked else None
                     await self._checkpoint(spec, plan.key, counters, committed.position, sync_position=sync_position)
-            outcome = await destination.close_object(plan)
+                    tracing.record(
+                        "destination.commit", start_ns=batch_ns, attributes=_commit_attributes(plan.key, committed)
+                    )
+                    batch_ns = tracing.now_ns()
+            await self._guard()
+            with tracing.span("destination.close", {"syncline.object": plan.key}):
+                outcome = await destination.close_object(plan)
         except BaseException:
             with contextlib.suppress(Exception):
                 await destination.abort_object(plan)
@@ -469,6 +513,8 @@ class Pipeline:
         horizon = {"since": last["xmin"]} if not tracked and last and last.get("xmin") is not None else None
         await self._checkpoint(spec, plan.key, counters, None, done=True, sync_position=horizon)
         log.info("object.moved", object=plan.key, rows=counters.rows_written, deleted=counters.rows_deleted)
+        moved = f"{plan.key}: {counters.rows_written} rows written, {counters.rows_deleted} deleted"
+        await runlog.note("info", moved, object_key=plan.key, counts=runlog.object_counts(counters))
 
     @contextlib.asynccontextmanager
     async def _stream(
@@ -494,6 +540,7 @@ class Pipeline:
                     raise item.error
                 if isinstance(item, Mark):
                     counters.rows_read += item.rows
+                    await self._guard()  # the writer commits the batch on its end mark
                 yield item
 
         task = asyncio.create_task(produce(), name="reader")
@@ -536,6 +583,7 @@ class Pipeline:
             error=error,
         )
         async with self.pool.acquire() as conn, conn.transaction():
+            await self._fenced(conn)
             await repository.save_checkpoint(conn, run_id=self.run_id, object_key=key, checkpoint=checkpoint)
             if sync_position is not None:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=key, state=sync_position)
@@ -565,14 +613,12 @@ class Pipeline:
             if state is None:
                 state = {"slot": name, "lsn": start["lsn"], "objects": [], "catch_up": True}
             state = state | {"source": kept_source}
-            async with self.pool.acquire() as conn:
-                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
+            await self._set_stream(spec, state)
         covered = set(state.get("objects", []))
         if not spec.initial_load and any(p.key not in covered for p in plans):
             # changes only: every object is covered from the moment the stream opened, without a snapshot
             state = state | {"objects": sorted(covered | {p.key for p in plans}), "catch_up": False}
-            async with self.pool.acquire() as conn:
-                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
+            await self._set_stream(spec, state)
             covered = set(state["objects"])
         fresh = [p for p in plans if p.key not in covered]
         for plan in fresh:
@@ -582,8 +628,7 @@ class Pipeline:
             if plan.key in self.tally.failures or self.steering.wants_stopped(plan):
                 continue  # not covered: the next run snapshots it again
             state = state | {"objects": sorted({*state.get("objects", []), plan.key})}
-            async with self.pool.acquire() as conn:
-                await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=state)
+            await self._set_stream(spec, state)
         if fresh and len(fresh) == len(plans) and not spec.follow:
             return  # the first run: the snapshot is the data; changes since the slot opened come next run
         # only objects whose snapshot landed take changes (one that failed or was cancelled snapshots next run)
@@ -635,12 +680,19 @@ class Pipeline:
             await source.read_changes(name=name, plans=plans, after=after, encoding=Encoding.CHANGES, emit=emit)
 
         async with self._stream(reader, counters) as items:
+            batch_ns = tracing.now_ns()
             async for committed in destination.apply_changes(plans, items, options=options):
                 self._count(counters, committed)
                 for key, (written, deleted) in committed.objects.items():
                     log.info("object.changes_applied", object=key, written=written, deleted=deleted)
+                    counts = {"rows_written": written, "rows_deleted": deleted}
+                    await runlog.note("info", f"{key}: changes applied", object_key=key, counts=counts)
                 state = state | {"lsn": committed.position["lsn"], "catch_up": False}
                 await self._checkpoint(spec, STREAM, counters, committed.position, stream=state)
+                tracing.record(
+                    "destination.commit", start_ns=batch_ns, attributes=_commit_attributes(STREAM, committed)
+                )
+                batch_ns = tracing.now_ns()
                 self.tally.lag = replication_lag(committed.position)
                 await source.confirm(name=name, position=committed.position)
         if last:
@@ -653,10 +705,16 @@ class Pipeline:
             return
         async with self.pool.acquire() as conn:
             state = await repository.sync_state(conn, sync_id=spec.sync_id, object_key=STREAM)
-            if state is None:
-                return
-            await source.drop_stream(name=state["slot"])
-            await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=None)
+        if state is None:
+            return
+        await self._guard()
+        await source.drop_stream(name=state["slot"])
+        await self._set_stream(spec, None)
+
+
+def _commit_attributes(key: str, committed: Committed) -> dict[str, str | int]:
+    """What a destination commit's span says."""
+    return {"syncline.object": key, "syncline.rows": committed.rows, "syncline.bytes": committed.bytes}
 
 
 def replication_lag(position: Position) -> ReplicationLag | None:

@@ -6,13 +6,15 @@ further locks; the executor reads runs through the scheduler's read model (`sche
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from syncline_contracts.runs import RunCounters
 from syncline_contracts.status import RunStatus
-from syncline_executor.errors import RunGoneError
+from syncline_executor.errors import RunEndedElsewhereError, RunGoneError
 from syncline_platform import run_ledger
 from syncline_platform.db import Conn
+from syncline_platform.retention import Purge, RetentionSettings, by_age
 
 
 async def claim(conn: Conn, *, run_id: str, worker: str) -> dict[str, Any] | None:
@@ -43,11 +45,13 @@ def _counters(counters: RunCounters) -> dict[str, Any]:
     }
 
 
-async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn:
-    """Record liveness and counters."""
-    row = await run_ledger.check_in(conn, run_id=run_id, values=_counters(counters), metadata=_stats(counters))
+async def check_in(conn: Conn, *, run_id: str, claim: int, counters: RunCounters) -> CheckIn:
+    """Record liveness and counters, while `claim` holds the run (else `RunEndedElsewhereError`)."""
+    row = await run_ledger.check_in(
+        conn, run_id=run_id, claim=claim, values=_counters(counters), metadata=_stats(counters)
+    )
     if row is None:
-        raise RunGoneError(run_id)
+        raise await _lost(conn, run_id=run_id)
     return CheckIn(
         status=RunStatus(row["status"]),
         canceled_objects=frozenset(row["canceled_objects"]),
@@ -55,23 +59,38 @@ async def check_in(conn: Conn, *, run_id: str, counters: RunCounters) -> CheckIn
     )
 
 
-async def suspend(conn: Conn, *, run_id: str, worker: str) -> bool:
-    """in_progress → suspended, when this executor still holds the run (it stops; another resumes it)."""
-    async with conn.transaction():
-        held = await conn.fetchval(
-            "SELECT worker_hostname FROM scheduler_read.runs WHERE id = $1 AND status = 'in_progress'", run_id
-        )
-        if held != worker:
-            return False
-        return await run_ledger.move(conn, run_id=run_id, target=RunStatus.SUSPENDED) is not None
+async def _lost(conn: Conn, *, run_id: str) -> RunGoneError | RunEndedElsewhereError:
+    """Why a claim no longer holds its run: the record is gone, or the run ended or moved on elsewhere."""
+    row = await conn.fetchrow("SELECT status, worker_hostname FROM scheduler_read.runs WHERE id = $1", run_id)
+    if row is None:
+        return RunGoneError(run_id)
+    return RunEndedElsewhereError(run_id=run_id, status=row["status"], worker=row["worker_hostname"])
+
+
+async def fence(conn: Conn, *, run_id: str, claim: int) -> None:
+    """Raise `RunEndedElsewhereError` (or `RunGoneError`) unless `claim` still holds the run; in a transaction,
+    the run stays locked against the sweep and re-claims until it commits."""
+    if not await run_ledger.holds(conn, run_id=run_id, claim=claim):
+        raise await _lost(conn, run_id=run_id)
+
+
+async def suspend(conn: Conn, *, run_id: str, claim: int) -> bool:
+    """in_progress → suspended, while this executor's claim still holds the run (it stops; another resumes it)."""
+    moved = await run_ledger.move(
+        conn, run_id=run_id, target=RunStatus.SUSPENDED, only_from=[RunStatus.IN_PROGRESS], claim=claim
+    )
+    return moved is not None
 
 
 async def finish(
-    conn: Conn, *, run_id: str, target: RunStatus, counters: RunCounters, error: str | None
+    conn: Conn, *, run_id: str, claim: int, target: RunStatus, counters: RunCounters, error: str | None
 ) -> RunStatus | None:
-    """Move the run to a terminal status with its final counters; None when the table forbids it."""
+    """Move the run to a terminal status with its final counters; None when the table forbids it or `claim` no
+    longer holds the run."""
     values = {**_counters(counters), "total_document_count": counters.total_document_count, "error": error}
-    row = await run_ledger.move(conn, run_id=run_id, target=target, values=values, metadata=_stats(counters), seen=True)
+    row = await run_ledger.move(
+        conn, run_id=run_id, target=target, values=values, metadata=_stats(counters), seen=True, claim=claim
+    )
     return RunStatus(row["status"]) if row else None
 
 
@@ -183,3 +202,58 @@ async def has_running_run(conn: Conn, *, org_id: str, sync_id: str) -> bool:
         sync_id,
     )
     return found is not None
+
+
+def checkpoints_purge(settings: RetentionSettings) -> Purge:
+    """Retention of checkpoints: old ones go unless a run of their sync still waits or moves (a retry resumes
+    from its chain's checkpoints)."""
+    needed = (
+        "EXISTS (SELECT 1 FROM scheduler_read.runs root JOIN scheduler_read.runs live"
+        " ON live.org_id = root.org_id AND live.sync_id = root.sync_id"
+        " WHERE root.id = t.run_id AND live.status IN ('pending', 'in_progress', 'canceling', 'suspended'))"
+    )
+    keep = timedelta(days=settings.checkpoints_days)
+    return by_age("checkpoints", table="executor.checkpoints", column="updated_at", keep=keep, needed=needed)
+
+
+async def request_release(conn: Conn, *, org_id: str, sync_id: str, run_sync_id: str) -> None:
+    """Record that a deleted sync's stream (kept under `sync_id`) must be given back once the last run of
+    `run_sync_id` stopped; a repeated deletion asks for an attempt at once."""
+    await conn.execute(
+        """
+        INSERT INTO executor.stream_releases (sync_id, org_id, run_sync_id) VALUES ($1, $2, $3)
+        ON CONFLICT (sync_id) DO UPDATE SET next_attempt_at = now()
+        """,
+        sync_id,
+        org_id,
+        run_sync_id,
+    )
+
+
+async def due_releases(conn: Conn, *, limit: int) -> list[dict[str, Any]]:
+    """Releases due for an attempt, locked (other replicas skip them) until the caller's transaction ends."""
+    rows = await conn.fetch(
+        "SELECT * FROM executor.stream_releases WHERE next_attempt_at <= now()"
+        " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def release_done(conn: Conn, *, sync_id: str) -> None:
+    """The stream was given back."""
+    await conn.execute("DELETE FROM executor.stream_releases WHERE sync_id = $1", sync_id)
+
+
+async def release_failed(conn: Conn, *, sync_id: str, error: str, retry_in_s: float) -> None:
+    """An attempt failed (or had to wait): count it, keep why, and when to try again."""
+    await conn.execute(
+        """
+        UPDATE executor.stream_releases SET attempts = attempts + 1, last_error = $2, last_attempt_at = now(),
+            next_attempt_at = now() + make_interval(secs => $3)
+        WHERE sync_id = $1
+        """,
+        sync_id,
+        error,
+        retry_in_s,
+    )

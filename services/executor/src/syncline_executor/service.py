@@ -5,6 +5,7 @@ No broker imports: events go to the outbox in the transaction that changes the r
 
 import asyncio
 import contextlib
+import functools
 import time
 from typing import Any
 
@@ -18,19 +19,21 @@ from syncline_contracts.envelope import Envelope
 from syncline_contracts.runs import RunCanceled, RunCompleted, RunFailed, RunProgressed, RunRequested
 from syncline_contracts.status import RunStatus
 from syncline_contracts.topics import RUN_EVENTS, RUN_REQUESTS
-from syncline_executor import repository
-from syncline_executor.errors import RunCanceledError, RunEndedElsewhereError, StreamBusyError, failures_summary
+from syncline_executor import repository, runlog
+from syncline_executor.errors import RunCanceledError, RunEndedElsewhereError, failures_summary
 from syncline_executor.pipeline import (
-    STREAM,
     Pipeline,
     PipelineSettings,
     RunOptions,
     Steering,
     Tally,
-    release_stream,
 )
 from syncline_executor.settings import ExecutorSettings
-from syncline_platform import outbox
+from syncline_platform import outbox, tracing
+from syncline_platform.db import Conn
+from syncline_platform.errors import is_transient
+from syncline_platform.loops import until_done
+from syncline_platform.network import NetworkPolicy
 from syncline_platform.secrets import Sealer
 from syncline_platform.service import ServiceApp
 
@@ -64,11 +67,15 @@ def _failures_summary(failures: dict[str, str]) -> str:
 _CHECK_IN_HICCUPS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError)
 """Check-in failures that pass: the database did not answer this time."""
 
-RELEASE_WAIT_S = 60.0
-"""How long a deletion waits for the sync's last run to stop before its slot is dropped (then it is retried)."""
-
 CANCEL_GRACE_S = 3.0
 """How long a cancelled run's mover may take to unwind before the run is ended canceled regardless."""
+
+SUSPEND_WAIT_S = 20.0
+"""How long a stopping executor waits for the database to record a run's suspension (the sweep ends it after)."""
+
+
+async def _fence(conn: Conn, *, run_id: str, claim: int) -> None:
+    await repository.fence(conn, run_id=run_id, claim=claim)
 
 
 def _heartbeat_failure(heartbeat: asyncio.Task[bool]) -> BaseException | None:
@@ -92,10 +99,29 @@ async def _outcome_of(mover: asyncio.Task[None], heartbeat: asyncio.Task[bool]) 
         raise
     except RunCanceledError:
         return RunStatus.CANCELED, None
+    except RunEndedElsewhereError:
+        raise  # fenced out at a write: not this executor's run to finish
     except Exception as exc:  # every failure of a run ends it in error with the reason
         log.warning("run.failed", error=str(exc))
         return RunStatus.ERROR, str(exc)
     return RunStatus.COMPLETED, None
+
+
+def _moved(tally: Tally) -> dict[str, int]:
+    """A run's totals as a log line's counts."""
+    counters = tally.counters()
+    return {
+        "rows_read": counters.rows_read,
+        "rows_written": counters.indexed_document_count,
+        "rows_deleted": counters.deleted_document_count,
+        "bytes": counters.indexed_document_volume_bytes or 0,
+    }
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """Log how a run task failed (never "Task exception was never retrieved"); the sweep ends such a run."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("run.task_failed", task=task.get_name(), error=repr(exc), exc_info=exc)
 
 
 class RunExecutor:
@@ -107,6 +133,8 @@ class RunExecutor:
         self.sealer = Sealer(settings.secret_key)
         self.own = OwnDatabases.of(settings.own_dsns())
         """Syncline's own databases, which no run's endpoint may reach."""
+        self.network = NetworkPolicy(settings.network)
+        """The addresses a run's endpoints may resolve to."""
         self.slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self.draining = False
         """Set when the executor stops: no new run is claimed."""
@@ -123,27 +151,7 @@ class RunExecutor:
         task = asyncio.create_task(self._execute(run, envelope), name=f"run-{run['id']}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def release_stream(self, *, org_id: str, sync_id: str, state_key: str) -> None:
-        """A deleted sync (or connector) gives its replication slot back once its last run has stopped (the
-        scheduler stops it on the same deletion); `state_key` is what its stream state is kept under."""
-        with structlog.contextvars.bound_contextvars(sync_id=sync_id):
-            async with self.pool.acquire() as conn:
-                streams = await repository.sync_state(conn, sync_id=state_key, object_key=STREAM) is not None
-            if streams:  # only a run of a streaming sync could open its stream again
-                await self._wait_for_runs(org_id=org_id, sync_id=sync_id)
-            dropped = await release_stream(pool=self.pool, sealer=self.sealer, sync_id=state_key)
-            log.info("sync.released", slot_dropped=dropped)
-
-    async def _wait_for_runs(self, *, org_id: str, sync_id: str) -> None:
-        deadline = time.monotonic() + RELEASE_WAIT_S
-        while True:
-            async with self.pool.acquire() as conn:
-                if not await repository.has_running_run(conn, org_id=org_id, sync_id=sync_id):
-                    return
-            if time.monotonic() >= deadline:
-                raise StreamBusyError(sync_id=sync_id)  # retried by the consumer, then dead-lettered
-            await asyncio.sleep(0.5)
+        task.add_done_callback(_retrieved)
 
     async def drain(self) -> None:
         """Stop every run in flight and hand it on: each becomes `suspended` (Elastic's word for it) and is
@@ -158,28 +166,44 @@ class RunExecutor:
 
     async def _suspend(self, run: dict[str, Any], envelope: Envelope) -> None:
         with structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]):
-            async with self.pool.acquire() as conn, conn.transaction():
-                moved = await repository.suspend(conn, run_id=run["id"], worker=run["worker_hostname"])
-                if not moved:
-                    return  # it ended, or was canceled, meanwhile
-                again = RunRequested(run_id=run["id"], sync_id=run["sync_id"], job_type=run["job_type"])
-                await outbox.enqueue(
-                    conn,
-                    topic=RUN_REQUESTS,
-                    message=again,
-                    envelope=envelope.caused(ce_type=again.wire_type(), ce_source=SOURCE),
-                )
-            log.info("run.suspended")
+            try:
+                async with asyncio.timeout(SUSPEND_WAIT_S):  # a stop does not wait forever on a database away
+                    await until_done(functools.partial(self._suspend_once, run, envelope), name="run.suspend")
+            except TimeoutError:
+                log.error("run.suspend_gave_up", wait_s=SUSPEND_WAIT_S)  # the sweep ends it
+
+    async def _suspend_once(self, run: dict[str, Any], envelope: Envelope) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            moved = await repository.suspend(conn, run_id=run["id"], claim=run["claim_seq"])
+            if not moved:
+                return  # it ended, or was canceled, meanwhile
+            again = RunRequested(run_id=run["id"], sync_id=run["sync_id"], job_type=run["job_type"])
+            await outbox.enqueue(
+                conn,
+                topic=RUN_REQUESTS,
+                message=again,
+                envelope=envelope.caused(ce_type=again.wire_type(), ce_source=SOURCE),
+            )
+        log.info("run.suspended")
 
     async def _execute(self, run: dict[str, Any], envelope: Envelope) -> None:
         tally = Tally()
         self._moving[run["id"]] = (run, envelope)
-        with structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]):
+        journal = runlog.RunLog(pool=self.pool, run=run)
+        with (
+            structlog.contextvars.bound_contextvars(run_id=run["id"], sync_id=run["sync_id"]),
+            tracing.span("executor.run", {"syncline.run_id": run["id"], "syncline.sync_id": run["sync_id"]}),
+            runlog.bound(journal),
+        ):
             try:
+                await journal.write(
+                    "info", f"run started on {run['worker_hostname']} (attempt {run.get('attempt') or 1})"
+                )
                 status, error = await self._supervise(run, tally, envelope)
                 if status is RunStatus.COMPLETED and tally.failures:
                     error = _failures_summary(tally.failures)
                 await self._finish(run, status, tally, error, envelope)
+                await runlog.ended(journal, status=status, counts=_moved(tally), error=error)
             except RunEndedElsewhereError as exc:
                 log.warning("run.ended_elsewhere", status=exc.status, worker=exc.worker)
             finally:
@@ -225,13 +249,11 @@ class RunExecutor:
             await asyncio.sleep(self.settings.checkin_interval_s)
             try:
                 checked = await self._check_in(run, tally, envelope)
-            except _CHECK_IN_HICCUPS as exc:  # the next interval tries again; the sweep judges long silences
-                log.warning("run.check_in_failed", error=str(exc))
+            except Exception as exc:  # the database away or restarting: the next interval tries again
+                if not (isinstance(exc, _CHECK_IN_HICCUPS) or is_transient(exc)):
+                    raise
+                log.warning("run.check_in_failed", error=repr(exc))  # the sweep judges long silences
                 continue
-            if checked.status.terminal or checked.worker != run["worker_hostname"]:
-                # ended elsewhere (the sweep, a failure report) or claimed again by another executor: this mover
-                # must stop writing before the run's next attempt starts on the same staging and checkpoints
-                raise RunEndedElsewhereError(run_id=run["id"], status=checked.status, worker=checked.worker)
             steering.cancel(checked.canceled_objects)
             if checked.status is RunStatus.CANCELING:
                 log.info("run.cancel_noticed")
@@ -241,7 +263,9 @@ class RunExecutor:
     async def _check_in(self, run: dict[str, Any], tally: Tally, envelope: Envelope) -> repository.CheckIn:
         """One check-in, with a progress event at most every second."""
         async with self.pool.acquire() as conn, conn.transaction():
-            checked = await repository.check_in(conn, run_id=run["id"], counters=tally.counters())
+            checked = await repository.check_in(
+                conn, run_id=run["id"], claim=run["claim_seq"], counters=tally.counters()
+            )
             if time.monotonic() - tally.last_progress >= 1.0:
                 tally.last_progress = time.monotonic()
                 progress = RunProgressed(run_id=run["id"], sync_id=run["sync_id"], counters=tally.counters())
@@ -271,26 +295,40 @@ class RunExecutor:
                 queue_pieces=self.settings.queue_pieces,
                 files_root=org_folder(self.settings.files.root, run["org_id"]),  # the organisation's own folder
                 own=self.own,
+                network=self.network,
                 docstore_dsn=self.settings.docstore_dsn(),
             ),
             run_id=attempt_of,  # a retry continues its chain's first run: same checkpoints, staging, file names
             tally=tally,
             options=RunOptions.of(run.get("options")),
             steering=steering,
+            fence=functools.partial(_fence, run_id=run["id"], claim=run["claim_seq"]),
         )
         await pipeline.run(spec)
 
     async def _finish(
         self, run: dict[str, Any], target: RunStatus, tally: Tally, error: str | None, envelope: Envelope
     ) -> None:
+        """Record the run's end and its terminal event in one transaction, waiting out a database outage (the
+        claim fences a retry: once the run ended, `repository.finish` refuses, so it never ends twice)."""
+        await until_done(functools.partial(self._finish_once, run, target, tally, error, envelope), name="run.finish")
+
+    async def _finish_once(
+        self, run: dict[str, Any], target: RunStatus, tally: Tally, error: str | None, envelope: Envelope
+    ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             final = await repository.finish(
-                conn, run_id=run["id"], target=target, counters=tally.counters(), error=error
+                conn, run_id=run["id"], claim=run["claim_seq"], target=target, counters=tally.counters(), error=error
             )
             if final is None and target is RunStatus.COMPLETED:
                 # a cancel request arrived after the last check-in: the data is in place, the run ends canceled
                 final = await repository.finish(
-                    conn, run_id=run["id"], target=RunStatus.CANCELED, counters=tally.counters(), error=None
+                    conn,
+                    run_id=run["id"],
+                    claim=run["claim_seq"],
+                    target=RunStatus.CANCELED,
+                    counters=tally.counters(),
+                    error=None,
                 )
             if final is None:
                 log.warning(

@@ -3,6 +3,7 @@
 syncline-admin create-org NAME [--json]            → {"id": ..., "name": ..., "project_id": ...}
 syncline-admin create-key --org ORG_ID [--partner] [--json]
                                                    → {"id": ..., "secret": ..., "encoded": ..., "partner": ...}
+                                                     (also the key's SCRAM credential and ACLs on a secured broker)
 syncline-admin list-projects --org ORG_ID [--json] → {"org_id": ..., "projects": [{"id", "name"}, ...]}
 syncline-admin create-project --org ORG_ID [--name NAME] [--json]
                                                    → {"id": ..., "org_id": ..., "name": ...}
@@ -29,9 +30,11 @@ from pydantic import SecretStr
 
 from syncline_gateway import projects, repository
 from syncline_gateway.credentials import new_key_pair
+from syncline_gateway.dialects.native.kafka import TenantAccess
 from syncline_gateway.service import MIGRATIONS
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform.db import connect
+from syncline_platform.logging import configure
 from syncline_platform.migrations import apply_migrations
 from syncline_platform.secrets import Sealer
 
@@ -73,9 +76,11 @@ async def _create_key(settings: GatewaySettings, org_id: str, *, partner: bool) 
     try:
         if not await repository.org_exists(conn, org_id=org_id):
             raise SystemExit(f"organisation {org_id} does not exist")
-        await repository.create_key(
-            conn, key_id=pair.id, org_id=org_id, sealed_secret=sealer.seal(pair.secret), partner=partner
-        )
+        async with conn.transaction():  # the key and its broker principal (a failure there rolls the key back)
+            await repository.create_key(
+                conn, key_id=pair.id, org_id=org_id, sealed_secret=sealer.seal(pair.secret), partner=partner
+            )
+            await TenantAccess(settings.kafka).grant(org_id=org_id, key_id=pair.id, secret=pair.secret)
     finally:
         await conn.close()
     return {"id": pair.id, "secret": pair.secret, "encoded": pair.encoded, "org_id": org_id, "partner": partner}
@@ -110,6 +115,7 @@ def with_local_secret_key(
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     settings = with_local_secret_key(GatewaySettings())
+    configure(settings.log, service="admin")  # logs to stderr: stdout is the answer
     await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
     if args.command == "create-org":
         return await _create_org(settings, args.name)

@@ -30,9 +30,9 @@ from syncline_contracts.schedules import SyncRunsDeleted
 from syncline_contracts.syncs import BulkSyncDeleted
 from syncline_contracts.topics import TOPICS, Topic
 from syncline_gateway.credentials import Principal
-from syncline_platform import loops
+from syncline_platform import loops, tracing
 from syncline_platform.errors import UnavailableError
-from syncline_platform.kafka import publish
+from syncline_platform.kafka import client_options, publish
 from syncline_platform.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -118,7 +118,7 @@ class OutcomeWaiter:
 
     async def start(self) -> None:
         """Assign every partition of the outcome topics and start from their current end."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**client_options(self.settings), enable_auto_commit=False)
         await consumer.start()
         partitions = [
             TopicPartition(topic, p) for topic in self._topics for p in sorted(await _partitions(consumer, topic))
@@ -231,7 +231,11 @@ class CommandBus:
         """Publish `message` and return the event that answered it, or None when the bound passed first (the
         answer, or another service's outcome that it calls for, was still missing)."""
         envelope = Envelope(
-            ce_type=message.wire_type(), ce_source=SOURCE, org_id=principal.org_id, correlation_id=request_id
+            ce_type=message.wire_type(),
+            ce_source=SOURCE,
+            org_id=principal.org_id,
+            correlation_id=request_id,
+            traceparent=tracing.current_traceparent(),  # the request's span: its trace goes on through Kafka
         )
         future = self.waiter.expect(envelope.ce_id, answered_on=ANSWERED_ON.get(topic.name))
         try:

@@ -24,6 +24,7 @@ from fastapi import Response
 from syncline_gateway.errors import BadRequestError
 from syncline_platform.db import Conn
 from syncline_platform.errors import ConflictError, InvalidError
+from syncline_platform.retention import Purge, RetentionSettings, by_age
 
 log = structlog.get_logger(__name__)
 
@@ -146,10 +147,7 @@ async def _release(pool: asyncpg.Pool, *, scope: str, key: str) -> None:
         await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL", scope, key)
 
 
-async def purge(pool: asyncpg.Pool) -> int:
-    """Delete outcomes older than the retention; returns how many went."""
-    async with pool.acquire() as conn:
-        result: str = await conn.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", RETENTION
-        )
-    return int(result.rsplit(maxsplit=1)[-1])
+def keys_purge(settings: RetentionSettings) -> Purge:
+    """Retention of stored outcomes (by the gateway's retention loop): never sooner than they are replayed for."""
+    keep = max(RETENTION, timedelta(hours=settings.idempotency_hours))
+    return by_age("idempotency_keys", table="idempotency_keys", column="created_at", keep=keep)

@@ -17,6 +17,12 @@ async def org_exists(conn: Conn, *, org_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM organizations WHERE id = $1", org_id))
 
 
+async def org_name(conn: Conn, *, org_id: str) -> str | None:
+    """The organisation's name (None when it does not exist)."""
+    name: str | None = await conn.fetchval("SELECT name FROM organizations WHERE id = $1", org_id)
+    return name
+
+
 async def create_key(conn: Conn, *, key_id: str, org_id: str, sealed_secret: str, partner: bool = False) -> None:
     """Insert a key pair; a partner key may act for any organisation."""
     await conn.execute(

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from syncline_platform.settings import FilesSettings, NetworkSettings, OpsSettings, ServiceSettings
+from syncline_platform.settings import FilesSettings, OpsSettings, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -25,9 +25,12 @@ class GatewaySettings(ServiceSettings):
     """How long one delivery attempt may take."""
     event_retention_h: float = 48.0
     """How long Polytomic events are kept (`GET /api/events`)."""
+    kafka_interface: bool = True
+    """Run the tenant Kafka interface (`SYNCLINE_KAFKA_INTERFACE`): organisations' commands topics bridged to the
+    internal ones, their run events forwarded to their events topics, broker credentials made with their keys."""
+    tenant_discovery_s: float = 2.0
+    """How soon the command bridge finds a new organisation's commands topic (its metadata refresh)."""
     files: FilesSettings = Field(default_factory=FilesSettings)
     """Where file connections may point, for tests and discovery (`SYNCLINE_FILES__ROOT`)."""
-    network: NetworkSettings = Field(default_factory=NetworkSettings)
-    """Where webhooks may be delivered (`SYNCLINE_NETWORK__HOSTED`, `__ALLOW`, `__DENY`)."""
     ops: OpsSettings = Field(default_factory=lambda: OpsSettings(port=9180))
     """`/metrics`, `/healthz`, `/readyz`: 127.0.0.1:9180 by default (`SYNCLINE_OPS__PORT`, `__HOST`; port 0: off)."""

@@ -66,7 +66,8 @@ async def _checked(
     values = check_configuration(kind.keys, public, what="configuration")
     if stored is not None:
         check_secrets_given(
-            kind,
+            identity=kind.identity,
+            secret_keys=kind.secret_keys,
             before=stored["configuration"],
             after=values,
             stored=stored["sealed_secrets"],

@@ -1,7 +1,9 @@
 """DRS's live checks against a job's endpoints: the connection test, the tables a selection names, the precheck.
 
 A DRS endpoint is read as a connection of the connectors' types (`connection_of`: PostgreSQL's `ip`, `db_port`,
-`db_user`, `db_name`, `ssl_link`; a Kafka target's brokers in `ip`; the password as the secret), so it is checked
+`db_user`, `db_name`, `ssl_link`; a Kafka target's brokers in `ip`, and with a SASL `kafka_security_config` (its
+`type` the security protocol, its `sasl_mechanism`) `db_user` as the SASL user name; the password as the secret,
+PostgreSQL's or the SASL one), so it is checked
 and discovered by `connection_types`, and the precheck's own SQL runs on the PostgreSQL source connector's
 connection (`registry.endpoint_for`): the connectors the executor runs the job with, and their guards (no tenant
 endpoint reaches Syncline's own databases: InvalidError, which fails the item with `DRS.M00202`). Each opens its
@@ -25,7 +27,7 @@ from syncline_policy.drs_rules import FAILED, DrsItemError, invalid
 def connection_of(endpoint: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A DRS endpoint as a connection type and its configuration values (without the password)."""
     if endpoint.get("db_type") == "kafka":
-        return "kafka", {"bootstrap_servers": str(endpoint.get("ip") or "")}
+        return "kafka", _kafka_values(endpoint)
     return "postgresql", {
         "hostname": endpoint.get("ip"),
         "port": int(endpoint.get("db_port") or 5432),
@@ -35,8 +37,32 @@ def connection_of(endpoint: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     }
 
 
-def _secrets(connection_type: str, password: str) -> dict[str, str]:
-    return {"password": password} if connection_type == "postgresql" else {}
+def _kafka_values(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """A Kafka target's connection values: its brokers; with `kafka_security_config` its security protocol (`type`)
+    and, for a SASL one, its mechanism and `db_user` as the SASL user name (DRS asks the SASL user and password in
+    the endpoint's own account fields)."""
+    values: dict[str, Any] = {"bootstrap_servers": str(endpoint.get("ip") or "")}
+    security = endpoint.get("kafka_security_config") or {}
+    protocol = str(security.get("type") or "").upper()
+    if protocol:
+        values["security_protocol"] = protocol
+    if protocol.startswith("SASL_"):
+        values["sasl_mechanism"] = str(security.get("sasl_mechanism") or "SCRAM-SHA-512").upper()
+        values["sasl_username"] = endpoint.get("db_user") or ""
+    return values
+
+
+def secret_key(connection_type: str, values: dict[str, Any]) -> str | None:
+    """The configuration key the endpoint's password goes to: PostgreSQL's password, a SASL Kafka target's SASL
+    password; none for a Kafka target without SASL."""
+    if connection_type == "postgresql":
+        return "password"
+    return "sasl_password" if str(values.get("security_protocol", "")).startswith("SASL_") else None
+
+
+def _secrets(connection_type: str, values: dict[str, Any], password: str) -> dict[str, str]:
+    key = secret_key(connection_type, values)
+    return {key: password} if key else {}
 
 
 def _unreachable(connection_type: str, values: dict[str, Any], problem: str) -> str:
@@ -49,7 +75,7 @@ def _unreachable(connection_type: str, values: dict[str, Any], problem: str) -> 
 async def test_endpoint(endpoint: dict[str, Any], *, password: str, reach: Reach) -> str | None:
     """None when the endpoint answers for real (PostgreSQL login, Kafka metadata); otherwise why not."""
     kind, values = connection_of(endpoint)
-    problem = await connection_types.check(kind, values, secrets=_secrets(kind, password), reach=reach)
+    problem = await connection_types.check(kind, values, secrets=_secrets(kind, values, password), reach=reach)
     return None if problem is None else _unreachable(kind, values, problem)
 
 
@@ -71,7 +97,7 @@ async def _source_tables(endpoint: dict[str, Any], *, password: str, reach: Reac
     """(schema, table) of every table the source connector discovers, in its order."""
     kind, values = connection_of(endpoint)
     try:
-        found = await connection_types.discover(kind, values, secrets=_secrets(kind, password), reach=reach)
+        found = await connection_types.discover(kind, values, secrets=_secrets(kind, values, password), reach=reach)
     except connection_types.SourceUnavailableError as exc:
         raise DrsItemError(FAILED, _unreachable(kind, values, str(exc))) from exc
     return [(o.schema or "public", o.name) for o in found]

@@ -39,8 +39,19 @@ RESTART_AFTER_MS = 3_000
 """A run restarted under a changed policy starts this long after the old one was asked to stop (which it does
 within a second or two); a start that still finds it going is scheduled again (`start_skipped`)."""
 
-_ENDPOINT_FIELDS = ("db_type", "ip", "db_port", "db_user", "db_name", "ssl_link", "inst_id", "region", "project_id")
-_ADDRESS = ("ip", "db_port", "db_user", "db_name", "db_type")
+_ENDPOINT_FIELDS = (
+    "db_type",
+    "ip",
+    "db_port",
+    "db_user",
+    "db_name",
+    "ssl_link",
+    "inst_id",
+    "region",
+    "project_id",
+    "kafka_security_config",
+)
+_ADDRESS = ("ip", "db_port", "db_user", "db_name", "db_type", "kafka_security_config")
 _MODIFIABLE = (
     "name",
     "description",

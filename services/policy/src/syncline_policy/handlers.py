@@ -55,6 +55,7 @@ from syncline_platform.consumer import current_envelope
 from syncline_platform.db import Conn
 from syncline_platform.errors import as_terminal
 from syncline_platform.kafka import subscription
+from syncline_platform.network import NetworkPolicy
 from syncline_platform.rejections import rejection
 from syncline_platform.secrets import Sealer
 from syncline_platform.service import ServiceApp
@@ -89,7 +90,9 @@ def register(app: ServiceApp, *, files_root: Path) -> None:
     no connection may reach Syncline's own databases."""
     kafka = app.settings.kafka
     sealer = Sealer(app.settings.secret_key)
-    reach = Reach(files=files_root, own=OwnDatabases.of(app.settings.own_dsns()))
+    reach = Reach(
+        files=files_root, own=OwnDatabases.of(app.settings.own_dsns()), network=NetworkPolicy(app.settings.network)
+    )
 
     @app.broker.subscriber(
         CONNECTOR_COMMANDS.qualified(kafka.topic_prefix),

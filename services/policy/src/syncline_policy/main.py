@@ -7,6 +7,7 @@ import structlog
 
 from syncline_platform.logging import configure
 from syncline_platform.service import ServiceApp
+from syncline_platform.tracing import setup_tracing
 from syncline_policy import handlers
 from syncline_policy.compilers import elastic
 from syncline_policy.settings import PolicySettings
@@ -34,4 +35,5 @@ def run() -> None:
     """Console script `syncline-policy`."""
     settings = PolicySettings()
     configure(settings.log, service="policy")
+    setup_tracing(service="policy")
     asyncio.run(build_app(settings).serve())

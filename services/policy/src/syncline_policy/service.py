@@ -3,7 +3,8 @@ again for its runs (`compilers/elastic.py`). No broker imports."""
 
 from datetime import UTC, datetime
 
-from syncline_connectors.config import validate_values
+from syncline_connectors.config import identity_keys, sensitive_keys, validate_values
+from syncline_connectors.connection_types import check_secrets_given
 from syncline_connectors.reach import Reach
 from syncline_contracts.base import Message
 from syncline_contracts.connectors import (
@@ -50,6 +51,14 @@ async def configure_connector(
     values, problems = validate_values(row["service_type"], merged)
     if problems:
         raise InvalidConfigurationError(connector_id=cmd.connector_id, problems=problems)
+    check_secrets_given(  # as the Polytomic dialect's connections: a stored password never follows a new host
+        identity=identity_keys(row["service_type"]),
+        secret_keys=sensitive_keys(row["service_type"]),
+        before=row["configuration"],
+        after=values,
+        stored=row["sealed_secrets"],
+        given=cmd.sealed_secrets,
+    )
     sealed = dict(row["sealed_secrets"]) | cmd.sealed_secrets
     password = sealer.open(sealed["password"]) if sealed.get("password") else ""
     problem = await checks.check_postgresql(values, password=password, reach=reach.for_org(org_id))

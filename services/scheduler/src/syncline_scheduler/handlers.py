@@ -123,6 +123,7 @@ def _run_commands(app: ServiceApp, *, clock: Clock) -> None:
                 log.info("command.duplicate")
                 return
             outcome = await _outcome(conn, command, clock)
+            await service.publish(conn, outcome.before)
             event = outcome.event
             await outbox.enqueue(
                 conn,

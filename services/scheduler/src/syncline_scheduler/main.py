@@ -6,7 +6,8 @@ from pathlib import Path
 from syncline_platform.logging import configure
 from syncline_platform.metrics import QueryProbe
 from syncline_platform.service import ServiceApp
-from syncline_scheduler import handlers
+from syncline_platform.tracing import setup_tracing
+from syncline_scheduler import handlers, repository
 from syncline_scheduler.service import Clock, utc_now
 from syncline_scheduler.settings import SchedulerSettings
 from syncline_scheduler.ticker import Ticker
@@ -25,6 +26,7 @@ def build_app(settings: SchedulerSettings, *, clock: Clock = utc_now) -> Service
     app = ServiceApp(name="scheduler", settings=settings, migrations=Path(__file__).parent / "migrations")
     ticker = Ticker(app=app, settings=settings, clock=clock)
     handlers.register(app, settings=settings, clock=clock, ticker=ticker)
+    app.retention.add(repository.ticks_purge(settings.retention))
     app.on_started(ticker.start)
     app.on_stopping(ticker.stop)
     app.metrics.add_probe(QueryProbe(pool=lambda: app.pool, gauge=lambda m: m.runs, query=RUNS, name="runs"))
@@ -35,4 +37,5 @@ def run() -> None:
     """Console script `syncline-scheduler`."""
     settings = SchedulerSettings()
     configure(settings.log, service="scheduler")
+    setup_tracing(service="scheduler")
     asyncio.run(build_app(settings).serve())

@@ -7,7 +7,7 @@ LOCKED`, so replicas never fire one twice.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,6 +16,7 @@ from syncline_connectors.spec import run_snapshot
 from syncline_contracts.status import JobType, RunStatus, TriggerMethod
 from syncline_platform import run_ledger
 from syncline_platform.db import Conn
+from syncline_platform.retention import Purge, RetentionSettings, by_age
 
 SyncKey = tuple[str, str]
 """(org_id, sync_id)."""
@@ -515,18 +516,56 @@ async def rearm_continuous(
 # --- external workers (Elastic's worker protocol) -----------------------------------------------------------
 
 
-async def delete_run(conn: Conn, *, org_id: str, run_id: str) -> str | None:
-    """Delete a run; returns its sync id, or None when it did not exist."""
-    sync_id: str | None = await conn.fetchval(
-        "DELETE FROM runs WHERE id = $1 AND org_id = $2 RETURNING sync_id", run_id, org_id
+@dataclass(frozen=True)
+class Retired:
+    """What deleting runs did: the waiting ones it ended canceled, the moving ones it asked to stop (their records
+    go once they ended), and how many finished records it deleted."""
+
+    found: list[dict[str, Any]]
+    canceled: list[dict[str, Any]]
+    stopping: list[dict[str, Any]]
+    deleted: int
+
+
+async def retire_runs(
+    conn: Conn, *, org_id: str, sync_id: str | None = None, run_id: str | None = None, now: datetime | None = None
+) -> Retired:
+    """Delete a run (`run_id`) or every run of a sync, canceling first: a waiting run ends canceled and its record
+    goes, a moving one becomes canceling and keeps its record until it ended (`delete_on_end`), so every run
+    sends its one terminal event before it disappears."""
+    found = [
+        dict(r)
+        for r in await conn.fetch(
+            "SELECT id, sync_id, status FROM runs WHERE org_id = $1 AND ($2::text IS NULL OR sync_id = $2)"
+            " AND ($3::text IS NULL OR id = $3) FOR UPDATE",
+            org_id,
+            sync_id,
+            run_id,
+        )
+    ]
+    waiting = [r["id"] for r in found if r["status"] in (RunStatus.PENDING, RunStatus.SUSPENDED)]
+    moving = [r["id"] for r in found if r["status"] in (RunStatus.IN_PROGRESS, RunStatus.CANCELING)]
+    canceled = await run_ledger.transition(conn, run_ids=waiting, target=RunStatus.CANCELED, now=now)
+    stopping = await run_ledger.transition(
+        conn, run_ids=moving, target=RunStatus.CANCELING, now=now, only_from=[RunStatus.IN_PROGRESS]
     )
-    return sync_id
+    await conn.execute("UPDATE runs SET delete_on_end = true WHERE id = ANY($1::text[])", moving)
+    status: str = await conn.execute(
+        "DELETE FROM runs WHERE id = ANY($1::text[]) AND status = ANY($2::text[])",
+        [r["id"] for r in found],
+        TERMINAL_STATUSES,
+    )
+    return Retired(found=found, canceled=canceled, stopping=stopping, deleted=int(status.rsplit(maxsplit=1)[-1]))
 
 
-async def delete_runs_of(conn: Conn, *, org_id: str, sync_id: str) -> int:
-    """Delete every run of a sync; returns how many."""
-    status: str = await conn.execute("DELETE FROM runs WHERE org_id = $1 AND sync_id = $2", org_id, sync_id)
-    return int(status.rsplit(maxsplit=1)[-1])
+async def delete_ended(conn: Conn, *, run_id: str) -> bool:
+    """Delete a run that was deleted while it moved, now that it ended."""
+    deleted = await conn.fetchval(
+        "DELETE FROM runs WHERE id = $1 AND delete_on_end AND status = ANY($2::text[]) RETURNING 1",
+        run_id,
+        TERMINAL_STATUSES,
+    )
+    return deleted is not None
 
 
 async def claim_for(conn: Conn, *, run_id: str, worker: str, now: datetime) -> dict[str, Any] | None:
@@ -583,11 +622,6 @@ async def stop_runs_of(conn: Conn, *, org_id: str, sync_id: str, now: datetime) 
     ]
 
 
-async def delete_finished_runs_of(conn: Conn, *, org_id: str, sync_id: str) -> int:
-    """Delete a sync's finished runs (those still stopping keep their record until they end)."""
-    status: str = await conn.execute(
-        "DELETE FROM runs WHERE org_id = $1 AND sync_id = $2 AND status IN ('completed', 'canceled', 'error')",
-        org_id,
-        sync_id,
-    )
-    return int(status.rsplit(maxsplit=1)[-1])
+def ticks_purge(settings: RetentionSettings) -> Purge:
+    """Retention of decided ticks, by age."""
+    return by_age("ticks", table="ticks", column="decided_at", keep=timedelta(days=settings.ticks_days))

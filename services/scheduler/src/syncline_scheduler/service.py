@@ -108,10 +108,12 @@ class Settled:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command produced: the event answering it, and the request for executors (if any)."""
+    """What a command produced: the event answering it, the request for executors (if any), and events of their
+    own chains to publish before the answer (the runs a deletion stopped)."""
 
     event: Message
     request: RunRequested | None = None
+    before: list[Emit] = field(default_factory=list)
 
 
 def request_for(run: NewRun, connector: dict[str, Any]) -> RunRequested | None:
@@ -220,6 +222,9 @@ async def settle_run(
     run = await repository.settle(conn, run_id=run_id, now=now)
     if run is None:
         return Settled()
+    if run["delete_on_end"]:  # deleted while it moved: now that it ended (its terminal event sent), it goes
+        await repository.delete_ended(conn, run_id=run_id)
+        return Settled()
     org_id, sync_id = run["org_id"], run["sync_id"]
     sync = await repository.lock_sync(conn, org_id=org_id, sync_id=sync_id)
     if sync is None:
@@ -322,18 +327,31 @@ async def stop_runs(conn: Conn, *, org_id: str, sync_id: str, now: datetime) -> 
 async def sync_deleted(conn: Conn, *, org_id: str, sync_id: str, now: datetime, cause: Envelope) -> list[Emit]:
     """Stop a deleted sync's runs and delete its finished history; returns the events to publish, the last one
     `SyncRunsDeleted` caused by `cause` (the deletion), which the gateway waits for before it answers."""
-    emitted = await stop_runs(conn, org_id=org_id, sync_id=sync_id, now=now)
-    deleted = await repository.delete_finished_runs_of(conn, org_id=org_id, sync_id=sync_id)
-    stopping = sum(isinstance(e.message, RunCancelRequested) for e in emitted)
+    retired = await repository.retire_runs(conn, org_id=org_id, sync_id=sync_id, now=now)
     answer = Emits(org_id=org_id, root=cause)
-    answer.add(SYNC_EVENTS, SyncRunsDeleted(sync_id=sync_id, deleted=deleted, stopping=stopping))
-    return [*emitted, *answer.items]
+    answer.add(SYNC_EVENTS, SyncRunsDeleted(sync_id=sync_id, deleted=retired.deleted, stopping=len(retired.stopping)))
+    return [*retired_events(org_id, retired), *answer.items]
+
+
+def retired_events(org_id: str, retired: repository.Retired) -> list[Emit]:
+    """The events of the runs a deletion stopped, each in a chain of its own (not an answer to the deletion): the
+    terminal event of each waiting run it ended, a cancel request for each moving one."""
+    emits = Emits(org_id=org_id)
+    for run in retired.canceled:
+        emits.add(RUN_EVENTS, RunCanceled(run_id=run["id"], sync_id=run["sync_id"], counters=counters_of(run)))
+    for run in retired.stopping:
+        emits.add(RUN_EVENTS, RunCancelRequested(run_id=run["id"], sync_id=run["sync_id"]))
+    return emits.items
 
 
 async def connector_runs_deleted(conn: Conn, *, org_id: str, connector_id: str, cause: Envelope) -> list[Emit]:
-    """Delete every run of a deleted connector (Elastic deletes a connector's sync jobs whatever their status);
-    returns `SyncRunsDeleted` caused by `cause`, which the gateway waits for before it answers."""
-    deleted = await repository.delete_runs_of(conn, org_id=org_id, sync_id=connector_id)
+    """Delete every run of a deleted connector (Elastic deletes a connector's sync jobs whatever their status),
+    canceling those still waiting or moving first (a moving one's record goes once it ended); returns their
+    events and `SyncRunsDeleted` caused by `cause`, which the gateway waits for before it answers."""
+    retired = await repository.retire_runs(conn, org_id=org_id, sync_id=connector_id)
     answer = Emits(org_id=org_id, root=cause)
-    answer.add(SYNC_EVENTS, SyncRunsDeleted(sync_id=connector_id, deleted=deleted))
-    return answer.items
+    answer.add(
+        SYNC_EVENTS,
+        SyncRunsDeleted(sync_id=connector_id, deleted=retired.deleted, stopping=len(retired.stopping)),
+    )
+    return [*retired_events(org_id, retired), *answer.items]

@@ -2,7 +2,9 @@
 
 Every replica runs one; they share the work through `FOR UPDATE SKIP LOCKED` claims, so each due tick fires
 once. The loop sleeps until the earliest due time (at most `poll_interval_s`, so schedules configured on
-another replica are seen) and wakes early when something this replica stored comes due sooner.
+another replica are seen) and wakes early when something this replica stored comes due sooner. It is supervised
+(`loops.forever`): a failed pass (the database away, say) is logged and tried again with a capped backoff, so a
+replica never stops firing, retrying and sweeping.
 """
 
 import asyncio
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from syncline_platform.loops import forever
 from syncline_platform.service import ServiceApp
 from syncline_scheduler import repository, schedules, service
 from syncline_scheduler.service import Clock
@@ -30,6 +33,7 @@ class Ticker:
         self.clock = clock
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._stepping = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._next_sweep: datetime | None = None
         self._wake_at: datetime | None = None
@@ -42,32 +46,33 @@ class Ticker:
 
     async def start(self, _: ServiceApp) -> None:
         """Run the loop in the background (a `ServiceApp.on_started` hook)."""
-        self._task = asyncio.create_task(self._run(), name="scheduler-ticker")
+        self._task = asyncio.create_task(forever(self._once, name="scheduler-ticker"), name="scheduler-ticker")
 
     async def stop(self, _: ServiceApp) -> None:
-        """Finish the current step and stop (a `ServiceApp.on_stopping` hook)."""
+        """Finish the current pass and stop (a `ServiceApp.on_stopping` hook)."""
         self._stopping.set()
         self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await self._stepping.acquire()  # the pass under way ends first
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
+    async def _once(self) -> None:
+        """One pass, then sleep until the next due time unless the batch was full. A failure propagates to
+        `forever`, which logs it and calls again after its backoff."""
+        if self._stopping.is_set():
+            await asyncio.Event().wait()  # stopping: wait to be cancelled
+        async with self._stepping:
+            delay = 0.0 if await self.step() else await self._delay()
+        if delay > 0:
+            self._wake_at = self.clock() + timedelta(seconds=delay)
             try:
-                busy = await self.step()
-            except Exception as exc:  # a lost connection or a database restart: try again shortly
-                log.warning("ticker.error", error=repr(exc))
-                busy = False
-                await self._sleep(1.0)
-            if not busy:
-                delay = await self._delay()
-                self._wake_at = self.clock() + timedelta(seconds=delay)
                 await self._sleep(delay)
+            finally:
                 self._wake_at = None
 
     async def step(self) -> bool:

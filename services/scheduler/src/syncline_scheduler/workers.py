@@ -21,7 +21,7 @@ from syncline_platform.db import Conn
 from syncline_platform.errors import IllegalTransitionError
 from syncline_scheduler import repository
 from syncline_scheduler.errors import RunNotFoundError
-from syncline_scheduler.service import Outcome, counters_of
+from syncline_scheduler.service import Outcome, counters_of, retired_events
 
 
 async def _locked(conn: Conn, *, org_id: str, run_id: str) -> dict[str, object]:
@@ -32,11 +32,13 @@ async def _locked(conn: Conn, *, org_id: str, run_id: str) -> dict[str, object]:
 
 
 async def delete_run(conn: Conn, *, org_id: str, cmd: DeleteRun) -> Outcome:
-    """Delete the run's record."""
-    sync_id = await repository.delete_run(conn, org_id=org_id, run_id=cmd.run_id)
-    if sync_id is None:
+    """Delete the run's record, canceling it first: a waiting run ends canceled (its terminal event) and goes, a
+    moving one is asked to stop and goes once it ended (its executor sends its terminal event)."""
+    retired = await repository.retire_runs(conn, org_id=org_id, run_id=cmd.run_id)
+    if not retired.found:
         raise RunNotFoundError(cmd.run_id)
-    return Outcome(event=RunDeleted(run_id=cmd.run_id, sync_id=sync_id))
+    sync_id = str(retired.found[0]["sync_id"])
+    return Outcome(event=RunDeleted(run_id=cmd.run_id, sync_id=sync_id), before=retired_events(org_id, retired))
 
 
 async def claim_run(conn: Conn, *, org_id: str, cmd: ClaimRun, now: datetime) -> Outcome:

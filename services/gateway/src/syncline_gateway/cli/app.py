@@ -165,6 +165,16 @@ def cancel_run(ctx: typer.Context, run_id: str, as_json: Json = False) -> None:
     return out.print(f"{answer['message']} (now {answer['run']['status']})")
 
 
+@runs.command("logs")
+def run_logs(ctx: typer.Context, run_id: str, as_json: Json = False) -> None:
+    """A run's log: what its executor did, oldest first (objects moved with their counts, failures, the end)."""
+    answer = call(ctx, "GET", f"/v1/runs/{run_id}/logs")
+    if as_json:
+        return emit(answer["data"])
+    rows = [[when(line["at"]), line["level"], line["object"], line["message"]] for line in answer["data"]]
+    return table(f"run {run_id} log", ["time", "level", "object", "message"], rows)
+
+
 @runs.command("follow")
 def follow(ctx: typer.Context, run_id: str, as_json: Json = False) -> None:
     """Follow a run live (rows, objects, rate, lag) until it ends: exit 0 when it completes, 1 otherwise. With

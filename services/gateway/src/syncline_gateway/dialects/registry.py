@@ -4,13 +4,18 @@ A dialect owns the paths under its prefixes (a prefix matches itself and what fo
 the app mounts its router, answers errors with its renderer, adds its product headers to every answer, holds
 bodies to its limits and applies its idempotency rules. A path no dialect owns gets the neutral error body
 `{"error": {"status": <status>, "message": <text>}}` (404 `no route for <METHOD> <path>` for an unknown path).
+
+Whatever the dialect, a transient failure of the infrastructure (`errors.is_transient`: PostgreSQL or Kafka
+down or restarting) becomes an `UnavailableError` before the dialect words it (`unavailable`), so every dialect
+answers 503 in its own error format (which its SDKs retry), and an idempotency key never keeps it (5xx).
 """
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +26,19 @@ from syncline_gateway.credentials import Principal
 from syncline_gateway.errors import BadRequestError
 from syncline_gateway.service import Gateway
 from syncline_gateway.settings import GatewaySettings
+from syncline_platform.errors import SynclineError, UnavailableError, is_transient
+
+log = structlog.get_logger(__name__)
+
+
+def unavailable(exc: Exception) -> Exception:
+    """`exc` as an `UnavailableError` when it is a transient failure of the database or the broker (what the
+    caller sees says which, not why); any other error as it is."""
+    if isinstance(exc, SynclineError) or not is_transient(exc):
+        return exc
+    dependency = "kafka" if type(exc).__module__.startswith("aiokafka") else "database"
+    log.warning("gateway.dependency_unavailable", dependency=dependency, error=repr(exc))
+    return UnavailableError(dependency=dependency, detail="not answering; retry the request")
 
 
 class Worker(Protocol):
@@ -60,6 +78,18 @@ class Dialect:
     idempotency: IdempotencyRules | None = None
     """None: the dialect has no idempotency keys (the header is ignored)."""
     workers: tuple[Callable[[GatewaySettings, Gateway], Worker], ...] = ()
+    security: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    """How callers authenticate, as OpenAPI security schemes by name (any one of them will do)."""
+
+    def __post_init__(self) -> None:
+        # every caller of `render_error` (the app's handlers, idempotent routes, body limits) gets transient
+        # infrastructure failures as `UnavailableError`, mapped once here rather than in each dialect or route
+        words = self.render_error
+
+        def render_error(exc: Exception, request: Request) -> Response:
+            return words(unavailable(exc), request)
+
+        object.__setattr__(self, "render_error", render_error)
 
     def owns(self, path: str) -> bool:
         """Whether `path` is one of this dialect's."""
@@ -86,6 +116,20 @@ class Registry:
     def match(self, path: str) -> Dialect | None:
         """The dialect that owns `path`, if any."""
         return next((d for d in self.dialects if d.owns(path)), None)
+
+    def describe_security(self, document: dict[str, Any]) -> dict[str, Any]:
+        """`document` (the app's OpenAPI) with every dialect's security schemes, each operation requiring its own
+        dialect's (any one of them)."""
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        for dialect in self.dialects:
+            schemes.update({name: dict(scheme) for name, scheme in dialect.security.items()})
+        for path, operations in document.get("paths", {}).items():
+            owner = self.match(path)
+            if owner is None or not owner.security:
+                continue
+            for operation in operations.values():
+                operation["security"] = [{name: []} for name in owner.security]
+        return document
 
     def render(self, exc: Exception, request: Request) -> Response:
         """The answer to `exc`, in the body of the dialect that owns the request's path (neutral otherwise)."""
@@ -114,6 +158,8 @@ def neutral_error(exc: Exception, request: Request) -> JSONResponse:
         message = f"no route for {request.method} {request.url.path}" if status == 404 else str(exc.detail)
     elif isinstance(exc, BadRequestError):
         status, message = 400, str(exc)
+    elif isinstance(unavailable(exc), UnavailableError):
+        status, message = 503, "service unavailable; retry the request"
     else:
         status, message = 500, "internal server error"
     return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)

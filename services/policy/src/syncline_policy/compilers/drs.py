@@ -4,9 +4,10 @@ when the job starts (or its policy changes), so the scheduler can snapshot it fo
 - `task_type`: `FULL_TRANS` is a snapshot; `FULL_INCR_TRANS` a replicating run that snapshots, then follows the
   change stream until paused or terminated; `INCR_TRANS` the same without the snapshot (changes from the start).
 - Endpoints: read as connections by `drs_checks.connection_of` (PostgreSQL's `ip`, `db_port`, `db_user`, `db_name`,
-  `ssl_link`; a Kafka target's brokers in `ip`) and made the spec's `Endpoint` by `connection_types.endpoint_of`,
-  so a job runs against the endpoint its checks tested; the password stays sealed. Selected tables keep their
-  schema and name (or their `object_alias_name`) at a PostgreSQL target.
+  `ssl_link`; a Kafka target's brokers in `ip`, its `kafka_security_config` and SASL user) and made the spec's
+  `Endpoint` by `connection_types.endpoint_of`, so a job runs against the endpoint its checks tested; the password
+  (PostgreSQL's, or a Kafka target's SASL one) stays sealed. Selected tables keep their schema and name (or their
+  `object_alias_name`) at a PostgreSQL target.
 - Policy: `conflict_policy` → the destination's conflict policy; `ddl_trans` → new columns follow at the target
   (and table definitions go to `ddl_topic` for Kafka); `slot_name` → the replication slot; the Kafka fields →
   `KafkaPolicy`; `index_trans` → a PostgreSQL target's tables get the source's secondary indexes
@@ -31,7 +32,7 @@ from syncline_connectors.spec import (
 from syncline_contracts.status import JobType
 from syncline_platform.db import Conn
 from syncline_policy.compilers import Compiled, store
-from syncline_policy.drs_checks import connection_of
+from syncline_policy.drs_checks import connection_of, secret_key
 
 DIALECT = "drs"
 
@@ -40,9 +41,10 @@ def _endpoint(endpoint: dict[str, Any], sealed: str | None, *, extra: dict[str, 
     """A DRS endpoint as one side of the spec: the connection its checks test, its sealed password kept sealed."""
     kind, values = connection_of(endpoint)
     made = endpoint_of(kind, values, extra=extra)
-    if kind != "postgresql" or not sealed:
+    key = secret_key(kind, values)
+    if key is None or not sealed:
         return made
-    return Endpoint(type=made.type, config=made.config, sealed_secrets={"password": sealed})
+    return Endpoint(type=made.type, config=made.config, sealed_secrets={key: sealed})
 
 
 def kafka_policy(policy: dict[str, Any]) -> KafkaPolicy:
@@ -78,7 +80,7 @@ def compile_job(job: dict[str, Any]) -> SyncSpec:
     target = job["target_endpoint"]
     kafka = None
     if target.get("db_type") == "kafka":
-        destination = _endpoint(target, None)
+        destination = _endpoint(target, sealed.get("target"))
         kafka = kafka_policy(policy)
     else:
         schema = objects[0].schema_name if objects else "public"

@@ -9,7 +9,7 @@ only successful creates are kept); on-demand reruns wait for the running run (`r
 """
 
 from syncline_gateway.dialects.appintegrations import errors
-from syncline_gateway.dialects.appintegrations.auth import authenticate
+from syncline_gateway.dialects.appintegrations.auth import SECURITY, authenticate
 from syncline_gateway.dialects.appintegrations.models import LIMITS
 from syncline_gateway.dialects.appintegrations.routes import router
 from syncline_gateway.dialects.appintegrations.runs import QueuedRuns
@@ -23,6 +23,7 @@ def dialect() -> Dialect:
         prefixes=("/dataIntegrations", "/tags", "/applications", "/eventIntegrations"),
         router=router,
         authenticate=authenticate,
+        security=SECURITY,
         render_error=errors.render,
         limits=LIMITS,
         workers=(QueuedRuns,),

@@ -17,6 +17,17 @@ from syncline_gateway.signatures import (
     verify_sigv4,
 )
 
+SECURITY: dict[str, dict[str, str]] = {
+    "awsSigV4": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "AWS Signature Version 4 (service app-integrations): the key pair's id and secret",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+    }
+}
+"""The scheme as the gateway's OpenAPI document declares it."""
+
 SERVICE = "app-integrations"
 
 

@@ -60,7 +60,7 @@ _BY_KIND: tuple[tuple[type[Exception], tuple[str, int]], ...] = (
     (InvalidError, ("InvalidRequestException", 400)),
     (NotFoundError, ("ResourceNotFoundException", 404)),
     (ConflictError, ("DuplicateResourceException", 409)),
-    (UnavailableError, ("InternalServiceError", 500)),
+    (UnavailableError, ("ServiceUnavailableException", 503)),  # retried by the SDKs
 )
 
 

@@ -8,7 +8,7 @@ of the key's organisation; errors are Huawei's `{error_code, error_msg}`.
 """
 
 from syncline_gateway.dialects.drs import errors
-from syncline_gateway.dialects.drs.auth import authenticate
+from syncline_gateway.dialects.drs.auth import SECURITY, authenticate
 from syncline_gateway.dialects.drs.models import LIMITS
 from syncline_gateway.dialects.drs.routes import router
 from syncline_gateway.dialects.registry import Dialect
@@ -21,6 +21,7 @@ def dialect() -> Dialect:
         prefixes=("/v3",),
         router=router,
         authenticate=authenticate,
+        security=SECURITY,
         render_error=errors.render,
         limits=LIMITS,
     )

@@ -20,6 +20,17 @@ from syncline_gateway.signatures import (
     verify_sdk_hmac,
 )
 
+SECURITY: dict[str, dict[str, str]] = {
+    "huaweiAkSk": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "Huawei AK/SK: SDK-HMAC-SHA256 over the request with the key pair's secret, X-Sdk-Date within"
+        " 15 minutes, X-Project-Id the path's project",
+    }
+}
+"""The scheme as the gateway's OpenAPI document declares it."""
+
 _PROJECT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
 from syncline_contracts.drs_jobs import ApplyDrsBatch, DrsAction, DrsBatchApplied, DrsItemResult
@@ -20,6 +20,7 @@ from syncline_gateway.dialects.drs import models, reads, rendering
 from syncline_gateway.dialects.drs.auth import authenticate, project_in_scope
 from syncline_gateway.dialects.drs.errors import EMPTY, INVALID
 from syncline_gateway.errors import BadRequestError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import parse, pool_of, send
 from syncline_platform.secrets import Sealer
 
@@ -172,12 +173,27 @@ async def _batch(request: Request, caller: Principal, project_id: str, action: D
     return _answer(action, results)
 
 
+def batch_body(action: DrsAction) -> type[BaseModel]:
+    """The envelope of `action`'s batch as the OpenAPI document describes it: its items typed with their SDK model
+    (the route itself takes the envelope loosely and checks each item on its own)."""
+    item = ITEM_MODELS[action]
+    jobs = (list[item], Field(min_length=1, max_length=models.MAX_ITEMS))  # type: ignore[valid-type]
+    model: type[BaseModel] = create_model(f"{item.__name__.removesuffix('In')}Batch", jobs=jobs)
+    return model
+
+
 def _write(path: str, action: DrsAction, method: str = "POST") -> None:
     async def route(project_id: str, request: Request, caller: Caller) -> JSONResponse:
         return await _batch(request, caller, project_id, action)
 
     route.__name__ = f"drs_{action.value}"
-    router.add_api_route(f"/v3/{{project_id}}/jobs/{path}", route, methods=[method], name=f"drs.{action.value}")
+    router.add_api_route(
+        f"/v3/{{project_id}}/jobs/{path}",
+        route,
+        methods=[method],
+        name=f"drs.{action.value}",
+        openapi_extra=json_body(batch_body(action)),
+    )
 
 
 _write("batch-creation", DrsAction.CREATE)
@@ -220,7 +236,7 @@ def _missing(job_id: str, *, error_key: str = "error_msg") -> dict[str, Any]:
     return {"id": job_id, "error_code": rendering.NO_JOB, error_key: rendering.NO_JOB_MSG}
 
 
-@router.post("/v3/{project_id}/jobs/batch-status", name="drs.status")
+@router.post("/v3/{project_id}/jobs/batch-status", name="drs.status", openapi_extra=json_body(models.QueryIn))
 async def batch_list_job_status(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id)
     results = [
@@ -229,7 +245,7 @@ async def batch_list_job_status(project_id: str, request: Request, caller: Calle
     return JSONResponse({"count": len(query.jobs), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs/batch-detail", name="drs.detail")
+@router.post("/v3/{project_id}/jobs/batch-detail", name="drs.detail", openapi_extra=json_body(models.QueryIn))
 async def batch_list_job_details(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id)
     results = [
@@ -238,21 +254,23 @@ async def batch_list_job_details(project_id: str, request: Request, caller: Call
     return JSONResponse({"count": len(query.jobs), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs/batch-progress", name="drs.progress")
+@router.post("/v3/{project_id}/jobs/batch-progress", name="drs.progress", openapi_extra=json_body(models.QueryIn))
 async def batch_list_progresses(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id, objects=True)
     results = [rendering.progress(found[i]) if i in found else _missing(i) | {"job_id": i} for i in query.jobs]
     return JSONResponse({"count": len(results), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs/batch-precheck-result", name="drs.precheck_result")
+@router.post(
+    "/v3/{project_id}/jobs/batch-precheck-result", name="drs.precheck_result", openapi_extra=json_body(models.QueryIn)
+)
 async def batch_check_results(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id)
     results = [rendering.precheck_result(found[i]) if i in found else _missing(i) for i in query.jobs]
     return JSONResponse({"count": len(results), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs", name="drs.list")
+@router.post("/v3/{project_id}/jobs", name="drs.list", openapi_extra=json_body(models.ListIn))
 async def show_job_list(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     project = await project_in_scope(request, caller, project_id)
     query = parse(await request.body(), models.ListIn, wording=WORDING, limits=models.LIMITS)

@@ -3,7 +3,7 @@
 from types import MappingProxyType
 
 from syncline_gateway.dialects.elastic import errors
-from syncline_gateway.dialects.elastic.auth import authenticate
+from syncline_gateway.dialects.elastic.auth import SECURITY, authenticate
 from syncline_gateway.dialects.elastic.errors import PRODUCT_HEADER
 from syncline_gateway.dialects.elastic.models import LIMITS
 from syncline_gateway.dialects.elastic.routes import router
@@ -19,6 +19,7 @@ def dialect() -> Dialect:
         prefixes=("/_connector",),
         router=router,
         authenticate=authenticate,
+        security=SECURITY,
         render_error=errors.render,
         headers=MappingProxyType(PRODUCT_HEADER),
         limits=LIMITS,

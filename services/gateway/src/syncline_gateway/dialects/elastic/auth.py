@@ -5,6 +5,18 @@ from fastapi import Request
 from syncline_gateway.credentials import Credentials, Principal, split_token
 from syncline_gateway.errors import AuthenticationError
 
+SECURITY: dict[str, dict[str, str]] = {
+    "elasticApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "ApiKey base64(id:secret) of a key pair",
+    },
+    "elasticBasic": {"type": "http", "scheme": "basic", "description": "Basic base64(id:secret) of a key pair"},
+    "elasticBearer": {"type": "http", "scheme": "bearer", "description": "Bearer base64(id:secret) of a key pair"},
+}
+"""The schemes as the gateway's OpenAPI document declares them."""
+
 _SCHEMES = {"apikey", "basic", "bearer"}
 
 

@@ -50,6 +50,8 @@ from syncline_gateway.routing import send
 from syncline_platform.secrets import Sealer
 
 router = APIRouter(tags=["elasticsearch"])
+MAX_FROM = 2**31 - 1
+"""Elasticsearch reads `from` as a Java int: a larger one is a 400, never an offset the database overflows on."""
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
@@ -86,7 +88,7 @@ async def list_sync_jobs(
     request: Request,
     caller: Caller,
     *,
-    from_: Annotated[int, Query(alias="from", ge=0)] = 0,
+    from_: Annotated[int, Query(alias="from", ge=0, le=MAX_FROM)] = 0,
     size: Annotated[int, Query(ge=0, le=10000)] = 100,
     status: str | None = None,
     connector_id: str | None = None,
@@ -233,7 +235,7 @@ async def list_connectors(
     request: Request,
     caller: Caller,
     *,
-    from_: Annotated[int, Query(alias="from", ge=0)] = 0,
+    from_: Annotated[int, Query(alias="from", ge=0, le=MAX_FROM)] = 0,
     size: Annotated[int, Query(ge=0, le=10000)] = 100,
     index_name: str | None = None,
     connector_name: str | None = None,

@@ -3,15 +3,17 @@
 Syncs and runs of every dialect in one list, run detail with per-object stats and errors, run start and cancel
 (commands on `syncline.runs.commands.v1`), key pairs (list, create, revoke), connections (secrets never shown),
 and the organisation's live run events as server-sent events (`GET /v1/events`, fanned out by a worker that
-tails `syncline.runs.events.v1`). Auth is `Authorization: Bearer base64(id:secret)`; errors are
-`{"error": {"status", "code", "message"}}`; the `syncline` command line speaks it.
+tails `syncline.runs.events.v1`); and the same commands over Kafka (`kafka`: each organisation's commands and
+events topics, with broker credentials made and removed with its keys). Auth is `Authorization: Bearer
+base64(id:secret)`; errors are `{"error": {"status", "code", "message"}}`; the `syncline` command line speaks it.
 """
 
 from fastapi import APIRouter
 
 from syncline_gateway.dialects.native import errors, routes
 from syncline_gateway.dialects.native import events as live
-from syncline_gateway.dialects.native.auth import authenticate
+from syncline_gateway.dialects.native.auth import SECURITY, authenticate
+from syncline_gateway.dialects.native.kafka import make_interface
 from syncline_gateway.dialects.registry import Dialect, IdempotencyRules
 
 
@@ -25,7 +27,8 @@ def dialect() -> Dialect:
         prefixes=("/v1",),
         router=router,
         authenticate=authenticate,
+        security=SECURITY,
         render_error=errors.render,
         idempotency=IdempotencyRules(header="Idempotency-Key", methods=frozenset({"POST"})),
-        workers=(live.make_hub,),
+        workers=(live.make_hub, make_interface),
     )

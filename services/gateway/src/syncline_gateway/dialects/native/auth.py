@@ -9,6 +9,11 @@ from fastapi import Depends, Request
 from syncline_gateway.credentials import Credentials, Principal, split_token
 from syncline_gateway.errors import AuthenticationError
 
+SECURITY: dict[str, dict[str, str]] = {
+    "nativeBearer": {"type": "http", "scheme": "bearer", "description": "Bearer base64(id:secret) of a key pair"}
+}
+"""The scheme as the gateway's OpenAPI document declares it."""
+
 
 async def authenticate(request: Request) -> Principal:
     """The caller, from the Authorization header."""

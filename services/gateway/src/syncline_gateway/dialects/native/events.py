@@ -43,6 +43,7 @@ from syncline_gateway.service import Gateway
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform import loops
 from syncline_platform.errors import UnavailableError
+from syncline_platform.kafka import client_options
 
 log = structlog.get_logger(__name__)
 
@@ -130,7 +131,7 @@ class EventHub:
     async def start(self) -> None:
         """Take every partition of the topic (no group) from its current end."""
         topic = RUN_EVENTS.qualified(self.kafka.topic_prefix)
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(topic, **client_options(self.kafka), enable_auto_commit=False)
         await consumer.start()
         for _ in range(100):
             if consumer.assignment():

@@ -240,3 +240,29 @@ class ConnectionList(Out):
 
     data: list[ConnectionOut]
     """The organisation's connections, by name."""
+
+
+class RunLogLine(Out):
+    """One line of a run's log, as its executor wrote it."""
+
+    seq: int
+    """The line's place (pass the last one seen as `after` to read the lines after it)."""
+    at: datetime
+    """When it was written."""
+    level: Literal["info", "warning", "error"]
+    """How much it matters."""
+    message: str
+    """What happened."""
+    object: str | None
+    """The object it is about, if any."""
+    counts: dict[str, int]
+    """Figures: rows read, written and deleted, bytes."""
+
+
+class RunLogList(Out):
+    """A run's log lines."""
+
+    data: list[RunLogLine]
+    """Oldest first (at most 1000: all that a run keeps)."""
+    next_after: int | None
+    """The last line's `seq` (pass it as `after` to follow the log); None when there was none."""

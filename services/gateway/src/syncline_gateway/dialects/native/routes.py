@@ -9,13 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from syncline_contracts.runs import CancelRun, CreateSyncJob
 from syncline_contracts.status import RunStatus
-from syncline_contracts.topics import RUN_COMMANDS
-from syncline_gateway import repository
+from syncline_gateway import repository, run_logs
 from syncline_gateway.credentials import Credentials, Principal, new_key_pair
-from syncline_gateway.dialects.native import reads
+from syncline_gateway.dialects.native import commands, reads
 from syncline_gateway.dialects.native.auth import Caller
+from syncline_gateway.dialects.native.kafka import access_of
 from syncline_gateway.dialects.native.models import (
     CancelOut,
     ConnectionList,
@@ -29,12 +28,14 @@ from syncline_gateway.dialects.native.models import (
     RunAccepted,
     RunDetail,
     RunList,
+    RunLogLine,
+    RunLogList,
     RunOut,
     RunStart,
     SyncList,
     SyncOut,
 )
-from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
+from syncline_gateway.errors import RejectedError, ResourceNotFoundError
 from syncline_gateway.routing import once, pool_of, send
 from syncline_platform.secrets import Sealer
 
@@ -94,10 +95,7 @@ async def list_runs(
 
 async def _run_or_404(request: Request, caller: Principal, run_id: str) -> dict[str, Any]:
     async with pool_of(request).acquire() as conn:
-        row = await reads.run(conn, org_id=caller.org_id, run_id=run_id)
-    if row is None:
-        raise ResourceNotFoundError(kind="run", resource_id=run_id, message=f"run {run_id} not found")
-    return row
+        return await commands.run_or_404(conn, org_id=caller.org_id, run_id=run_id)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
@@ -109,6 +107,27 @@ async def get_run(request: Request, run_id: str, caller: Caller) -> RunDetail:
     return RunDetail.model_validate(run_out(row) | {"objects": [ObjectStats.model_validate(o) for o in objects]})
 
 
+@router.get("/runs/{run_id}/logs", response_model=RunLogList)
+async def get_run_logs(
+    request: Request,
+    run_id: str,
+    caller: Caller,
+    *,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=run_logs.MAX_LINES)] = run_logs.MAX_LINES,
+) -> RunLogList:
+    """A run's log lines, oldest first: what its executor did (objects moved with their counts, failures,
+    cancels, the end); `after` (a line's `seq`) answers only the lines after it."""
+    await _run_or_404(request, caller, run_id)
+    async with pool_of(request).acquire() as conn:
+        found = await run_logs.lines(conn, org_id=caller.org_id, run_id=run_id, after=after, limit=limit)
+    return RunLogList(data=[RunLogLine.model_validate(line) for line in found], next_after=_last_seq(found, after))
+
+
+def _last_seq(found: list[dict[str, Any]], after: int | None) -> int | None:
+    return found[-1]["seq"] if found else after
+
+
 @router.post("/runs", response_model=RunOut, status_code=201, responses={202: {"model": RunAccepted}})
 async def start_run(request: Request, body: RunStart, caller: Caller) -> Response:
     """Start a run of a sync now (409 while another run of it is going). 201 with the run; 202 when the scheduler
@@ -118,17 +137,16 @@ async def start_run(request: Request, body: RunStart, caller: Caller) -> Respons
 
 async def _start(request: Request, body: RunStart, caller: Principal) -> Response:
     async with pool_of(request).acquire() as conn:
-        found = await reads.syncs(conn, org_id=caller.org_id, sync_id=body.sync_id)
-    if not found:
-        raise ResourceNotFoundError(kind="sync", resource_id=body.sync_id, message=f"sync {body.sync_id} not found")
-    if found[0]["job_types"] and body.job_type.value not in found[0]["job_types"]:
-        raise BadRequestError(f"sync {body.sync_id} has no {body.job_type.value} runs")
-    command = CreateSyncJob(run_id=str(uuid.uuid4()), sync_id=body.sync_id, job_type=body.job_type, exclusive=True)
-    await send(request, topic=RUN_COMMANDS, message=command, org_id=caller.org_id)
+        command = await commands.start_run(
+            conn, org_id=caller.org_id, sync_id=body.sync_id, job_type=body.job_type, run_id=str(uuid.uuid4())
+        )
+    await send(request, topic=command.topic, message=command.message, org_id=caller.org_id)
     async with pool_of(request).acquire() as conn:
-        row = await reads.run(conn, org_id=caller.org_id, run_id=command.run_id)
+        row = await reads.run(conn, org_id=caller.org_id, run_id=command.resource_id)
     if row is None:  # the scheduler has not answered within the bound: the run is on its way
-        accepted = RunAccepted(id=command.run_id, sync_id=body.sync_id, message="the run is on its way: read it later")
+        accepted = RunAccepted(
+            id=command.resource_id, sync_id=body.sync_id, message="the run is on its way: read it later"
+        )
         return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
     return JSONResponse(RunOut.model_validate(run_out(row)).model_dump(mode="json"), status_code=201)
 
@@ -138,8 +156,10 @@ async def cancel_run(request: Request, run_id: str, caller: Caller) -> CancelOut
     """Cancel a run: a pending one at once, a running one when its executor next checks in (a second or two).
     409 when it has ended."""
     row = await _run_or_404(request, caller, run_id)
+    async with pool_of(request).acquire() as conn:
+        command = await commands.cancel_run(conn, org_id=caller.org_id, run_id=run_id)
     try:
-        await send(request, topic=RUN_COMMANDS, message=CancelRun(run_id=run_id), org_id=caller.org_id)
+        await send(request, topic=command.topic, message=command.message, org_id=caller.org_id)
     except RejectedError as exc:
         if exc.code == "illegal_transition":
             raise RejectedError(
@@ -167,19 +187,23 @@ async def create_key(request: Request, caller: Caller, body: KeyCreate | None = 
     async with pool_of(request).acquire() as conn, conn.transaction():
         await repository.create_key(conn, key_id=pair.id, org_id=caller.org_id, sealed_secret=sealer.seal(pair.secret))
         row = await reads.key(conn, org_id=caller.org_id, key_id=pair.id)
+        # the broker principal too (a failure there rolls the key back)
+        await access_of(request).grant(org_id=caller.org_id, key_id=pair.id, secret=pair.secret)
     return NewKey.model_validate((row or {}) | {"secret": pair.secret, "encoded": pair.encoded})
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)
 async def revoke_key(request: Request, key_id: str, caller: Caller) -> KeyOut:
     """Revoke a key pair of the organisation (the caller's own too). This replica refuses it at once; every
-    other replica once its cached copy expires (`SYNCLINE_KEY_CACHE_S`)."""
+    other replica once its cached copy expires (`SYNCLINE_KEY_CACHE_S`); the broker at once (its credential and
+    ACLs are removed)."""
     async with pool_of(request).acquire() as conn:
         row = await reads.revoke_key(conn, org_id=caller.org_id, key_id=key_id)
     if row is None:
         raise ResourceNotFoundError(kind="key", resource_id=key_id, message=f"key {key_id} not found")
     credentials: Credentials = request.app.state.credentials
     credentials.forget(key_id)
+    await access_of(request).revoke(key_id=key_id)
     return KeyOut.model_validate(row)
 
 

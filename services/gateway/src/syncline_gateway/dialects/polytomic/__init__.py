@@ -8,7 +8,7 @@ routes.
 """
 
 from syncline_gateway.dialects.polytomic import errors
-from syncline_gateway.dialects.polytomic.auth import authenticate
+from syncline_gateway.dialects.polytomic.auth import SECURITY, authenticate
 from syncline_gateway.dialects.polytomic.deliveries import Deliverer
 from syncline_gateway.dialects.polytomic.models import LIMITS
 from syncline_gateway.dialects.polytomic.routes import router
@@ -28,6 +28,7 @@ def dialect() -> Dialect:
         prefixes=("/api",),
         router=router,
         authenticate=authenticate,
+        security=SECURITY,
         render_error=errors.render,
         limits=LIMITS,
         idempotency=IdempotencyRules(header="Idempotency-Key", methods=frozenset({"POST", "PUT", "PATCH"})),

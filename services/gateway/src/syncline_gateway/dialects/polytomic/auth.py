@@ -8,6 +8,12 @@ from syncline_gateway import repository
 from syncline_gateway.credentials import Credentials, Principal, split_token
 from syncline_gateway.errors import AuthenticationError, BadRequestError, ForbiddenError
 
+SECURITY: dict[str, dict[str, str]] = {
+    "polytomicBearer": {"type": "http", "scheme": "bearer", "description": "Bearer base64(id:secret) of a key pair"},
+    "polytomicBasic": {"type": "http", "scheme": "basic", "description": "Basic base64(id:secret) of a key pair"},
+}
+"""The schemes as the gateway's OpenAPI document declares them."""
+
 _SCHEMES = {"bearer", "basic"}
 
 

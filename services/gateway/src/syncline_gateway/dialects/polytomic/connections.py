@@ -137,7 +137,14 @@ async def _test(request: Request, caller: Principal) -> Response:
         org_id = row["org_id"]
         merged = dict(row["configuration"]) | configuration
         given = [k for k in kind.secret_keys if configuration.get(k) not in (None, "")]
-        check_secrets_given(kind, before=row["configuration"], after=merged, stored=row["sealed_secrets"], given=given)
+        check_secrets_given(
+            identity=kind.identity,
+            secret_keys=kind.secret_keys,
+            before=row["configuration"],
+            after=merged,
+            stored=row["sealed_secrets"],
+            given=given,
+        )
         stored = {k: sealer.open(v) for k, v in row["sealed_secrets"].items()}
         configuration = dict(row["configuration"]) | stored | configuration
     public = {k: v for k, v in configuration.items() if k not in kind.secret_keys}

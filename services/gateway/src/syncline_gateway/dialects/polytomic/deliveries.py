@@ -34,7 +34,7 @@ from syncline_gateway.dialects.polytomic import event_queries as q
 from syncline_gateway.dialects.polytomic.endpoints import GuardedTransport
 from syncline_gateway.settings import GatewaySettings
 from syncline_platform import loops
-from syncline_platform.kafka import group_id
+from syncline_platform.kafka import client_options, group_id
 from syncline_platform.network import NetworkPolicy
 from syncline_platform.secrets import Sealer
 
@@ -136,7 +136,7 @@ class Deliverer:
         kafka = self.settings.kafka
         self._consumer = AIOKafkaConsumer(
             RUN_EVENTS.qualified(kafka.topic_prefix),
-            bootstrap_servers=kafka.bootstrap_servers,
+            **client_options(kafka),
             group_id=group_id(kafka, "gateway-webhooks"),
             enable_auto_commit=False,
             auto_offset_reset="earliest",

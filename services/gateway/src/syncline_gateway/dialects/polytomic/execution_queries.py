@@ -110,3 +110,11 @@ async def next_fire(conn: Conn, *, sync_id: str) -> datetime | None:
         sync_id,
     )
     return when
+
+
+async def run_in_scope(conn: Conn, *, org_id: str | None, run_id: str) -> dict[str, Any] | None:
+    """A run of the organisation (any organisation's when `org_id` is None: a partner key's scope)."""
+    row = await conn.fetchrow(
+        "SELECT * FROM scheduler_read.runs WHERE id = $1 AND ($2::text IS NULL OR org_id = $2)", run_id, org_id
+    )
+    return dict(row) if row else None

@@ -26,6 +26,7 @@ from syncline_gateway.dialects.polytomic.execution_rendering import execution
 from syncline_gateway.dialects.polytomic.models import Body, parse
 from syncline_gateway.dialects.polytomic.rendering import RESYNC_MODES, iso
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import json_body
 from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
@@ -68,7 +69,10 @@ async def _detail(request: Request, run: dict[str, Any]) -> dict[str, Any]:
         return execution(run, await q.checkpoints(conn, run_id=run["id"]))
 
 
-@router.post("/api/bulk/syncs/{sync_id}/executions")
+@router.post(  # the body is optional: a start without one takes the defaults
+    "/api/bulk/syncs/{sync_id}/executions",
+    openapi_extra={"requestBody": json_body(StartIn)["requestBody"] | {"required": False}},
+)
 async def start_execution(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _start(request, caller, sync_id))
 

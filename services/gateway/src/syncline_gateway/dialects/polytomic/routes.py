@@ -7,6 +7,7 @@ from syncline_gateway.dialects.polytomic import (
     connections,
     events,
     executions,
+    logs,
     statuses,
     sync_parts,
     webhooks,
@@ -18,5 +19,6 @@ router.include_router(sync_parts.router)
 router.include_router(statuses.router)  # before bulk_syncs: `/api/bulk/syncs/{sync_id}` would capture "status"
 router.include_router(bulk_syncs.router)
 router.include_router(executions.router)
+router.include_router(logs.router)
 router.include_router(webhooks.router)
 router.include_router(events.router)
