@@ -85,12 +85,27 @@ async def _count(database: str, table: str) -> int:
         await conn.close()
 
 
-async def prepare() -> None:
-    """The source (1M and 4M rows, 100 one-row tables), an empty target and the executor's state database."""
-    for name in (SOURCE_DB, TARGET_DB, STATE_DB, TABLES_DB):
+async def prepare(*, everything: bool = True) -> None:
+    """The source (1M and 4M rows, 100 one-row tables), an empty target and the executor's state database; the
+    1M-row source and the state database only unless `everything`."""
+    for name in (SOURCE_DB, TARGET_DB, STATE_DB, TABLES_DB) if everything else (SOURCE_DB, TARGET_DB, STATE_DB):
         await _ensure_database(name)
     if await _count(SOURCE_DB, "public.events") != ROWS:
         subprocess.run(psql(SOURCE_DB, "-f", str(DATASET)), check=True, stdout=subprocess.DEVNULL)
+    if everything:
+        await _prepare_more()
+    from pydantic import SecretStr
+
+    from syncline_platform.migrations import apply_migrations
+
+    await apply_migrations(
+        dsn=SecretStr(dsn(STATE_DB)),
+        schema="executor",
+        directory=ROOT / "services/executor/src/syncline_executor/migrations",
+    )
+
+
+async def _prepare_more() -> None:
     if await _count(SOURCE_DB, "public.events_4m") != BIG_ROWS:
         load = (
             "DROP TABLE IF EXISTS events_4m; CREATE TABLE events_4m (LIKE events INCLUDING ALL);"
@@ -106,15 +121,6 @@ async def prepare() -> None:
             for i in range(100)
         )
         subprocess.run(psql(TABLES_DB, "-c", statements), check=True, stdout=subprocess.DEVNULL)
-    from pydantic import SecretStr
-
-    from syncline_platform.migrations import apply_migrations
-
-    await apply_migrations(
-        dsn=SecretStr(dsn(STATE_DB)),
-        schema="executor",
-        directory=ROOT / "services/executor/src/syncline_executor/migrations",
-    )
 
 
 def _reset_target(tables: list[str]) -> None:
@@ -198,9 +204,10 @@ class _Counter:
 _CHILD_CPU = _Counter()
 
 
-def syncline(case: str, **params: Any) -> dict[str, Any]:
-    """One Syncline case in a fresh process (this file, `--case`)."""
-    result = timed([PY, str(Path(__file__).resolve()), "--case", case, "--params", json.dumps(params)])
+def syncline(case: str, *, env: dict[str, str] | None = None, script: str = __file__, **params: Any) -> dict[str, Any]:
+    """One Syncline case in a fresh process (`script`, this file by default, `--case`; `env`, its environment,
+    this one's if None)."""
+    result = timed([PY, str(Path(script).resolve()), "--case", case, "--params", json.dumps(params)], env=env)
     if not result["stdout"].strip():
         raise RuntimeError(f"case {case} printed nothing: {result['stderr'][-3000:]}")
     inner: dict[str, Any] = json.loads(result["stdout"].strip().splitlines()[-1])
@@ -318,14 +325,15 @@ def _spec(
     )
 
 
-async def _pipeline(spec: Any, run_id: str, batch_rows: int = 100_000) -> dict[str, Any]:
+async def _pipeline(spec: Any, run_id: str, batch_rows: int = 100_000, tally: Any = None) -> dict[str, Any]:
+    """Run `spec` through the executor's pipeline here (`tally`: the counters it keeps, a fresh one if None)."""
     from pydantic import SecretStr
 
     from syncline_executor.pipeline import Pipeline, PipelineSettings, Tally
     from syncline_platform.db import create_pool
 
     pool = await create_pool(dsn=SecretStr(dsn(STATE_DB)), schema="executor", application="bench", max_size=2)
-    tally = Tally()
+    tally = Tally() if tally is None else tally
     try:
         started, cpu = time.perf_counter(), time.process_time()
         settings = PipelineSettings(batch_rows=batch_rows, files_root=FILES)
@@ -491,11 +499,12 @@ async def _plain_confluent(topic: str, messages: list[tuple[bytes, bytes]], *, c
     return wall
 
 
-async def _topic(partitions: int = 12) -> str:
+async def _topic(partitions: int = 12, **kafka: object) -> str:
+    """A fresh topic on the test broker (`kafka`: settings overriding its, e.g. another `bootstrap_servers`)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     name = f"bench.dataplane.{time.time_ns()}"
-    admin = AIOKafkaAdminClient(**kafka_options())
+    admin = AIOKafkaAdminClient(**kafka_options(**kafka))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -504,10 +513,10 @@ async def _topic(partitions: int = 12) -> str:
     return name
 
 
-async def _drop_topics(names: list[str]) -> None:
+async def _drop_topics(names: list[str], **kafka: object) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**kafka_options())
+    admin = AIOKafkaAdminClient(**kafka_options(**kafka))
     await admin.start()
     try:
         await admin.delete_topics(names)

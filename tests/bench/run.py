@@ -1,4 +1,5 @@
-"""`make bench`: run every benchmark, print a table, write `.local/bench/results.json`."""
+"""`make bench`: run every benchmark, print a table, write `.local/bench/results.json` (`SYNCLINE_BENCH_ONLY=a,b`:
+run some, their entries merged into the file's others)."""
 
 import asyncio
 import json
@@ -19,10 +20,12 @@ from tests.bench import (
     drs,
     first_path,
     kafka_interface,
+    kafka_sasl_cost,
     kafka_start,
     metrics_overhead,
     polytomic_api,
     scheduler,
+    snapshot_metrics_overhead,
 )
 
 OUT = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.json"
@@ -49,26 +52,45 @@ ENTRIES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "drs": lambda: asyncio.run(drs.measure()),
     "console_sse": lambda: [asyncio.run(console_sse.measure())],
     "kafka_interface": lambda: [asyncio.run(kafka_interface.measure())],
+    "kafka_sasl_cost": kafka_sasl_cost.measure,
+    "snapshot_metrics_overhead": snapshot_metrics_overhead.measure,
 }
 """Every benchmark module, in the order `make bench` runs them (`SYNCLINE_BENCH_ONLY=a,b` runs some)."""
 
 
+def merge(kept: list[dict[str, Any]], benchmark: str, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`kept` with a benchmark's earlier entries (its own name, names starting `<name>_`, the names it wrote now)
+    replaced by `fresh`, in the place of the first of them (at the end if there was none)."""
+    names = {e["name"] for e in fresh}
+
+    def earlier(e: dict[str, Any]) -> bool:
+        return e["name"] in names or e["name"] == benchmark or e["name"].startswith(f"{benchmark}_")
+
+    at = next((i for i, e in enumerate(kept) if earlier(e)), len(kept))
+    rest = [e for e in kept if not earlier(e)]
+    return rest[:at] + fresh + rest[at:]
+
+
 def main() -> None:
     only = [n for n in os.environ.get("SYNCLINE_BENCH_ONLY", "").split(",") if n]
-    results: list[dict[str, Any]] = []
+    # some benchmarks: merged into the last results (the others' figures kept); all of them: written afresh
+    results: list[dict[str, Any]] = json.loads(OUT.read_text()) if only and OUT.exists() else []
+    ran: list[dict[str, Any]] = []
     failed = []
     OUT.parent.mkdir(parents=True, exist_ok=True)
     for name, measure in ENTRIES.items():
         if only and name not in only:
             continue
         try:
-            results += measure()
+            fresh = measure()
         except Exception as exc:  # one broken benchmark must not lose the others' figures
             failed.append(name)
-            results.append({"name": name, "error": repr(exc)})
+            fresh = [{"name": name, "error": repr(exc)}]
             traceback.print_exc()
+        ran += fresh
+        results = merge(results, name, fresh)
         OUT.write_text(json.dumps(results, indent=2) + "\n")  # written as it goes
-    sys.stdout.write(table(results) + f"\n\nwritten to {OUT}\n")
+    sys.stdout.write(table(ran) + f"\n\nwritten to {OUT}\n")
     if failed:
         sys.exit(f"benchmarks that failed: {', '.join(failed)}")
 
