@@ -37,7 +37,7 @@ async def test_a_run_failing_during_a_database_outage_records_its_end_once_it_is
     port = await proxy.start()
     plant.env["SYNCLINE_DATABASE_URL"] = _through(plant.database, port)
     try:
-        run_id = await new_run(plant, rows=60_000)
+        run_id = await new_run(plant, rows=150_000)
         plant.start("outage")
         await request(plant, run_id)
 
@@ -60,7 +60,7 @@ async def test_a_run_failing_during_a_database_outage_records_its_end_once_it_is
             row = await run_row(plant, run_id)
             return row if row["status"] in ("completed", "error", "canceled") else None
 
-        await wait_for(ended, timeout_s=60)  # no sweep here: only the executor itself can have ended it
+        await wait_for(ended, timeout_s=90)  # no sweep here: only the executor itself can have ended it
         records = await read_topic(
             RUN_EVENTS.qualified(plant.prefix), until=lambda rs: bool(terminal_events(rs, run_id)), timeout_s=30
         )

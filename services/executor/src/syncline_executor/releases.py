@@ -67,7 +67,8 @@ class StreamReleases:
     async def _step(self) -> None:
         await self.release_due()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+            async with asyncio.timeout(self.poll_s):  # not wait_for: on 3.11 it can swallow a cancel racing a wake
+                await self._wake.wait()
         self._wake.clear()
 
     async def release_due(self) -> int:

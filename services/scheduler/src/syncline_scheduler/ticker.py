@@ -65,7 +65,9 @@ class Ticker:
         """One pass, then sleep until the next due time unless the batch was full. A failure propagates to
         `forever`, which logs it and calls again after its backoff."""
         if self._stopping.is_set():
-            await asyncio.Event().wait()  # stopping: wait to be cancelled
+            # stopping: end the loop here rather than wait for the cancel, which a wake racing it could have
+            # swallowed (Python 3.11's wait_for returns a result that lands with a cancel)
+            raise asyncio.CancelledError
         async with self._stepping:
             delay = 0.0 if await self.step() else await self._delay()
         if delay > 0:
@@ -113,5 +115,6 @@ class Ticker:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
