@@ -7,12 +7,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 from polytomic import BulkSyncDefaultScheduleRequest, Polytomic
-from tests.support.infra import database_url
+from tests.support.infra import pg_config as pg_config  # noqa: PLC0414 (re-exported for the Polytomic tests)
 from tests.support.system import System
 
 NO_RETRY: Any = {"max_retries": 0}
@@ -36,20 +35,6 @@ def wait_for_policy(api: Polytomic, *, timeout_s: float = 60.0) -> None:
         if probe is not None and probe.saved:
             return
         assert time.monotonic() < deadline, "policy never answered"
-
-
-def pg_config(database: str, **changes: Any) -> dict[str, Any]:
-    """A PostgreSQL connection's configuration, in Polytomic's keys."""
-    server = urlsplit(database_url())
-    config = {
-        "hostname": server.hostname,
-        "port": server.port,
-        "username": server.username,
-        "password": server.password or "never-echoed",  # a trusting server takes any
-        "database": database,
-        "ssl": False,
-    }
-    return config | changes
 
 
 def name(prefix: str) -> str:

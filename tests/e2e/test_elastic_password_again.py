@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch
-from tests.e2e.polytomic_support import pg_config
-from tests.support.infra import unique
+from tests.support.infra import pg_config, unique
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from polytomic import Polytomic
 from tests.e2e.native_support import native, two_syncs, wait_run
-from tests.e2e.polytomic_support import pg_config
-from tests.support.infra import unique
+from tests.support.infra import pg_config, unique
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e

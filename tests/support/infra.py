@@ -5,6 +5,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -157,3 +158,17 @@ async def read_topic(topic: str, *, until: Callable[[list[Record]], bool], timeo
     finally:
         await consumer.stop()
     return records
+
+
+def pg_config(database: str, **changes: Any) -> dict[str, Any]:
+    """A PostgreSQL connection's configuration, in Polytomic's keys."""
+    server = urlsplit(database_url())
+    config = {
+        "hostname": server.hostname,
+        "port": server.port,
+        "username": server.username,
+        "password": server.password or "never-echoed",  # a trusting server takes any
+        "database": database,
+        "ssl": False,
+    }
+    return config | changes
