@@ -43,14 +43,25 @@ def start_schedulers(env: dict[str, str], count: int, log_dir: Path) -> list[sub
     return processes
 
 
-async def wait_started(log_dir: Path, count: int) -> None:
-    """Until every replica logged that it started (migrated, consuming, firing)."""
+async def wait_started(log_dir: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    """Until every replica logged that it started (migrated, consuming, firing); says which did not, and why."""
+    logs = [log_dir / f"scheduler-{i}.log" for i in range(len(processes))]
+
+    def has_started(log: Path) -> bool:
+        return log.exists() and '"service.started"' in log.read_text()
 
     async def started() -> bool:
-        logs = [log_dir / f"scheduler-{i}.log" for i in range(count)]
-        return all(log.exists() and '"service.started"' in log.read_text() for log in logs)
+        return all(has_started(log) for log in logs)
 
-    await wait_for(started, timeout_s=60, every_s=0.1)
+    try:
+        await wait_for(started, timeout_s=60, every_s=0.1)
+    except TimeoutError:
+        late = [
+            f"{log.name} (exit {proc.poll()}): {log.read_text()[-1500:] if log.exists() else 'no log'}"
+            for log, proc in zip(logs, processes, strict=True)
+            if not has_started(log)
+        ]
+        raise AssertionError("replicas not started within 60 s:\n" + "\n".join(late)) from None
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -85,7 +96,7 @@ async def test_replicas_fire_each_due_schedule_exactly_once(replicas: int) -> No
     client = build_broker(kafka, service="test-client")
     await client.start()
     try:
-        await wait_started(system.log_dir, replicas)
+        await wait_started(system.log_dir, processes)
         start = datetime.now(UTC) + timedelta(seconds=3)  # time to take in the 500 configurations first
         for i, sync_id in enumerate(syncs):  # due within two seconds, in bunches on the same milliseconds
             due = start + timedelta(milliseconds=(i % 50) * 40)

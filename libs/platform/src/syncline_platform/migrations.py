@@ -1,7 +1,9 @@
 """Schema migrations, applied at service start-up by yoyo from plain append-only SQL files.
 
 Each service keeps its files in `<package>/migrations/`; the platform's own files (inbox, outbox) are applied
-to every service schema first. yoyo takes a lock, so replicas starting together apply each file once.
+to every service schema first. Replicas starting together queue on one PostgreSQL advisory lock per schema, so
+each file is applied once. The lock goes with its connection, so a replica killed mid-migration never leaves one
+behind (yoyo's own lock is a row, which would; one found while the advisory lock is held is stale and is broken).
 """
 
 import asyncio
@@ -22,16 +24,18 @@ def _yoyo_url(dsn: str, schema: str) -> str:
 
 def _apply(dsn: str, schema: str, directories: list[Path]) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"syncline.migrations.{schema}",))
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    backend = get_backend(_yoyo_url(dsn, schema))
-    try:
-        migrations = read_migrations(*(str(d) for d in directories))
-        with backend.lock():
-            pending = backend.to_apply(migrations)
-            backend.apply_migrations(pending)
-        return len(pending)
-    finally:
-        backend.connection.close()
+        backend = get_backend(_yoyo_url(dsn, schema))
+        try:
+            backend.break_lock()  # only a killed replica's row can be there: this one holds the advisory lock
+            migrations = read_migrations(*(str(d) for d in directories))
+            with backend.lock():
+                pending = backend.to_apply(migrations)
+                backend.apply_migrations(pending)
+            return len(pending)
+        finally:
+            backend.connection.close()
 
 
 async def apply_migrations(*, dsn: SecretStr, schema: str, directory: Path | None) -> int:
