@@ -14,14 +14,12 @@ committed) addresses the same sync or run twice rather than making two. Partitio
 in order; offsets are committed once every record of a batch was answered.
 """
 
-import asyncio
 import json
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter, ValidationError
 
@@ -44,10 +42,10 @@ from syncline_contracts.tenant import (
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.native import commands
 from syncline_gateway.dialects.native.kafka.access import TenantAccess
+from syncline_gateway.dialects.native.kafka.consuming import GroupWorker, Records
 from syncline_gateway.errors import BadRequestError, ResourceNotFoundError
 from syncline_gateway.service import Gateway
 from syncline_gateway.settings import GatewaySettings
-from syncline_platform import loops
 from syncline_platform.kafka import client_options, group_id
 
 log = structlog.get_logger(__name__)
@@ -140,11 +138,9 @@ class CommandBridge:
         self.settings = settings
         self.gateway = gateway
         self.access = access
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.worker = GroupWorker(self._consumer, handle=self._partition, name="tenant-commands")
 
-    async def start(self) -> None:
-        """Join the group over every organisation's commands topic."""
+    def _consumer(self) -> AIOKafkaConsumer:
         kafka = self.settings.kafka
         consumer = AIOKafkaConsumer(
             **client_options(kafka),
@@ -154,27 +150,17 @@ class CommandBridge:
             metadata_max_age_ms=int(self.settings.tenant_discovery_s * 1000),
         )
         consumer.subscribe(pattern=commands_pattern(kafka.topic_prefix))
-        await consumer.start()
-        self._consumer = consumer
-        self._task = asyncio.create_task(loops.forever(self._step, name="tenant-commands"), name="tenant-commands")
+        return consumer
+
+    async def start(self) -> None:
+        """Join the group over every organisation's commands topic."""
+        await self.worker.start()
 
     async def stop(self) -> None:
         """Stop consuming and leave the group."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self.worker.stop()
 
-    async def _step(self) -> None:
-        assert self._consumer is not None  # noqa: S101
-        batches = await self._consumer.getmany(timeout_ms=500)
-        if not batches:
-            return
-        await asyncio.gather(*(self._partition(tp, records) for tp, records in batches.items()))
-        await self._consumer.commit()
-
-    async def _partition(self, tp: TopicPartition, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def _partition(self, tp: TopicPartition, records: Records) -> None:
         org_id = org_of_commands_topic(tp.topic, self.settings.kafka.topic_prefix)
         if org_id is None:
             return

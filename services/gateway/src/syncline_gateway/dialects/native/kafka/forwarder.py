@@ -1,31 +1,29 @@
 """The tenant events forwarder: run events (`syncline.runs.events.v1`) → each organisation's events topic.
 
-Every gateway replica joins one consumer group on the run events topic (starting at its end the first time the
-group exists). A run's `started`, `progress`, `completed`, `failed` and `canceled` events are published on its
-organisation's `syncline.tenant.<org>.events.v1`, keyed by sync id, with their `ce_id`, `ce_type` and `ce_time`
-(a re-sent event keeps its id, so a client dedupes it); the organisation is the envelope's, which only Syncline's
-services may write, else the run's. One partition's events are forwarded in order, and one run's events are on one
-partition, so an organisation reads each run's events in order. Offsets are committed after a batch was published.
+Every gateway replica joins one consumer group on the run events topic (the first time the group exists, at the
+events published since the replica was launched: `consuming.FromLaunch`). A run's `started`, `progress`,
+`completed`, `failed` and `canceled` events are published on its organisation's `syncline.tenant.<org>.events.v1`,
+keyed by sync id, with their `ce_id`, `ce_type` and `ce_time` (a re-sent event keeps its id, so a client dedupes
+it); the organisation is the envelope's, which only Syncline's services may write, else the run's. One partition's
+events are forwarded in order, and one run's events are on one partition, so an organisation reads each run's
+events in order. Offsets are committed after a batch was published.
 """
 
-import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.tenant import FORWARDED_RUN_EVENTS
 from syncline_contracts.topics import RUN_EVENTS
 from syncline_gateway.dialects.native import reads
 from syncline_gateway.dialects.native.kafka.access import TenantAccess
+from syncline_gateway.dialects.native.kafka.consuming import GroupWorker, Records, from_launch
 from syncline_gateway.service import Gateway
 from syncline_gateway.settings import GatewaySettings
-from syncline_platform import loops
-from syncline_platform.errors import UnavailableError
 from syncline_platform.kafka import client_options, group_id
 
 log = structlog.get_logger(__name__)
@@ -44,49 +42,24 @@ class EventForwarder:
         self.gateway = gateway
         self.access = access
         self._orgs: OrderedDict[str, str] = OrderedDict()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.worker = GroupWorker(self._consumer, handle=self._partition, name="tenant-events")
 
-    async def start(self) -> None:
-        """Join the group and wait for its partitions, so no event published from here on is missed."""
+    def _consumer(self) -> AIOKafkaConsumer:
         kafka = self.settings.kafka
         consumer = AIOKafkaConsumer(
-            RUN_EVENTS.qualified(kafka.topic_prefix),
-            **client_options(kafka),
-            group_id=group_id(kafka, "gateway-tenant-events"),
-            enable_auto_commit=False,
-            auto_offset_reset="latest",
+            **client_options(kafka), group_id=group_id(kafka, "gateway-tenant-events"), enable_auto_commit=False
         )
-        await consumer.start()
-        for _ in range(300):
-            if consumer.assignment():
-                break
-            await asyncio.sleep(0.1)
-        else:
-            await consumer.stop()
-            raise UnavailableError(dependency="kafka", detail="no partition of the run events topic was assigned")
-        for tp in consumer.assignment():  # fix the start now: "latest" resolved later would skip events
-            await consumer.position(tp)
-        self._consumer = consumer
-        self._task = asyncio.create_task(loops.forever(self._step, name="tenant-events"), name="tenant-events")
+        return from_launch(consumer, RUN_EVENTS.qualified(kafka.topic_prefix))
+
+    async def start(self) -> None:
+        """Join the group (a replica it gives no partition stands by)."""
+        await self.worker.start()
 
     async def stop(self) -> None:
         """Stop consuming and leave the group."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self.worker.stop()
 
-    async def _step(self) -> None:
-        assert self._consumer is not None  # noqa: S101
-        batches = await self._consumer.getmany(timeout_ms=500)
-        if not batches:
-            return
-        await asyncio.gather(*(self._partition(tp, records) for tp, records in batches.items()))
-        await self._consumer.commit()
-
-    async def _partition(self, tp: TopicPartition, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def _partition(self, tp: TopicPartition, records: Records) -> None:
         del tp
         for record in records:
             await self.forward(record)
