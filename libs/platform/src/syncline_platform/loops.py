@@ -2,6 +2,7 @@
 never ends the loop silently (a dead outcome waiter would turn every create into a 202)."""
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -45,3 +46,12 @@ async def until_done(op: Callable[[], Awaitable[T]], *, name: str, cap_s: float 
             pause = random.uniform(0.5, 1.0) * min(cap_s, 0.1 * 2**failures)  # noqa: S311 (jitter, not a secret)
             log.warning("retry.transient", op=name, error=repr(exc), failures=failures, pause_s=round(pause, 2))
             await asyncio.sleep(pause)
+
+
+async def wake_or_sleep(wake: asyncio.Event, seconds: float) -> None:
+    """Return when `wake` is set or after `seconds`, whichever comes first (`wake` stays as it is). Not
+    `asyncio.wait_for`: on Python 3.11 it can return a wake that lands with a cancel and swallow the cancel, so a
+    loop being stopped goes round again and its stop waits."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()

@@ -28,7 +28,7 @@ from faststream.kafka.publisher.state import RealProducer
 from syncline_contracts.base import Message
 from syncline_contracts.envelope import Envelope
 from syncline_contracts.topics import Topic
-from syncline_platform import tracing
+from syncline_platform import loops, tracing
 from syncline_platform.db import Conn
 from syncline_platform.errors import is_transient
 
@@ -156,8 +156,7 @@ class OutboxRelay:
                 while True:
                     self._wake.clear()
                     if await self._drain(conn) < BATCH:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                        await loops.wake_or_sleep(self._wake, 1.0)
             finally:
                 await conn.remove_listener(f"{self.schema}_outbox", self._notified)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"{self.schema}.outbox")

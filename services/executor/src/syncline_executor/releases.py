@@ -8,12 +8,12 @@ so a slot that cannot be dropped (the source unreachable, its credentials revoke
 """
 
 import asyncio
-import contextlib
 
 import structlog
 
 from syncline_executor import repository
 from syncline_executor.pipeline import STREAM, release_stream
+from syncline_platform import loops
 from syncline_platform.db import Conn
 from syncline_platform.loops import forever
 from syncline_platform.secrets import Sealer
@@ -66,9 +66,7 @@ class StreamReleases:
 
     async def _step(self) -> None:
         await self.release_due()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.poll_s):  # not wait_for: on 3.11 it can swallow a cancel racing a wake
-                await self._wake.wait()
+        await loops.wake_or_sleep(self._wake, self.poll_s)
         self._wake.clear()
 
     async def release_due(self) -> int:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from syncline_platform import loops
 from syncline_platform.loops import forever
 from syncline_platform.service import ServiceApp
 from syncline_scheduler import repository, schedules, service
@@ -114,7 +115,5 @@ class Ticker:
         return max(delay, _MIN_SLEEP_S)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
+        await loops.wake_or_sleep(self._wake, seconds)
         self._wake.clear()

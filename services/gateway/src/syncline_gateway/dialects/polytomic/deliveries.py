@@ -197,8 +197,7 @@ class Deliverer:
 
     async def _deliver_forever(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+            await loops.wake_or_sleep(self._wake, 0.5)
             self._wake.clear()
             try:
                 await self.deliver_due()
