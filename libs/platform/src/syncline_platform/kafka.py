@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
@@ -178,21 +179,29 @@ def subscription(settings: KafkaSettings, *, topic: Topic, service: str) -> dict
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Sequence[Topic] = TOPICS) -> None:
-    """Create the registry's topics (and their DLQs) with their partition counts; existing ones are kept."""
+    """Create the registry's topics (and their DLQs) with their partition counts; existing ones are kept. Every
+    DLQ gets the dead-letter retention, existing ones too (the setting may have changed)."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         cap = settings.max_partitions or max(t.partitions for t in topics)
+        retention = {"retention.ms": str(int(settings.dead_letter_retention_days * 86_400_000))}
         wanted = [NewTopic(t.qualified(settings.topic_prefix), min(t.partitions, cap), 1) for t in topics]
-        wanted += [NewTopic(t.dlq(settings.topic_prefix), 1, 1) for t in topics]
-        missing = [t for t in wanted if t.name not in existing]
+        dead = [NewTopic(t.dlq(settings.topic_prefix), 1, 1, topic_configs=retention) for t in topics]
+        missing = [t for t in wanted + dead if t.name not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 log.debug("topics.raced", topics=[t.name for t in missing])
             log.info("topics.created", topics=[t.name for t in missing])
+        kept = [ConfigResource(ConfigResourceType.TOPIC, t.name, retention) for t in dead if t.name in existing]
+        if kept:
+            for answer in await admin.alter_configs(kept):
+                for error_code, message, _, name in answer.resources:
+                    if error_code:  # the topics still work; only their retention is not what is set
+                        log.warning("topics.retention_not_set", topic=name, error_code=error_code, error=message)
     finally:
         await admin.close()
 

@@ -77,6 +77,9 @@ class KafkaSettings(BaseModel):
     transient_hold_s: float = 120.0
     """How long one delivery waits for the infrastructure in place before the subscriber rewinds to the message
     (below the consumer's `max_poll_interval`, so the replica keeps its partitions meanwhile)."""
+    dead_letter_retention_days: float = 14.0
+    """How long the broker keeps a message on a dead-letter topic (`<topic>.dlq`'s `retention.ms`, set at every
+    start); time to look at it and replay it, not forever."""
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = None
     """`PLAINTEXT`, `SASL_PLAINTEXT`, `SASL_SSL` or `SSL`; unset: `SASL_PLAINTEXT` when a SASL username is set,
     else what the local broker's credentials file says, else `PLAINTEXT`."""
