@@ -17,8 +17,20 @@ from syncline_platform.retention import RetentionSettings
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/syncline"
 LOCAL_PASSWORD_FILE = Path("pg") / "superuser.password"
 """Where `deploy/local/postgres/pg.sh` keeps the local cluster's superuser password, below the state folder."""
-PROJECT = Path(__file__).resolve().parents[4]
-"""The project this library is installed from (an editable install), where `make` keeps `.local/`."""
+
+
+def project_of(path: Path) -> Path | None:
+    """The uv workspace `path` lies in (its `pyproject.toml` names one), where `make` keeps `.local/`; None for an
+    install outside a checkout (a wheel in site-packages, an image)."""
+    for folder in path.resolve().parents:
+        manifest = folder / "pyproject.toml"
+        if manifest.is_file() and "[tool.uv.workspace]" in manifest.read_text(errors="replace"):
+            return folder
+    return None
+
+
+PROJECT = project_of(Path(__file__))
+"""The checkout this library is installed from (an editable install), if it is."""
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", ""})
 
 
@@ -28,7 +40,7 @@ def local_password_files(*, environ: Mapping[str, str], cwd: Path) -> list[Path]
     home = environ.get("SYNCLINE_HOME")
     if home:
         return [Path(home) / LOCAL_PASSWORD_FILE]
-    return [cwd / ".local" / LOCAL_PASSWORD_FILE, PROJECT / ".local" / LOCAL_PASSWORD_FILE]
+    return [cwd / ".local" / LOCAL_PASSWORD_FILE, *([PROJECT / ".local" / LOCAL_PASSWORD_FILE] if PROJECT else [])]
 
 
 def read_password(files: list[Path]) -> str | None:

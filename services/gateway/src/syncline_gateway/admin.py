@@ -37,6 +37,7 @@ from syncline_platform.db import connect
 from syncline_platform.logging import configure
 from syncline_platform.migrations import apply_migrations
 from syncline_platform.secrets import Sealer
+from syncline_platform.settings import project_of
 
 
 async def _create_org(settings: GatewaySettings, name: str) -> dict[str, Any]:
@@ -87,8 +88,8 @@ async def _create_key(settings: GatewaySettings, org_id: str, *, partner: bool) 
 
 
 KEY_FILE = "secret.key"
-PROJECT = Path(__file__).resolve().parents[4]
-"""The project this command runs from (an editable install), where `make run` keeps `.local/`."""
+PROJECT = project_of(Path(__file__))
+"""The checkout this command runs from (an editable install), if it is: where `make run` keeps `.local/`."""
 
 
 def secret_key_files(*, environ: Mapping[str, str], cwd: Path) -> list[Path]:
@@ -97,7 +98,7 @@ def secret_key_files(*, environ: Mapping[str, str], cwd: Path) -> list[Path]:
     return [
         *([Path(home) / KEY_FILE] if home else []),
         cwd / ".local" / KEY_FILE,
-        PROJECT / ".local" / KEY_FILE,
+        *([PROJECT / ".local" / KEY_FILE] if PROJECT else []),
     ]
 
 
