@@ -4,9 +4,11 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from pydantic import SecretStr
 from tests.support.infra import read_topic, unique
 
@@ -141,6 +143,35 @@ async def test_a_producer_out_of_step_with_the_broker_parks_nothing_and_is_renew
     assert parked == 0
     names = [json.loads(r.value)["name"] for r in records if r.key == "warm" and r.value != b"{}"]
     assert names == [f"n{i}" for i in range(20)]  # each once, in order
+
+
+async def test_a_row_refused_before_it_left_is_not_overtaken_by_the_rows_after_it(
+    database: str, kafka: KafkaSettings
+) -> None:
+    """A passing refusal before the row leaves the producer (here a metadata timeout, once) makes it wait; the
+    rows after it wait with it, so its key's events still arrive in order."""
+    async with _relay(database, kafka, "overtake") as (pool, relay):
+        publish = relay.broker.publish
+        refused: list[str] = []
+
+        async def once_refused(message: Any, **options: Any) -> Any:
+            if message["name"] == "n3" and not refused:
+                refused.append("n3")
+                raise KafkaTimeoutError("no metadata for the topic in time")
+            return await publish(message, **options)
+
+        relay.broker.publish = once_refused  # type: ignore[method-assign, assignment]
+        async with pool.acquire() as conn, conn.transaction():
+            for i in range(10):
+                message = UpsertConnector(connector_id="k", name=f"n{i}")
+                envelope = Envelope(ce_type=message.wire_type(), ce_source="/test")
+                await outbox.enqueue(conn, topic=CONNECTOR_COMMANDS, message=message, envelope=envelope)
+        relay.start()
+        records = await read_topic(
+            CONNECTOR_COMMANDS.qualified(kafka.topic_prefix), until=lambda rs: len(rs) >= 10, timeout_s=15
+        )
+    assert refused == ["n3"]
+    assert [json.loads(r.value)["name"] for r in records] == [f"n{i}" for i in range(10)]
 
 
 async def test_inbox_recognises_a_redelivered_message(database: str) -> None:

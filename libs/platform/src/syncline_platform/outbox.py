@@ -170,8 +170,15 @@ class OutboxRelay:
         )
         if not rows:
             return 0
-        # enqueue one by one (keeps seq order per partition), then wait for every acknowledgement together
-        deliveries = [await self._send(row) for row in rows]
+        # enqueue one by one (keeps seq order per partition), then wait for every acknowledgement together; a row
+        # refused before it left for a passing reason (no metadata yet, a full buffer) holds back the rows after it,
+        # which would overtake it (once a row has left, the idempotent producer keeps a partition's order itself)
+        deliveries: list[asyncio.Future[Any]] = []
+        for row in rows:
+            deliveries.append(delivery := await self._send(row))
+            if delivery.done() and (error := delivery.exception()) is not None and not row_fault(error):
+                rows = rows[: len(deliveries)]
+                break
         outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
         sent = [r["seq"] for r, outcome in zip(rows, outcomes, strict=True) if not isinstance(outcome, BaseException)]
         await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", sent)
