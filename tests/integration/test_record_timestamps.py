@@ -12,21 +12,23 @@ from tests.support.infra import unique
 
 from syncline_connectors.postgres import PostgresConfig
 from syncline_connectors.postgres_dest import PostgresDestination
-from syncline_connectors.spec import Discover, Mode, NormalizeNames, ObjectSpec
+from syncline_connectors.spec import Discover, Mode, NormalizeNames, ObjectSpec, RecordTimestamps
 from syncline_executor.pipeline import release_stream
 from syncline_platform.errors import InvalidError
 
 pytestmark = pytest.mark.integration
 __all__ = ["pair", "state"]  # fixtures shared with the connector tests
 
-STAMPS = ("_polytomic_created_at", "_polytomic_updated_at")
+NAMES = RecordTimestamps(created="_syncline_first_landed", updated="_syncline_last_written")
+"""The columns' names are the dialect's (Polytomic's `_polytomic_created_at`…); the destination writes any."""
+STAMPS = NAMES.columns
 
 Stamps = dict[int, tuple[datetime | None, datetime | None]]
 
 
 async def stamps(dsn: str, table: str) -> Stamps:
     """Each row's (created_at, updated_at) by id."""
-    rows = await sql(dsn, f"SELECT id, _polytomic_created_at, _polytomic_updated_at FROM {table} ORDER BY id")
+    rows = await sql(dsn, f"SELECT id, {NAMES.created}, {NAMES.updated} FROM {table} ORDER BY id")
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
@@ -62,7 +64,7 @@ async def test_a_snapshot_stamps_every_row_with_its_load(state: asyncpg.Pool, pa
         "CREATE TABLE s (id int PRIMARY KEY, v text); INSERT INTO s SELECT g, 'v' FROM generate_series(1, 3) g;"
         "CREATE TABLE loose (id int, v text); INSERT INTO loose VALUES (1, 'a')",
     )
-    spec = spec_for(source, target, ["s", "loose"], record_timestamps=True)
+    spec = spec_for(source, target, ["s", "loose"], record_timestamps=NAMES)
     before = await clock(target)
     await run(state, spec)
     assert await columns(target, "s") == ["id", "v", *STAMPS]
@@ -86,7 +88,7 @@ async def test_a_merge_keeps_created_at_and_stamps_only_the_rows_that_changed(
     await sql(
         source, "CREATE TABLE m (id int PRIMARY KEY, v text); INSERT INTO m SELECT g, 'v' FROM generate_series(1, 4) g"
     )
-    spec = spec_for(source, target, ["m"], mode=Mode.FULL_WITH_DELETES, record_timestamps=True)
+    spec = spec_for(source, target, ["m"], mode=Mode.FULL_WITH_DELETES, record_timestamps=NAMES)
     await run(state, spec)
     first = await stamps(target, "m")
     await sql(
@@ -110,7 +112,7 @@ async def test_incremental_upserts_keep_created_at_and_move_updated_at(
     await sql(
         source, "CREATE TABLE w (id int PRIMARY KEY, v text); INSERT INTO w SELECT g, 'v' FROM generate_series(1, 3) g"
     )
-    spec = spec_for(source, target, ["w"], mode=Mode.INCREMENTAL, sync_id=unique("stamps"), record_timestamps=True)
+    spec = spec_for(source, target, ["w"], mode=Mode.INCREMENTAL, sync_id=unique("stamps"), record_timestamps=NAMES)
     before = await clock(target)
     await run(state, spec)
     first = await stamps(target, "w")
@@ -134,7 +136,7 @@ async def test_change_streams_keep_created_at_and_move_updated_at(state: asyncpg
         "INSERT INTO acc SELECT g, 'n' || g, NULL FROM generate_series(1, 5) g;"
         "UPDATE acc SET big = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i) WHERE id = 1",
     )  # row 1 holds a TOAST value: an update of its name leaves it out of the change
-    spec = spec_for(source, target, ["acc"], mode=Mode.REPLICATE, sync_id=unique("stamps"), record_timestamps=True)
+    spec = spec_for(source, target, ["acc"], mode=Mode.REPLICATE, sync_id=unique("stamps"), record_timestamps=NAMES)
     await run(state, spec)
     first = await stamps(target, "acc")
     await sql(
@@ -164,7 +166,7 @@ async def test_a_table_made_before_the_timestamps_gets_them_and_its_rows_stay_un
     source, target = pair
     await sql(source, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'source'), (2, 'new')")
     await sql(target, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'target'), (9, 'kept')")
-    spec = spec_for(source, target, ["t"], mode=Mode.INCREMENTAL, new_fields=Discover.NONE, record_timestamps=True)
+    spec = spec_for(source, target, ["t"], mode=Mode.INCREMENTAL, new_fields=Discover.NONE, record_timestamps=NAMES)
     between = await clock(target)
     await run(state, spec)
     assert await columns(target, "t") == ["id", "v", *STAMPS]
@@ -173,7 +175,7 @@ async def test_a_table_made_before_the_timestamps_gets_them_and_its_rows_stay_un
     assert rows[1][0] is None
     assert updated_since(rows[1], between)
     assert stamped_after(rows[2], between)
-    async with PostgresDestination(PostgresConfig.from_values({"dsn": target}), record_timestamps=True) as dest:
+    async with PostgresDestination(PostgresConfig.from_values({"dsn": target}), record_timestamps=NAMES) as dest:
         assert await dest.existing_columns("t") == ["id", "v"]  # the timestamps are no source fields
     async with PostgresDestination(PostgresConfig.from_values({"dsn": target})) as dest:
         assert await dest.existing_columns("t") == ["id", "v", *STAMPS]
@@ -187,7 +189,7 @@ async def test_a_source_field_named_like_a_timestamp_is_refused(state: asyncpg.P
     )
     as_is = NormalizeNames.DISABLED  # normalised, the name loses its leading underscore and collides with nothing
     with pytest.raises(InvalidError, match="_polytomic_created_at"):
-        await run(state, spec_for(source, target, ["c"], normalize_names=as_is, record_timestamps=True))
+        await run(state, spec_for(source, target, ["c"], normalize_names=as_is, record_timestamps=NAMES))
     await run(state, spec_for(source, target, ["c"], normalize_names=as_is))  # off, it is a field like any other
     assert await columns(target, "c") == ["id", "_polytomic_created_at"]
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from syncline_connectors.spec import Discover, FileFormat, Filter, Mode
+from syncline_connectors.spec import Discover, FileFormat, Filter, Mode, SyncSpec
 from syncline_gateway.dialects.polytomic.execution_rendering import execution
 from syncline_platform.errors import InvalidError
 from syncline_policy.compilers.polytomic import compile_spec
@@ -107,11 +107,15 @@ def test_obfuscated_fields_and_record_timestamps() -> None:
     fields = [{"id": "id", "enabled": True}, {"id": "email", "enabled": True, "obfuscated": True}]
     spec = compile_spec(sync(), source=PG, target=PG, objects=[row("public.users", fields=fields)])
     assert spec.objects[0].obfuscated == ("email",)
-    assert spec.record_timestamps is True
+    assert spec.record_timestamps is not None
+    assert spec.record_timestamps.columns == ("_polytomic_created_at", "_polytomic_updated_at")  # Polytomic's names
     assert spec.isolate_failures is True
     assert (
-        compile_spec(sync(disable_record_timestamps=True), source=PG, target=PG, objects=[]).record_timestamps is False
+        compile_spec(sync(disable_record_timestamps=True), source=PG, target=PG, objects=[]).record_timestamps is None
     )
+    stored = spec.model_dump(mode="json") | {"record_timestamps": True}  # a spec stored before the names were in it
+    assert SyncSpec.model_validate(stored).record_timestamps == spec.record_timestamps
+    assert SyncSpec.model_validate(stored | {"record_timestamps": False}).record_timestamps is None
 
 
 def test_replication_slot_of_the_source_configuration() -> None:

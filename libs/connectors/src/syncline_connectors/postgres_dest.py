@@ -12,8 +12,8 @@
   deletes remove rows, unchanged TOAST values are kept.
 PostgreSQL-to-PostgreSQL batches arrive as binary COPY and are never decoded in Python.
 
-Record timestamps (on with `record_timestamps`): every table written gets `_polytomic_created_at`
-(when the row first landed) and `_polytomic_updated_at` (when a run last wrote it), both `timestamptz DEFAULT
+Record timestamps (on with `record_timestamps`, which names the two columns): every table written gets a created
+column (when the row first landed) and an updated column (when a run last wrote it), both `timestamptz DEFAULT
 now()`, so COPY and INSERT (always with a column list) fill them. Upserts keep created_at and set updated_at on
 the rows they update (the merge of full reads only on rows that changed); change streams do the same for the
 inserts and updates they apply. A snapshot builds a new table whose rows get the time of their batch (it replaces
@@ -57,7 +57,7 @@ from syncline_connectors.capabilities import (
 from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_literal, release
 from syncline_connectors.pgoutput import Change
 from syncline_connectors.postgres import PostgresConfig, connect, filter_sql
-from syncline_connectors.spec import ConflictPolicy, Discover, Mode
+from syncline_connectors.spec import ConflictPolicy, Discover, Mode, RecordTimestamps
 from syncline_connectors.stream import Batch, batches
 from syncline_platform.errors import ConflictError, InvalidError
 
@@ -65,9 +65,6 @@ log = structlog.get_logger(__name__)
 
 CHANGES_TABLE = "_syncline_changes"
 BATCH_TABLE = "_syncline_batch"
-CREATED_AT = "_polytomic_created_at"
-UPDATED_AT = "_polytomic_updated_at"
-RECORD_TIMESTAMPS = (CREATED_AT, UPDATED_AT)
 _UNBUILDABLE = (
     asyncpg.SyntaxOrAccessError,
     asyncpg.FeatureNotSupportedError,
@@ -103,7 +100,7 @@ class PostgresDestination:
         *,
         schema: str = "public",
         new_fields: Discover = Discover.ALL,
-        record_timestamps: bool = False,
+        record_timestamps: RecordTimestamps | None = None,
         copy_indexes: bool = False,
     ) -> None:
         self.config = config
@@ -152,7 +149,7 @@ class PostgresDestination:
         columns = await self._columns(output)
         if columns is None or not self.record_timestamps:
             return columns
-        return [c for c in columns if c not in RECORD_TIMESTAMPS]
+        return [c for c in columns if c not in self.record_timestamps.columns]
 
     async def _columns(self, output: str) -> list[str] | None:
         rows = await self.conn.fetch(
@@ -176,8 +173,9 @@ class PostgresDestination:
 
     def _refuse_reserved(self, plan: ObjectPlan) -> None:
         """A source field named like a record timestamp would collide with the destination's own column."""
-        clash = [o for o in plan.output_columns if o in RECORD_TIMESTAMPS]
-        if self.record_timestamps and clash:
+        stamps = self.record_timestamps
+        clash = [o for o in plan.output_columns if stamps and o in stamps.columns]
+        if clash:
             raise InvalidError(
                 f"fields of [{plan.output}] collide with the record timestamps: {', '.join(clash)}"
                 " (rename them or disable record timestamps)"
@@ -214,7 +212,7 @@ class PostgresDestination:
         if plan.primary_key:  # kept while loading: keys arrive in order, so the index only appends
             name = quote_ident(self._staging(plan) + "_pkey")
             key = f", CONSTRAINT {name} PRIMARY KEY ({', '.join(quote_ident(c) for c in plan.output_key)})"
-        await self.conn.execute(f"CREATE TABLE {staging} ({_column_defs(plan, stamped=self.record_timestamps)}{key})")
+        await self.conn.execute(f"CREATE TABLE {staging} ({_column_defs(plan, stamps=self.record_timestamps)}{key})")
         self._rows[plan.key] = 0
         return None
 
@@ -222,7 +220,7 @@ class PostgresDestination:
         existing = await self._columns(plan.output)
         if existing is None:
             key = f", PRIMARY KEY ({', '.join(quote_ident(c) for c in plan.output_key)})" if plan.primary_key else ""
-            defs = _column_defs(plan, stamped=self.record_timestamps)
+            defs = _column_defs(plan, stamps=self.record_timestamps)
             await self.conn.execute(f"CREATE TABLE {self._target(plan)} ({defs}{key})")
             return
         changes = self._new_fields(plan, existing) + self._new_stamps(existing)
@@ -239,7 +237,8 @@ class PostgresDestination:
     def _new_stamps(self, existing: list[str]) -> list[str]:
         """Record timestamps for a table made before they were on: added without a default, so its rows keep
         NULL, then given the default for the rows written from now on."""
-        missing = [c for c in RECORD_TIMESTAMPS if c not in existing] if self.record_timestamps else []
+        stamps = self.record_timestamps
+        missing = [c for c in stamps.columns if c not in existing] if stamps else []
         adds = [f"ADD COLUMN IF NOT EXISTS {quote_ident(c)} timestamptz" for c in missing]
         return adds + [f"ALTER COLUMN {quote_ident(c)} SET DEFAULT now()" for c in missing]
 
@@ -297,7 +296,7 @@ class PostgresDestination:
             try:
                 status = await self.conn.execute(
                     f"INSERT INTO {self._target(plan)} ({cols}) SELECT {cols} FROM pg_temp.{BATCH_TABLE}"
-                    f"{_on_conflict(plan, policy, stamped=self.record_timestamps)}"
+                    f"{_on_conflict(plan, policy, stamps=self.record_timestamps)}"
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise ConflictError(f"row already in [{plan.output}] (conflict policy stop): {exc.detail}") from exc
@@ -394,7 +393,7 @@ class PostgresDestination:
         async with self.conn.transaction():
             await self.conn.execute(
                 f"INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage}"
-                f"{_on_conflict(plan, ConflictPolicy.OVERWRITE, changed_only=True, stamped=self.record_timestamps)}"
+                f"{_on_conflict(plan, ConflictPolicy.OVERWRITE, changed_only=True, stamps=self.record_timestamps)}"
             )
             deleted = await self.conn.execute(
                 f"DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
@@ -485,7 +484,7 @@ class PostgresDestination:
         if truncated is not None:  # what came before the TRUNCATE is gone with it
             deleted = await self.conn.fetchval(f"SELECT count(*) FROM {target}")
             await self.conn.execute(f"TRUNCATE {target}")
-        sql = ChangeSql(plan, target=target, index=index, after=truncated or 0, stamped=self.record_timestamps)
+        sql = ChangeSql(plan, target=target, index=index, after=truncated or 0, stamps=self.record_timestamps)
         await self.conn.execute(sql.latest())
         try:
             await self.conn.execute(sql.complete_merges())
@@ -564,12 +563,20 @@ class ChangeSql:
     """The statements applying one object's changes from the changes table (its events after `after`, the last
     TRUNCATE of the batch)."""
 
-    def __init__(self, plan: ObjectPlan, *, target: str, index: int = 0, after: int = 0, stamped: bool = False) -> None:
+    def __init__(
+        self,
+        plan: ObjectPlan,
+        *,
+        target: str,
+        index: int = 0,
+        after: int = 0,
+        stamps: RecordTimestamps | None = None,
+    ) -> None:
         self.plan = plan
         self.target = target
         self.index = index
         self.after = after
-        self.stamped = stamped
+        self.stamps = stamps
         self.names = [c.name for c in plan.columns]
         self.all_names = "ARRAY[" + ", ".join(quote_literal(n) for n in self.names) + "]"
 
@@ -649,7 +656,7 @@ class ChangeSql:
         return (
             f"INSERT INTO {self.target} ({cols}) SELECT {values} FROM _syncline_latest"
             f" WHERE op = {quote_literal(op)} AND m ?& {self.all_names}"
-            f"{_on_conflict(self.plan, policy, stamped=self.stamped)}"
+            f"{_on_conflict(self.plan, policy, stamps=self.stamps)}"
         )
 
     def update_partial(self) -> str:
@@ -659,8 +666,8 @@ class ChangeSql:
             f" THEN {self._value(n, 'l.m')} ELSE t.{quote_ident(o)} END"
             for n, o in zip(self.names, self.plan.output_columns, strict=True)
         )
-        if self.stamped:
-            sets += f", {quote_ident(UPDATED_AT)} = now()"
+        if self.stamps:
+            sets += f", {quote_ident(self.stamps.updated)} = now()"
         match = " AND ".join(f"t.{quote_ident(o)} = l.k{i}" for i, o in enumerate(self.plan.output_key))
         return (
             f"UPDATE {self.target} t SET {sets} FROM _syncline_latest l"
@@ -668,8 +675,10 @@ class ChangeSql:
         )
 
 
-def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool = False, stamped: bool = False) -> str:
-    """The ON CONFLICT clause of an upsert; `changed_only` leaves rows alone whose fields are all equal, `stamped`
+def _on_conflict(
+    plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool = False, stamps: RecordTimestamps | None = None
+) -> str:
+    """The ON CONFLICT clause of an upsert; `changed_only` leaves rows alone whose fields are all equal, `stamps`
     sets the updated rows' record timestamp (their created_at is left as it is)."""
     if not plan.primary_key or policy is ConflictPolicy.STOP:
         return ""
@@ -680,8 +689,8 @@ def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool
     if not others:
         return f" ON CONFLICT ({keys}) DO NOTHING"
     sets = [f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in others]
-    if stamped:
-        sets.append(f"{quote_ident(UPDATED_AT)} = now()")
+    if stamps:
+        sets.append(f"{quote_ident(stamps.updated)} = now()")
     clause = f" ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
     if changed_only:
         target = ", ".join(f"t.{quote_ident(c)}" for c in others)
@@ -690,11 +699,11 @@ def _on_conflict(plan: ObjectPlan, policy: ConflictPolicy, *, changed_only: bool
     return clause
 
 
-def _column_defs(plan: ObjectPlan, *, stamped: bool = False) -> str:
-    """The plan's columns, and the record timestamps (filled by their defaults) when `stamped`."""
+def _column_defs(plan: ObjectPlan, *, stamps: RecordTimestamps | None = None) -> str:
+    """The plan's columns, and the record timestamps (filled by their defaults) when `stamps` names them."""
     defs = [f"{quote_ident(o)} {c.type}" for c, o in zip(plan.columns, plan.output_columns, strict=True)]
-    if stamped:
-        defs += [f"{quote_ident(c)} timestamptz DEFAULT now()" for c in RECORD_TIMESTAMPS]
+    if stamps:
+        defs += [f"{quote_ident(c)} timestamptz DEFAULT now()" for c in stamps.columns]
     return ", ".join(defs)
 
 

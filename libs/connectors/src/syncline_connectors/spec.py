@@ -12,7 +12,7 @@ job type in the run (`run_snapshot`), and the executor runs what the run carries
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from syncline_platform.errors import InvalidError
 
@@ -157,6 +157,29 @@ class KafkaPolicy(_Frozen):
         return self
 
 
+class RecordTimestamps(_Frozen):
+    """The two columns a destination table gets when a sync records timestamps: when a row first landed and when a
+    run last wrote it. Their names are the dialect's (its compiler chooses them); the connectors only write them."""
+
+    created: str = Field(min_length=1, max_length=63)
+    updated: str = Field(min_length=1, max_length=63)
+
+    @property
+    def columns(self) -> tuple[str, str]:
+        return (self.created, self.updated)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "RecordTimestamps":
+        if self.created == self.updated:
+            raise InvalidError("the created and updated timestamp columns must differ")
+        return self
+
+
+LEGACY_RECORD_TIMESTAMPS = RecordTimestamps(created="_polytomic_created_at", updated="_polytomic_updated_at")
+"""What a spec stored before the columns were named in it meant by `record_timestamps: true` (the Polytomic
+compiler's names: it was the only one to set it)."""
+
+
 class SyncSpec(_Frozen):
     """Everything a run needs to move data; built by a dialect adapter, run by the executor."""
 
@@ -182,9 +205,9 @@ class SyncSpec(_Frozen):
     """Format of a files destination."""
     kafka: KafkaPolicy | None = None
     """Policies of a Kafka destination."""
-    record_timestamps: bool = False
-    """Destination tables get a created-at and an updated-at column (`postgres_dest.RECORD_TIMESTAMPS`): when a
-    row first landed and when a run last wrote it."""
+    record_timestamps: RecordTimestamps | None = None
+    """Destination tables get a created-at and an updated-at column, named by the dialect: when a row first landed
+    and when a run last wrote it."""
     concurrency: int = Field(default=1, ge=1, le=16)
     """Objects moved at the same time, each mover with its own source and destination connections."""
     resync_concurrency: int | None = Field(default=None, ge=1, le=16)
@@ -202,6 +225,13 @@ class SyncSpec(_Frozen):
     """A PostgreSQL destination's tables also get the source tables' secondary indexes (DRS `index_trans`), not
     only the primary key: each named after its table, non-unique, and left out when it reads a column the sync
     does not copy as it is (`postgres_dest`)."""
+
+    @field_validator("record_timestamps", mode="before")
+    @classmethod
+    def _legacy_record_timestamps(cls, value: Any) -> Any:
+        if value is True:
+            return LEGACY_RECORD_TIMESTAMPS
+        return None if value is False else value
 
     @property
     def source_type(self) -> SourceType:

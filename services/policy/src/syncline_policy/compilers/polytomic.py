@@ -21,6 +21,7 @@ from syncline_connectors.spec import (
     Mode,
     NormalizeNames,
     ObjectSpec,
+    RecordTimestamps,
     SyncSpec,
 )
 from syncline_contracts.status import JobType
@@ -29,6 +30,9 @@ from syncline_platform.errors import InvalidError
 from syncline_policy import sync_repository as repo
 from syncline_policy.compilers import Compiled, store
 
+RECORD_TIMESTAMPS = RecordTimestamps(created="_polytomic_created_at", updated="_polytomic_updated_at")
+"""Polytomic's names for the columns a bulk sync records a row's first and last write in (unless the sync sets
+`disable_record_timestamps`)."""
 FILTER_OPS: dict[str, str] = {
     "Equality": "=",
     "Inequality": "!=",
@@ -155,7 +159,7 @@ def compile_spec(
         isolate_failures=True,
         concurrency=_concurrency(sync.get("concurrency_limit")) or 1,
         resync_concurrency=_concurrency(sync.get("resync_concurrency_limit")),
-        record_timestamps=not sync.get("disable_record_timestamps"),
+        record_timestamps=None if sync.get("disable_record_timestamps") else RECORD_TIMESTAMPS,
     )
 
 
