@@ -1,6 +1,6 @@
 """Fixtures of the end-to-end tests: the Polytomic SDK of the session's organisation, a fresh destination
-database, and a fresh folder in the organisation's own folder of the files root. The SDK is imported where it is
-used: the Elasticsearch tests also run in an environment without it."""
+database, a fresh folder in the organisation's own folder of the files root, and a cross-tenant module's matrix.
+The SDK is imported where it is used: the Elasticsearch tests also run in an environment without it."""
 
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from tests.support.infra import create_database, drop_database, unique
 from tests.support.system import System
+from tests.support.tenants import Matrix
 
 if TYPE_CHECKING:
     from polytomic import Polytomic
@@ -42,3 +43,11 @@ def org_dir(system: System) -> Iterator[Path]:
     path.mkdir(parents=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def matrix() -> Iterator[Matrix]:
+    """The cross-tenant probes a module ran, written to `.local/cross-tenant.json` once they all did."""
+    probes = Matrix()
+    yield probes
+    probes.write()

@@ -138,23 +138,25 @@ def create(client: DrsClient, *, source: Endpoint, target: Endpoint, task_type: 
     return str(result.id)
 
 
+def endpoint_test(job_id: str, endpoint: Endpoint, side: str) -> TestEndPoint:
+    """The connection test of one side (`so` or `ta`) of a job."""
+    return TestEndPoint(
+        id=job_id,
+        net_type="eip",
+        db_type=endpoint.db_type,
+        ip=endpoint.ip,
+        db_port=endpoint.db_port,
+        db_user=endpoint.db_user,
+        db_password=endpoint.db_password,
+        db_name=endpoint.db_name,
+        kafka_security_config=endpoint.kafka_security_config,
+        end_point_type=side,
+    )
+
+
 def test_connections(client: DrsClient, job_id: str, *, source: Endpoint, target: Endpoint) -> list[Any]:
     """Both connection tests; their results."""
-    items = [
-        TestEndPoint(
-            id=job_id,
-            net_type="eip",
-            db_type=endpoint.db_type,
-            ip=endpoint.ip,
-            db_port=endpoint.db_port,
-            db_user=endpoint.db_user,
-            db_password=endpoint.db_password,
-            db_name=endpoint.db_name,
-            kafka_security_config=endpoint.kafka_security_config,
-            end_point_type=side,
-        )
-        for side, endpoint in (("so", source), ("ta", target))
-    ]
+    items = [endpoint_test(job_id, endpoint, side) for side, endpoint in (("so", source), ("ta", target))]
     answer = client.batch_validate_connections(BatchValidateConnectionsRequest(body=BatchTestConnectionReq(jobs=items)))
     return list(answer.results)
 

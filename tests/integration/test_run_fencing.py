@@ -7,6 +7,7 @@ up, its claim is no longer the run's: it must write nothing more (no checkpoint,
 """
 
 import asyncio
+import functools
 import os
 import signal
 import time
@@ -30,6 +31,11 @@ from tests.integration.test_executor_dataplane import (  # the executor under te
 )
 from tests.support.infra import read_topic
 
+from syncline_executor import repository
+from syncline_executor.errors import RunEndedElsewhereError
+from syncline_executor.pipeline import Hold
+from syncline_executor.repository import ObjectCheckpoint
+from syncline_platform.db import create_pool
 from syncline_platform.migrations import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -137,3 +143,42 @@ async def _some_written(plant: Plant, run_id: str) -> bool:
 
 async def _said(plant: Plant, name: str, event: str) -> bool:
     return f'"{event}"' in _log_events(plant, name)
+
+
+async def test_a_claim_waits_for_the_batch_its_fence_let_through(plant: Plant) -> None:
+    """The fence of a destination commit is held from the check until the batch's checkpoint: a new claim (or the
+    sweep) arriving in between waits for both, then finds the batch checkpointed; a hold taken after the claim
+    moved on is refused and gives its connection back."""
+    await apply_migrations(dsn=SecretStr(plant.database), schema="executor", directory=EXECUTOR_MIGRATIONS)
+    run_id = await new_run(plant, rows=10)
+    await execute(
+        plant.database, f"UPDATE scheduler.runs SET status = 'in_progress', claim_seq = 1 WHERE id = '{run_id}'"
+    )
+    pool = await create_pool(dsn=SecretStr(plant.database), schema="executor", application="test", max_size=2)
+    other = await asyncpg.connect(plant.database)
+    try:
+        hold = Hold(pool, functools.partial(repository.fence, run_id=run_id, claim=1))
+        await hold.take()  # the batch's end mark handed over: the destination commits now
+        await other.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(asyncpg.LockNotAvailableError):  # a re-claim cannot land before the checkpoint
+            await other.execute("UPDATE scheduler.runs SET claim_seq = 2 WHERE id = $1", run_id)
+        assert hold.conn is not None
+        checkpoint = ObjectCheckpoint(
+            position={"n": 10}, done=False, rows_read=10, rows_written=10, rows_deleted=0, bytes=100
+        )
+        await repository.save_checkpoint(hold.conn, run_id=run_id, object_key="big", checkpoint=checkpoint)
+        await hold.release(commit=True)
+        await other.execute("UPDATE scheduler.runs SET claim_seq = 2 WHERE id = $1", run_id)  # now it can
+        saved = await other.fetchval("SELECT count(*) FROM executor.checkpoints WHERE run_id = $1", run_id)
+        assert saved == 1  # the next mover resumes after the batch
+
+        stale = Hold(pool, functools.partial(repository.fence, run_id=run_id, claim=1))
+        with pytest.raises(RunEndedElsewhereError):
+            await stale.take()
+        assert stale.conn is None
+        async with asyncio.timeout(5):  # both connections are back in the pool of two
+            async with pool.acquire(), pool.acquire():
+                pass
+    finally:
+        await other.close()
+        await pool.close()

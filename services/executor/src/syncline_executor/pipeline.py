@@ -7,9 +7,12 @@ transaction), so a retried run resumes after the last durable batch. A replicati
 position is stored. Cancellation arrives as task cancellation; an object interrupted that way is aborted.
 
 Fencing: a run's pipeline carries its claim's fence (`Fence`), checked in the transaction of every checkpoint and
-sync-state write and before every destination commit (a batch's end mark reaching the writer, an object's close),
-so a mover whose claim was lost (the sweep ended the run, another executor claimed it) stops at its next batch
-and writes nothing more.
+sync-state write, so a mover whose claim was lost (the sweep ended the run, another executor claimed it) stops at
+its next batch and writes nothing more. A destination commit (a batch's end mark reaching the writer, an object's
+close) is fenced by a `Hold`: the fence is taken in a transaction of the executor's own database when the end
+mark is handed over and that transaction stays open, the run's record share-locked, until the batch's checkpoint
+is written in it. The destination commits in between, so no sweep or new claim can take the run between the check
+and the commit: it waits until the batch is both written and checkpointed, and the next mover resumes after it.
 """
 
 import asyncio
@@ -205,6 +208,50 @@ class PipelineSettings:
     """How long a following change stream (`SyncSpec.follow`) waits after reaching the end of the log."""
 
 
+class Hold:
+    """One object's fence held across a destination commit (see the module docstring): `take` before the
+    destination commits, then the checkpoint of what it committed is written on `conn` and `release(commit=True)`
+    ends the transaction. Never taken without a fence (a pipeline run outside a claim)."""
+
+    def __init__(self, pool: asyncpg.Pool, fence: Fence | None) -> None:
+        self._pool = pool
+        self._fence = fence
+        self._conn: Any = None
+        self._transaction: Any = None
+
+    @property
+    def conn(self) -> Conn | None:
+        """The held transaction's connection, if one is held."""
+        return self._conn  # type: ignore[no-any-return]
+
+    async def take(self) -> None:
+        """Check the fence and keep it (a no-op when held already or there is no fence)."""
+        if self._fence is None or self._conn is not None:
+            return
+        self._conn = await self._pool.acquire()
+        self._transaction = self._conn.transaction()
+        try:
+            await self._transaction.start()
+            await self._fence(self._conn)
+        except BaseException:
+            await self.release(commit=False)
+            raise
+
+    async def release(self, *, commit: bool) -> None:
+        """End the held transaction (committing what was written on it, or not) and give the connection back."""
+        conn, transaction, self._conn, self._transaction = self._conn, self._transaction, None, None
+        if conn is None:
+            return
+        try:
+            if transaction is not None and commit:
+                await transaction.commit()
+            elif transaction is not None:
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
+        finally:
+            await self._pool.release(conn)
+
+
 class _End:
     """The reader finished."""
 
@@ -243,10 +290,19 @@ class Pipeline:
             await self.fence(conn)
 
     async def _guard(self) -> None:
-        """Check the fence before a destination commit."""
+        """Check the fence before something that is not checkpointed (a replication slot dropped)."""
         if self.fence is not None:
             async with self.pool.acquire() as conn:
                 await self.fence(conn)
+
+    @contextlib.asynccontextmanager
+    async def _holding(self) -> AsyncIterator[Hold]:
+        """A `Hold` for one object's writes, released (not committed) however they end."""
+        hold = Hold(self.pool, self.fence)
+        try:
+            yield hold
+        finally:
+            await hold.release(commit=False)
 
     async def _set_stream(self, spec: SyncSpec, state: dict[str, Any] | None) -> None:
         """Store (or forget) the sync's change-stream state, fenced."""
@@ -489,38 +545,45 @@ class Pipeline:
 
         last: Position | None = None
         batch_ns = tracing.now_ns()
-        try:
-            async with self._stream(reader, counters) as items:
-                async for committed in destination.write(plan, items, encoding=encoding):
-                    self._count(counters, committed)
-                    last = committed.position
-                    sync_position = committed.position if tracked else None
-                    await self._checkpoint(spec, plan.key, counters, committed.position, sync_position=sync_position)
-                    tracing.record(
-                        "destination.commit", start_ns=batch_ns, attributes=_commit_attributes(plan.key, committed)
-                    )
-                    batch_ns = tracing.now_ns()
-            await self._guard()
-            with tracing.span("destination.close", {"syncline.object": plan.key}):
-                outcome = await destination.close_object(plan)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await destination.abort_object(plan)
-            raise
-        counters.rows_deleted += outcome.deleted
-        counters.total = outcome.total
-        # untracked objects: the next incremental run reads what was written since this run's snapshot
-        horizon = {"since": last["xmin"]} if not tracked and last and last.get("xmin") is not None else None
-        await self._checkpoint(spec, plan.key, counters, None, done=True, sync_position=horizon)
+        async with self._holding() as hold:
+            try:
+                async with self._stream(reader, counters, hold) as items:
+                    async for committed in destination.write(plan, items, encoding=encoding):
+                        self._count(counters, committed)
+                        last = committed.position
+                        sync_position = committed.position if tracked else None
+                        await self._checkpoint(
+                            spec, plan.key, counters, committed.position, sync_position=sync_position, hold=hold
+                        )
+                        tracing.record(
+                            "destination.commit", start_ns=batch_ns, attributes=_commit_attributes(plan.key, committed)
+                        )
+                        batch_ns = tracing.now_ns()
+                await hold.take()
+                with tracing.span("destination.close", {"syncline.object": plan.key}):
+                    outcome = await destination.close_object(plan)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await destination.abort_object(plan)
+                raise
+            counters.rows_deleted += outcome.deleted
+            counters.total = outcome.total
+            # untracked objects: the next incremental run reads what was written since this run's snapshot
+            horizon = {"since": last["xmin"]} if not tracked and last and last.get("xmin") is not None else None
+            await self._checkpoint(spec, plan.key, counters, None, done=True, sync_position=horizon, hold=hold)
         log.info("object.moved", object=plan.key, rows=counters.rows_written, deleted=counters.rows_deleted)
         moved = f"{plan.key}: {counters.rows_written} rows written, {counters.rows_deleted} deleted"
         await runlog.note("info", moved, object_key=plan.key, counts=runlog.object_counts(counters))
 
     @contextlib.asynccontextmanager
     async def _stream(
-        self, reader: Callable[[Callable[[Item], Awaitable[None]]], Awaitable[None]], counters: ObjectCounters
+        self,
+        reader: Callable[[Callable[[Item], Awaitable[None]]], Awaitable[None]],
+        counters: ObjectCounters,
+        hold: Hold,
     ) -> AsyncIterator[AsyncIterator[Item]]:
-        """A reader task feeding a bounded queue, and the writer's side of it."""
+        """A reader task feeding a bounded queue, and the writer's side of it (which takes `hold` as it hands
+        over a batch's end mark)."""
         queue: asyncio.Queue[Item | _End | _Failed] = asyncio.Queue(maxsize=self.settings.queue_pieces)
 
         async def produce() -> None:
@@ -540,7 +603,7 @@ class Pipeline:
                     raise item.error
                 if isinstance(item, Mark):
                     counters.rows_read += item.rows
-                    await self._guard()  # the writer commits the batch on its end mark
+                    await hold.take()  # the writer commits the batch on its end mark
                 yield item
 
         task = asyncio.create_task(produce(), name="reader")
@@ -571,7 +634,10 @@ class Pipeline:
         stream: dict[str, Any] | None = None,
         outcome: str | None = None,
         error: str | None = None,
+        hold: Hold | None = None,
     ) -> None:
+        """Store an object's checkpoint (and the sync's position), fenced: in the transaction `hold` holds, which
+        it then commits, else in one of its own."""
         checkpoint = ObjectCheckpoint(
             position=position,
             done=done,
@@ -582,13 +648,21 @@ class Pipeline:
             outcome=outcome,
             error=error,
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._fenced(conn)
+
+        async def save(conn: Conn) -> None:
             await repository.save_checkpoint(conn, run_id=self.run_id, object_key=key, checkpoint=checkpoint)
             if sync_position is not None:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=key, state=sync_position)
             if stream is not None:
                 await repository.set_sync_state(conn, sync_id=spec.sync_id, object_key=STREAM, state=stream)
+
+        if hold is not None and hold.conn is not None:
+            await save(hold.conn)
+            await hold.release(commit=True)
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._fenced(conn)
+            await save(conn)
 
     # change streams -----------------------------------------------------------------------------------------------
 
@@ -679,16 +753,16 @@ class Pipeline:
         async def reader(emit: Callable[[Item], Awaitable[None]]) -> None:
             await source.read_changes(name=name, plans=plans, after=after, encoding=Encoding.CHANGES, emit=emit)
 
-        async with self._stream(reader, counters) as items:
+        async with self._holding() as hold, self._stream(reader, counters, hold) as items:
             batch_ns = tracing.now_ns()
             async for committed in destination.apply_changes(plans, items, options=options):
                 self._count(counters, committed)
+                state = state | {"lsn": committed.position["lsn"], "catch_up": False}
+                await self._checkpoint(spec, STREAM, counters, committed.position, stream=state, hold=hold)
                 for key, (written, deleted) in committed.objects.items():
                     log.info("object.changes_applied", object=key, written=written, deleted=deleted)
                     counts = {"rows_written": written, "rows_deleted": deleted}
                     await runlog.note("info", f"{key}: changes applied", object_key=key, counts=counts)
-                state = state | {"lsn": committed.position["lsn"], "catch_up": False}
-                await self._checkpoint(spec, STREAM, counters, committed.position, stream=state)
                 tracing.record(
                     "destination.commit", start_ns=batch_ns, attributes=_commit_attributes(STREAM, committed)
                 )
