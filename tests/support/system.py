@@ -1,17 +1,22 @@
 """The whole system as separate processes: the four console scripts against real Kafka and PostgreSQL."""
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
+from syncline_gateway import admin
+from syncline_gateway.settings import GatewaySettings
 from syncline_platform.secrets import generate_key
 from tests.support.infra import bootstrap_servers, with_database
 from tests.support.infra import database_url as infra_database_url
@@ -21,6 +26,27 @@ TEST_PARTITIONS = 3
 """Partitions per topic in tests: enough for several consumers of a group, few enough to clean up quickly."""
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
+
+
+_ENVIRON = threading.Lock()
+
+
+def admin_in_process(env: dict[str, str], argv: list[str]) -> dict[str, str]:
+    """`syncline-admin argv` as its entry point runs it, with `env` as the environment its settings read."""
+    args = admin.parse(argv)
+    with _ENVIRON:  # the settings read os.environ: `env` stands in for it while they are made
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            settings = admin.with_local_secret_key(GatewaySettings(), environ=env)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="admin") as pool:
+        answer: dict[str, str] = pool.submit(asyncio.run, admin.run_command(settings, args)).result()
+    printed: dict[str, str] = json.loads(json.dumps(answer))  # as the command prints it
+    return printed
 
 
 def free_port() -> int:
@@ -52,12 +78,11 @@ class System:
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     def admin(self, *args: str) -> dict[str, str]:
-        """Run `syncline-admin … --json` and parse its output."""
-        out = subprocess.run(
-            [str(BIN / "syncline-admin"), *args, "--json"], env=self.env, check=True, capture_output=True
-        )
-        result: dict[str, str] = json.loads(out.stdout)
-        return result
+        """What `syncline-admin … --json` answers, with the system's environment: its code run in this process
+        (on a thread of its own, so sync and async tests alike may call it), which spares the suite an
+        interpreter start per organisation and key. The command line itself is tested as a user runs it
+        (`test_readme_commands`, `test_cli`)."""
+        return admin_in_process(self.env, [*args, "--json"])
 
     def start(self, *names: str) -> None:
         """Start services (all by default) and wait for the gateway to answer."""

@@ -114,9 +114,8 @@ def with_local_secret_key(
     return settings
 
 
-async def _main(args: argparse.Namespace) -> dict[str, Any]:
-    settings = with_local_secret_key(GatewaySettings())
-    configure(settings.log, service="admin")  # logs to stderr: stdout is the answer
+async def run_command(settings: GatewaySettings, args: argparse.Namespace) -> dict[str, Any]:
+    """Carry out one parsed command (`parse`) with `settings`; its answer."""
     await apply_migrations(dsn=settings.database_url, schema="gateway", directory=MIGRATIONS)
     if args.command == "create-org":
         return await _create_org(settings, args.name)
@@ -127,8 +126,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     return await _create_key(settings, args.org, partner=args.partner)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point."""
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's command and its arguments."""
     parser = argparse.ArgumentParser(prog="syncline-admin", description="Manage Syncline organisations and keys.")
     sub = parser.add_subparsers(dest="command", required=True)
     org = sub.add_parser("create-org", help="create an organisation")
@@ -145,8 +144,15 @@ def main(argv: list[str] | None = None) -> None:
     added.add_argument("--org", required=True)
     added.add_argument("--name", help="the project's name (default: project)")
     added.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    result = asyncio.run(_main(args))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = parse(argv)
+    settings = with_local_secret_key(GatewaySettings())
+    configure(settings.log, service="admin")  # logs to stderr: stdout is the answer
+    result = asyncio.run(run_command(settings, args))
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
