@@ -12,7 +12,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from syncline_gateway.dialects.drs.models import DrsError
 from syncline_gateway.errors import AuthenticationError, BadRequestError, PayloadTooLargeError, RejectedError
+from syncline_gateway.openapi_bodies import answers
 from syncline_platform.errors import SynclineError, UnavailableError
 
 log = structlog.get_logger(__name__)
@@ -23,6 +25,9 @@ FAILED = "DRS.10000001"
 FORBIDDEN = "DRS.M00003"
 AUTH = "APIGW.0301"
 NO_API = "APIGW.0101"
+ANSWERS = answers(dict.fromkeys((400, 401, 403, 404, 413, 503, "default"), DrsError))
+"""The errors every route may answer, in the OpenAPI document: any status a route does not list is an error in
+this body."""
 
 
 class DrsRequestError(SynclineError):

@@ -6,9 +6,10 @@ problem with `DRS.M00202`, and the batch's other items go on. The SDK sends inte
 (`partitions_num`, `start_time`): `Text` fields take both.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from syncline_gateway.bodies import BodyLimits
 
@@ -288,3 +289,277 @@ class ListIn(BaseModel):
     tags: dict[str, str] | None = None
     instance_ids: list[str] | None = None
     instance_ip: str | None = None
+
+
+# --- answers ---------------------------------------------------------------------------------------------------
+# What the routes render (`routes`, `rendering`), with `huaweicloudsdkdrs`' field names and types (`v3/model`):
+# a key the route always sends is required, one it may send as null is nullable, one it may leave out is optional
+# (and never null). The routes send their own JSON; these models describe it, they do not filter it.
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+R = TypeVar("R", bound=_Out)
+
+
+class DrsError(_Out):
+    """Huawei's error body (with an `X-Request-Id` header), for every error of the dialect."""
+
+    error_code: str
+    error_msg: str
+
+
+class _Outcome(_Out):
+    id: str
+    error_code: str | None
+    error_msg: str | None
+
+
+class ItemResult(_Outcome):
+    """`StartJobResp`, `DeleteJobResp`, … : what became of one item of a batch."""
+
+    status: str
+
+
+class CreateJobResult(_Outcome):
+    """`CreateJobResp` (`status` is the new job's, or `CREATE_FAILED`)."""
+
+    status: str | None
+    name: str | None
+    create_time: str | SkipJsonSchema[None] = None
+
+
+class CheckJobResult(_Outcome):
+    """`CheckJobResp`: a connection test (`status` "true" or "false")."""
+
+    status: Literal["true", "false"]
+    success: bool
+
+
+class PrecheckStarted(ItemResult):
+    """A precheck's item: its id when it started."""
+
+    precheck_id: str | SkipJsonSchema[None] = None
+
+
+class SelectObjectsResult(_Out):
+    """`DatabaseObjectResp`."""
+
+    job_id: str
+    status: bool
+    error_code: str | None
+    error_msg: str | None
+
+
+class PendingItem(_Out):
+    """An item on its way (202: policy had not answered within the gateway's bound)."""
+
+    id: str
+    status: Literal["pending"]
+
+
+class BatchResults(_Out, Generic[R]):
+    """A batch's answer (`BatchCreateJobsResponse`, …): one result per item, in the items' order."""
+
+    count: int
+    results: list[R]
+
+
+class SelectObjectsResults(_Out):
+    """`BatchSetObjectsResponse`."""
+
+    all_counts: int
+    results: list[SelectObjectsResult]
+
+
+class PendingSelectObjects(_Out):
+    """A batch of object selections on its way (202)."""
+
+    all_counts: int
+    results: list[PendingItem]
+
+
+class MissingJob(_Out):
+    """A job of the query that does not exist (or is another account's)."""
+
+    id: str
+    error_code: str
+    error_message: str
+
+
+class MissingJobMsg(_Out):
+    """A job of the query that does not exist, where the answer words it `error_msg`."""
+
+    id: str
+    error_code: str
+    error_msg: str
+
+
+class JobStatus(_Out):
+    """`QueryJobStatusResp`."""
+
+    id: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+
+
+class JobStatuses(_Out):
+    """`BatchListJobStatusResponse` (`count`: every job asked for; `results`: the page)."""
+
+    count: int
+    results: list[JobStatus | MissingJob]
+
+
+class ObjectInfo(_Out):
+    """`DatabaseObjectInfo`: a selected table."""
+
+    id: str
+    parent_id: str
+    type: str
+    name: str
+    alias_name: str | None
+
+
+class JobDetail(_Out):
+    """`QueryJobResp`: the job as configured, with its status now (endpoints without their secrets)."""
+
+    id: str
+    name: str
+    status: str
+    description: str | None
+    create_time: str
+    update_time: str
+    task_type: str
+    source_endpoint: dict[str, Any]
+    target_endpoint: dict[str, Any]
+    net_type: str | None
+    job_direction: str | None
+    db_use_type: str | None
+    is_target_readonly: bool | None
+    multi_write: bool | None
+    node_num: int | None
+    conflict_policy: str | None
+    filter_ddl_policy: str | None
+    index_trans: bool | None
+    actual_start_time: str | None
+    full_transfer_complete_time: str | None
+    object_infos: list[ObjectInfo]
+    tags: list[dict[str, Any]]
+    failed_reason: str | None
+    error_code: str | None
+    error_message: str | None
+
+
+class JobDetails(_Out):
+    """`BatchListJobDetailsResponse` (`count`: every job asked for; `results`: the page)."""
+
+    count: int
+    results: list[JobDetail | MissingJob]
+
+
+class ProgressInfo(_Out):
+    """`ProgressInfo`: a table's (or all the data's) share done and the seconds left."""
+
+    completed: str
+    remaining_time: str | None
+
+
+class Progress(_Out):
+    """`QueryProgressResp`: the run's real figures."""
+
+    job_id: str
+    progress: str
+    incre_trans_delay: str | None
+    incre_trans_delay_millis: str | None
+    task_mode: str
+    transfer_status: str
+    process_time: str | None
+    remaining_time: str | None
+    progress_map: dict[str, ProgressInfo] | None
+    apply_rows_rate: int
+    apply_bytes_rate: int
+    error_code: str | None
+    error_msg: str | None
+
+
+class MissingProgress(MissingJobMsg):
+    """The progress of a job that does not exist."""
+
+    job_id: str
+
+
+class Progresses(_Out):
+    """`BatchListProgressesResponse`."""
+
+    count: int
+    results: list[Progress | MissingProgress]
+
+
+class PrecheckItem(_Out):
+    """`PrecheckResult`: one check."""
+
+    item: str
+    result: str
+    failed_reason: str | None
+
+
+class PrecheckOutcome(_Out):
+    """`QueryPreCheckResp` of a job's last precheck."""
+
+    precheck_id: str
+    result: bool
+    process: str
+    total_passed_rate: str
+    job_direction: str | None
+    precheck_result: list[PrecheckItem]
+
+
+class NoPrecheck(_Out):
+    """A job without a precheck yet."""
+
+    error_code: str
+    error_msg: str
+
+
+class PrecheckOutcomes(_Out):
+    """`BatchCheckResultsResponse`."""
+
+    count: int
+    results: list[PrecheckOutcome | MissingJobMsg | NoPrecheck]
+
+
+class JobAction(_Out):
+    """`JobActionResp`: what the job's status allows."""
+
+    available_actions: list[str]
+    unavailable_actions: list[str]
+    current_action: str
+
+
+class JobInfo(_Out):
+    """`JobInfo` of `show_job_list`."""
+
+    id: str
+    name: str
+    status: str
+    create_time: str
+    description: str | None
+    engine_type: str | None
+    net_type: str | None
+    billing_tag: bool
+    job_direction: str | None
+    db_use_type: str | None
+    task_type: str
+    children: list[Any]
+    node_new_framework: bool = Field(alias="node_newFramework")
+    job_action: JobAction
+
+
+class JobList(_Out):
+    """`ShowJobListResponse`."""
+
+    total_record: int
+    jobs: list[JobInfo]

@@ -18,13 +18,13 @@ from syncline_contracts.topics import DRS_COMMANDS
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.drs import models, reads, rendering
 from syncline_gateway.dialects.drs.auth import authenticate, project_in_scope
-from syncline_gateway.dialects.drs.errors import EMPTY, INVALID
+from syncline_gateway.dialects.drs.errors import ANSWERS, EMPTY, INVALID
 from syncline_gateway.errors import BadRequestError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import parse, pool_of, send
 from syncline_platform.secrets import Sealer
 
-router = APIRouter(tags=["huawei-drs"])
+router = APIRouter(tags=["huawei-drs"], responses=ANSWERS)
 Caller = Annotated[Principal, Depends(authenticate)]
 
 ITEM_MODELS: dict[DrsAction, type[BaseModel]] = {
@@ -182,6 +182,23 @@ def batch_body(action: DrsAction) -> type[BaseModel]:
     return model
 
 
+ANSWERED: dict[DrsAction, type[BaseModel]] = {
+    DrsAction.CREATE: models.BatchResults[models.CreateJobResult],
+    DrsAction.TEST_CONNECTION: models.BatchResults[models.CheckJobResult],
+    DrsAction.SELECT_OBJECTS: models.SelectObjectsResults,
+    DrsAction.PRECHECK: models.BatchResults[models.PrecheckStarted],
+}
+"""A batch's answer where it is not `BatchResults[ItemResult]`."""
+
+
+def batch_answers(action: DrsAction) -> dict[int | str, dict[str, Any]]:
+    """`action`'s answers in the OpenAPI document: its results (200), or its items on their way (202)."""
+    pending = (
+        models.PendingSelectObjects if action is DrsAction.SELECT_OBJECTS else models.BatchResults[models.PendingItem]
+    )
+    return answers({200: ANSWERED.get(action, models.BatchResults[models.ItemResult]), 202: pending})
+
+
 def _write(path: str, action: DrsAction, method: str = "POST") -> None:
     async def route(project_id: str, request: Request, caller: Caller) -> JSONResponse:
         return await _batch(request, caller, project_id, action)
@@ -193,6 +210,7 @@ def _write(path: str, action: DrsAction, method: str = "POST") -> None:
         methods=[method],
         name=f"drs.{action.value}",
         openapi_extra=json_body(batch_body(action)),
+        responses=batch_answers(action),
     )
 
 
@@ -236,7 +254,12 @@ def _missing(job_id: str, *, error_key: str = "error_msg") -> dict[str, Any]:
     return {"id": job_id, "error_code": rendering.NO_JOB, error_key: rendering.NO_JOB_MSG}
 
 
-@router.post("/v3/{project_id}/jobs/batch-status", name="drs.status", openapi_extra=json_body(models.QueryIn))
+@router.post(
+    "/v3/{project_id}/jobs/batch-status",
+    name="drs.status",
+    openapi_extra=json_body(models.QueryIn),
+    responses=answers({200: models.JobStatuses}),
+)
 async def batch_list_job_status(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id)
     results = [
@@ -245,7 +268,12 @@ async def batch_list_job_status(project_id: str, request: Request, caller: Calle
     return JSONResponse({"count": len(query.jobs), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs/batch-detail", name="drs.detail", openapi_extra=json_body(models.QueryIn))
+@router.post(
+    "/v3/{project_id}/jobs/batch-detail",
+    name="drs.detail",
+    openapi_extra=json_body(models.QueryIn),
+    responses=answers({200: models.JobDetails}),
+)
 async def batch_list_job_details(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id)
     results = [
@@ -254,7 +282,12 @@ async def batch_list_job_details(project_id: str, request: Request, caller: Call
     return JSONResponse({"count": len(query.jobs), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs/batch-progress", name="drs.progress", openapi_extra=json_body(models.QueryIn))
+@router.post(
+    "/v3/{project_id}/jobs/batch-progress",
+    name="drs.progress",
+    openapi_extra=json_body(models.QueryIn),
+    responses=answers({200: models.Progresses}),
+)
 async def batch_list_progresses(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id, objects=True)
     results = [rendering.progress(found[i]) if i in found else _missing(i) | {"job_id": i} for i in query.jobs]
@@ -262,7 +295,10 @@ async def batch_list_progresses(project_id: str, request: Request, caller: Calle
 
 
 @router.post(
-    "/v3/{project_id}/jobs/batch-precheck-result", name="drs.precheck_result", openapi_extra=json_body(models.QueryIn)
+    "/v3/{project_id}/jobs/batch-precheck-result",
+    name="drs.precheck_result",
+    openapi_extra=json_body(models.QueryIn),
+    responses=answers({200: models.PrecheckOutcomes}),
 )
 async def batch_check_results(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     query, found = await _views(request, caller, project_id)
@@ -270,7 +306,12 @@ async def batch_check_results(project_id: str, request: Request, caller: Caller)
     return JSONResponse({"count": len(results), "results": results})
 
 
-@router.post("/v3/{project_id}/jobs", name="drs.list", openapi_extra=json_body(models.ListIn))
+@router.post(
+    "/v3/{project_id}/jobs",
+    name="drs.list",
+    openapi_extra=json_body(models.ListIn),
+    responses=answers({200: models.JobList}),
+)
 async def show_job_list(project_id: str, request: Request, caller: Caller) -> JSONResponse:
     project = await project_in_scope(request, caller, project_id)
     query = parse(await request.body(), models.ListIn, wording=WORDING, limits=models.LIMITS)

@@ -5,7 +5,9 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException
 
+from syncline_gateway.dialects.elastic.models import ElasticError
 from syncline_gateway.errors import AuthenticationError, BadRequestError, PayloadTooLargeError, RejectedError
+from syncline_gateway.openapi_bodies import answers
 from syncline_platform.errors import (
     ConflictError,
     IllegalTransitionError,
@@ -17,6 +19,9 @@ from syncline_platform.errors import (
 
 PRODUCT_HEADER = {"X-Elastic-Product": "Elasticsearch"}
 """On every answer: the official client refuses a 2xx answer without it."""
+ANSWERS = answers(dict.fromkeys((400, 401, 404, 409, 413, 503, "default"), ElasticError))
+"""The errors every route may answer, in the OpenAPI document: any status a route does not list is an error in
+this body (but an unexpected error: a bare-text 500); FastAPI's own 422 never happens (a bad query is a 400)."""
 
 _REJECTION_STATUS = {
     "not_found": (404, "resource_not_found_exception"),

@@ -1,6 +1,7 @@
 """Request bodies of the Elasticsearch connector APIs, parsed strictly (an unknown field is a 400)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -215,3 +216,168 @@ class SyncJobStats(StrictBody):
     total_document_count: int | None = None
     last_seen: str | None = None
     metadata: dict[str, Any] | None = None
+
+
+# --- answers ---------------------------------------------------------------------------------------------------
+# The documents and acknowledgements the routes render (`documents`), typed for the OpenAPI document: a key the
+# route always sends is required, one it may send as null is nullable. The routes send their own JSON; these
+# models describe it, they do not filter it. Times are Elasticsearch's (ISO-8601 with milliseconds, UTC).
+
+
+class Document(BaseModel):
+    """An answer's object: every key it may carry is declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorCause(Document):
+    """What went wrong."""
+
+    type: str
+    reason: str
+
+
+class ErrorDetail(ErrorCause):
+    """The error, with its root causes."""
+
+    root_cause: list[ErrorCause]
+
+
+class ElasticError(Document):
+    """Elasticsearch's error body (an unexpected error is a bare-text 500 instead)."""
+
+    error: ErrorDetail
+    status: int
+
+
+class Created(Document):
+    """The id of what was created."""
+
+    id: str
+
+
+class Upserted(Document):
+    """A connector created or updated."""
+
+    result: str
+    id: str
+
+
+class Updated(Document):
+    """`{"result": "updated"}`."""
+
+    result: str
+
+
+class Acknowledged(Document):
+    """`{"acknowledged": true}`."""
+
+    acknowledged: bool
+
+
+class Empty(Document):
+    """`{}`: the worker protocol's acknowledgement."""
+
+
+class ConfigurationField(Document):
+    """One key of a connector's configuration (a secret's `value` is always empty)."""
+
+    default_value: Any
+    depends_on: list[Any]
+    display: str
+    label: str
+    options: list[Any]
+    order: int
+    required: bool
+    sensitive: bool
+    tooltip: str | None
+    type: str
+    ui_restrictions: list[Any]
+    validations: list[Any]
+    value: Any
+    is_set: bool
+
+
+class JobConnector(Document):
+    """The connector as a sync job snapshots it."""
+
+    id: str
+    configuration: dict[str, ConfigurationField]
+    filtering: Any
+    index_name: str | None
+    language: str | None
+    pipeline: dict[str, Any]
+    service_type: str | None
+    sync_cursor: Any
+
+
+class SyncJob(Document):
+    """A sync-job document (`indexed_document_volume` in MiB)."""
+
+    id: str
+    cancelation_requested_at: datetime | None
+    canceled_at: datetime | None
+    completed_at: datetime | None
+    connector: JobConnector
+    created_at: datetime
+    deleted_document_count: int
+    error: str | None
+    indexed_document_count: int
+    indexed_document_volume: int
+    job_type: str
+    last_seen: datetime | None
+    metadata: dict[str, Any]
+    started_at: datetime | None
+    status: str
+    total_document_count: int | None
+    trigger_method: str
+    worker_hostname: str | None
+
+
+class SyncJobList(Document):
+    """A page of sync jobs."""
+
+    count: int
+    results: list[SyncJob]
+
+
+class Connector(Document):
+    """A connector document, with its latest finished job's facts (or what an external worker reported)."""
+
+    id: str
+    api_key_id: str | None
+    api_key_secret_id: str | None
+    configuration: dict[str, ConfigurationField]
+    custom_scheduling: dict[str, Any]
+    description: str | None
+    error: str | None
+    features: dict[str, Any]
+    filtering: Any
+    index_name: str | None
+    is_native: bool
+    language: str | None
+    last_seen: datetime | None
+    name: str | None
+    pipeline: dict[str, Any]
+    scheduling: dict[str, Any]
+    service_type: str | None
+    status: str
+    sync_cursor: Any
+    sync_now: bool
+    last_access_control_sync_error: str | None
+    last_access_control_sync_scheduled_at: str | None
+    last_access_control_sync_status: str | None
+    last_incremental_sync_scheduled_at: str | None
+    last_sync_scheduled_at: str | None
+    last_sync_status: str | None
+    last_sync_error: str | None
+    last_synced: str | None
+    last_indexed_document_count: int | None
+    last_deleted_document_count: int | None
+
+
+class ConnectorList(Document):
+    """A page of connectors."""
+
+    count: int
+    results: list[Connector]

@@ -33,23 +33,32 @@ from syncline_gateway import repository
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.elastic import documents
 from syncline_gateway.dialects.elastic.auth import authenticate
-from syncline_gateway.dialects.elastic.errors import PRODUCT_HEADER
+from syncline_gateway.dialects.elastic.errors import ANSWERS, PRODUCT_HEADER
 from syncline_gateway.dialects.elastic.models import (
+    Acknowledged,
+    Connector,
     ConnectorConfiguration,
+    ConnectorList,
     ConnectorPut,
+    Created,
+    Empty,
+    SyncJob,
     SyncJobClaim,
     SyncJobError,
+    SyncJobList,
     SyncJobPost,
     SyncJobStats,
+    Updated,
+    Upserted,
     parse,
 )
 from syncline_gateway.dialects.elastic.updates import UPDATES
 from syncline_gateway.errors import BadRequestError, ResourceNotFoundError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import send
 from syncline_platform.secrets import Sealer
 
-router = APIRouter(tags=["elasticsearch"])
+router = APIRouter(tags=["elasticsearch"], responses=ANSWERS)
 MAX_FROM = 2**31 - 1
 """Elasticsearch reads `from` as a Java int: a larger one is a 400, never an offset the database overflows on."""
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -72,7 +81,12 @@ def _comma_list(value: str | None) -> list[str] | None:
 # Sync jobs come first: `/_connector/_sync_job` must not be taken for a connector called `_sync_job`.
 
 
-@router.post("/_connector/_sync_job", openapi_extra=json_body(SyncJobPost))
+@router.post(
+    "/_connector/_sync_job",
+    openapi_extra=json_body(SyncJobPost),
+    status_code=201,
+    responses=answers({201: Created, 202: Created}),
+)
 async def create_sync_job(request: Request, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobPost, parser="sync_job_post_request")
     if not body.id:
@@ -83,7 +97,7 @@ async def create_sync_job(request: Request, caller: Caller) -> JSONResponse:
     return answer({"id": run_id}, 201 if outcome is not None else 202)
 
 
-@router.get("/_connector/_sync_job")
+@router.get("/_connector/_sync_job", responses=answers({200: SyncJobList}))
 async def list_sync_jobs(
     request: Request,
     caller: Caller,
@@ -107,7 +121,7 @@ async def list_sync_jobs(
     return answer({"count": total, "results": [documents.sync_job(r) for r in runs]})
 
 
-@router.get("/_connector/_sync_job/{job_id}")
+@router.get("/_connector/_sync_job/{job_id}", responses=answers({200: SyncJob}))
 async def get_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     async with request.app.state.pool.acquire() as conn:
         run = await repository.get_run(conn, org_id=caller.org_id, run_id=job_id)
@@ -118,13 +132,13 @@ async def get_sync_job(request: Request, job_id: str, caller: Caller) -> JSONRes
     return answer(documents.sync_job(run))
 
 
-@router.put("/_connector/_sync_job/{job_id}/_cancel")
+@router.put("/_connector/_sync_job/{job_id}/_cancel", responses=answers({200: Updated}))
 async def cancel_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     await send(request, topic=RUN_COMMANDS, message=CancelRun(run_id=job_id), org_id=caller.org_id)
     return answer({"result": "updated"})
 
 
-@router.delete("/_connector/_sync_job/{job_id}")
+@router.delete("/_connector/_sync_job/{job_id}", responses=answers({200: Acknowledged}))
 async def delete_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     await send(request, topic=RUN_COMMANDS, message=DeleteRun(run_id=job_id), org_id=caller.org_id)
     return answer({"acknowledged": True})
@@ -133,7 +147,9 @@ async def delete_sync_job(request: Request, job_id: str, caller: Caller) -> JSON
 # The worker protocol: how an external worker (Elastic's connector service, or any client of this API) runs jobs.
 
 
-@router.put("/_connector/_sync_job/{job_id}/_claim", openapi_extra=json_body(SyncJobClaim))
+@router.put(
+    "/_connector/_sync_job/{job_id}/_claim", openapi_extra=json_body(SyncJobClaim), responses=answers({200: Empty})
+)
 async def claim_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobClaim, parser="claim_connector_sync_job_request")
     command = ClaimRun(run_id=job_id, worker=body.worker_hostname, sync_cursor=body.sync_cursor)
@@ -141,20 +157,24 @@ async def claim_sync_job(request: Request, job_id: str, caller: Caller) -> JSONR
     return answer({})
 
 
-@router.put("/_connector/_sync_job/{job_id}/_check_in")
+@router.put("/_connector/_sync_job/{job_id}/_check_in", responses=answers({200: Empty}))
 async def check_in_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     await send(request, topic=RUN_COMMANDS, message=CheckInRun(run_id=job_id), org_id=caller.org_id)
     return answer({})
 
 
-@router.put("/_connector/_sync_job/{job_id}/_error", openapi_extra=json_body(SyncJobError))
+@router.put(
+    "/_connector/_sync_job/{job_id}/_error", openapi_extra=json_body(SyncJobError), responses=answers({200: Empty})
+)
 async def error_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobError, parser="connector_sync_job_error_request")
     await send(request, topic=RUN_COMMANDS, message=FailRun(run_id=job_id, error=body.error), org_id=caller.org_id)
     return answer({})
 
 
-@router.put("/_connector/_sync_job/{job_id}/_stats", openapi_extra=json_body(SyncJobStats))
+@router.put(
+    "/_connector/_sync_job/{job_id}/_stats", openapi_extra=json_body(SyncJobStats), responses=answers({200: Empty})
+)
 async def stats_sync_job(request: Request, job_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), SyncJobStats, parser="connector_sync_job_update_stats_request")
     command = ReportRunStats(
@@ -169,7 +189,11 @@ async def stats_sync_job(request: Request, job_id: str, caller: Caller) -> JSONR
     return answer({})
 
 
-@router.put("/_connector/{connector_id}/_configuration", openapi_extra=json_body(ConnectorConfiguration))
+@router.put(
+    "/_connector/{connector_id}/_configuration",
+    openapi_extra=json_body(ConnectorConfiguration),
+    responses=answers({200: Updated}),
+)
 async def put_configuration(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
     body = parse(await request.body(), ConnectorConfiguration, parser="connector_update_configuration_request")
     if body.values is None and body.configuration is None:
@@ -189,7 +213,7 @@ async def put_configuration(request: Request, connector_id: str, caller: Caller)
     return answer({"result": "updated"})
 
 
-@router.put("/_connector/{connector_id}/{action}")
+@router.put("/_connector/{connector_id}/{action}", responses=answers({200: Updated}))
 async def update_connector(request: Request, connector_id: str, action: str, caller: Caller) -> JSONResponse:
     update = UPDATES.get(action)
     if update is None:
@@ -202,7 +226,7 @@ async def update_connector(request: Request, connector_id: str, action: str, cal
     return answer({"result": "updated"})
 
 
-@router.delete("/_connector/{connector_id}")
+@router.delete("/_connector/{connector_id}", responses=answers({200: Acknowledged}))
 async def delete_connector(
     request: Request, connector_id: str, caller: Caller, *, delete_sync_jobs: bool = False
 ) -> JSONResponse:
@@ -211,13 +235,17 @@ async def delete_connector(
     return answer({"acknowledged": True})
 
 
-@router.put("/_connector/{connector_id}", openapi_extra=json_body(ConnectorPut))
+@router.put(
+    "/_connector/{connector_id}",
+    openapi_extra=json_body(ConnectorPut),
+    responses=answers({200: Upserted, 201: Upserted}),
+)
 async def put_connector(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
     return await _upsert(request, connector_id, caller)
 
 
-@router.put("/_connector", openapi_extra=json_body(ConnectorPut))
-@router.post("/_connector", openapi_extra=json_body(ConnectorPut))
+@router.put("/_connector", openapi_extra=json_body(ConnectorPut), responses=answers({200: Upserted, 201: Upserted}))
+@router.post("/_connector", openapi_extra=json_body(ConnectorPut), responses=answers({200: Upserted, 201: Upserted}))
 async def post_connector(request: Request, caller: Caller) -> JSONResponse:
     return await _upsert(request, es_id(), caller)
 
@@ -230,7 +258,7 @@ async def _upsert(request: Request, connector_id: str, caller: Principal) -> JSO
     return answer({"result": result, "id": connector_id}, 201 if result == "created" else 200)
 
 
-@router.get("/_connector")
+@router.get("/_connector", responses=answers({200: ConnectorList}))
 async def list_connectors(
     request: Request,
     caller: Caller,
@@ -256,7 +284,7 @@ async def list_connectors(
     return answer({"count": total, "results": [documents.connector(r, last.get(r["id"])) for r in rows]})
 
 
-@router.get("/_connector/{connector_id}")
+@router.get("/_connector/{connector_id}", responses=answers({200: Connector}))
 async def get_connector(request: Request, connector_id: str, caller: Caller) -> JSONResponse:
     async with request.app.state.pool.acquire() as conn:
         row = await _connector_or_404(conn, caller, connector_id)

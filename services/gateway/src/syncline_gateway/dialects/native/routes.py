@@ -36,11 +36,12 @@ from syncline_gateway.dialects.native.models import (
     SyncOut,
 )
 from syncline_gateway.errors import RejectedError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import answers
 from syncline_gateway.routing import once, pool_of, send
 from syncline_platform.secrets import Sealer
 
-ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorOut} for status in (400, 401, 404, 409, 422, 503)}
-"""Every route may answer these, in the native error body."""
+ERRORS = answers(dict.fromkeys((400, 401, 404, 409, 413, 422, 503, "default"), ErrorOut))
+"""Every route may answer these, in the native error body (any status a route does not list is an error too)."""
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=ERRORS)
 PAGE_LIMIT = 500

@@ -28,10 +28,18 @@ from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
-from syncline_gateway.dialects.polytomic.models import ActivateIn, BulkSyncIn, parse
+from syncline_gateway.dialects.polytomic.models import (
+    ActivateEnvelope,
+    ActivateIn,
+    BulkSyncEnvelope,
+    BulkSyncIn,
+    BulkSyncListEnvelope,
+    BulkSyncPendingEnvelope,
+    parse,
+)
 from syncline_gateway.dialects.polytomic.versions import version_of
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
@@ -80,7 +88,11 @@ async def rendered(request: Request, caller: Principal, sync_id: str) -> dict[st
     return rendering.bulk_sync(row, schedules[sync_id], version=version_of(request))
 
 
-@router.post("/api/bulk/syncs", openapi_extra=json_body(BulkSyncIn))
+@router.post(
+    "/api/bulk/syncs",
+    openapi_extra=json_body(BulkSyncIn),
+    responses=answers({200: BulkSyncEnvelope, 202: BulkSyncPendingEnvelope}),
+)
 async def create_bulk_sync(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create(request, caller))
 
@@ -116,7 +128,7 @@ def _next_token(rows: list[dict[str, Any]], *, limit: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([last["updated_at"].isoformat(), last["id"]]).encode()).decode()
 
 
-@router.get("/api/bulk/syncs")
+@router.get("/api/bulk/syncs", responses=answers({200: BulkSyncListEnvelope}))
 async def list_bulk_syncs(
     request: Request,
     caller: Caller,
@@ -136,7 +148,7 @@ async def list_bulk_syncs(
     return JSONResponse({"data": data, "pagination": {"next_page_token": _next_token(rows, limit=limit)}})
 
 
-@router.get("/api/bulk/syncs/{sync_id}")
+@router.get("/api/bulk/syncs/{sync_id}", responses=answers({200: BulkSyncEnvelope}))
 async def get_bulk_sync(
     request: Request, sync_id: str, caller: Caller, *, refresh_schemas: bool = False
 ) -> JSONResponse:
@@ -150,7 +162,11 @@ async def _default_id(request: Request, sync_id: str) -> str | None:
     return next((s["id"] for s in schedules if s["is_default"]), None)
 
 
-@router.put("/api/bulk/syncs/{sync_id}", openapi_extra=json_body(BulkSyncIn))
+@router.put(
+    "/api/bulk/syncs/{sync_id}",
+    openapi_extra=json_body(BulkSyncIn),
+    responses=answers({200: BulkSyncEnvelope, 202: BulkSyncPendingEnvelope}),
+)
 async def update_bulk_sync(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update(request, caller, sync_id))
 
@@ -173,7 +189,7 @@ async def _update(request: Request, caller: Principal, sync_id: str) -> Response
     return answer(await rendered(request, caller, sync_id))
 
 
-@router.delete("/api/bulk/syncs/{sync_id}")
+@router.delete("/api/bulk/syncs/{sync_id}", status_code=204)
 async def delete_bulk_sync(
     request: Request, sync_id: str, caller: Caller, *, refresh_schemas: bool = False
 ) -> Response:
@@ -183,7 +199,11 @@ async def delete_bulk_sync(
     return Response(status_code=204)
 
 
-@router.post("/api/bulk/syncs/{sync_id}/activate", openapi_extra=json_body(ActivateIn))
+@router.post(
+    "/api/bulk/syncs/{sync_id}/activate",
+    openapi_extra=json_body(ActivateIn),
+    responses=answers({200: ActivateEnvelope}),
+)
 async def activate_bulk_sync(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _activate(request, caller, sync_id))
 

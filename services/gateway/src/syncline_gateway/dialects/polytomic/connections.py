@@ -25,9 +25,21 @@ from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
-from syncline_gateway.dialects.polytomic.models import ConnectionIn, ConnectionTestIn, parse
+from syncline_gateway.dialects.polytomic.models import (
+    BulkSyncDestEnvelope,
+    BulkSyncSourceEnvelope,
+    ConnectionEnvelope,
+    ConnectionIn,
+    ConnectionListEnvelope,
+    ConnectionPendingEnvelope,
+    ConnectionTestEnvelope,
+    ConnectionTestIn,
+    ConnectionTypeListEnvelope,
+    JsonSchemaOut,
+    parse,
+)
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import once, pool_of, send
 from syncline_platform.errors import InvalidError
 from syncline_platform.secrets import Sealer
@@ -71,13 +83,13 @@ async def _answer_connection(request: Request, caller: Principal, connection_id:
     return answer(rendering.connection(row))
 
 
-@router.get("/api/connection_types")
+@router.get("/api/connection_types", responses=answers({200: ConnectionTypeListEnvelope}))
 async def list_connection_types(caller: Caller) -> JSONResponse:
     del caller
     return answer([rendering.connection_type(kind) for kind in CONNECTION_TYPES.values()])
 
 
-@router.get("/api/connection_types/{type_id}")
+@router.get("/api/connection_types/{type_id}", responses=answers({200: JsonSchemaOut}))
 async def get_connection_type(type_id: str, caller: Caller) -> JSONResponse:
     del caller
     kind = CONNECTION_TYPES.get(type_id)
@@ -88,7 +100,11 @@ async def get_connection_type(type_id: str, caller: Caller) -> JSONResponse:
     return JSONResponse(rendering.connection_type(kind)["configurationForm"]["jsonschema"])
 
 
-@router.post("/api/connections", openapi_extra=json_body(ConnectionIn))
+@router.post(
+    "/api/connections",
+    openapi_extra=json_body(ConnectionIn),
+    responses=answers({200: ConnectionEnvelope, 202: ConnectionPendingEnvelope}),
+)
 async def create_connection(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create(request, caller))
 
@@ -114,14 +130,16 @@ async def _create(request: Request, caller: Principal) -> Response:
     return await _answer_connection(request, caller, command.connection_id)
 
 
-@router.get("/api/connections")
+@router.get("/api/connections", responses=answers({200: ConnectionListEnvelope}))
 async def list_connections(request: Request, caller: Caller) -> JSONResponse:
     async with pool_of(request).acquire() as conn:
         rows = await queries.connections(conn, org_id=scope(caller))
     return answer([rendering.connection(r) for r in rows])
 
 
-@router.post("/api/connections/test", openapi_extra=json_body(ConnectionTestIn))
+@router.post(
+    "/api/connections/test", openapi_extra=json_body(ConnectionTestIn), responses=answers({200: ConnectionTestEnvelope})
+)
 async def test_connection(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _test(request, caller))
 
@@ -156,12 +174,16 @@ async def _test(request: Request, caller: Principal) -> Response:
     return answer({"success": True})
 
 
-@router.get("/api/connections/{connection_id}")
+@router.get("/api/connections/{connection_id}", responses=answers({200: ConnectionEnvelope}))
 async def get_connection(request: Request, connection_id: str, caller: Caller) -> JSONResponse:
     return await _answer_connection(request, caller, connection_id)
 
 
-@router.put("/api/connections/{connection_id}", openapi_extra=json_body(ConnectionIn))
+@router.put(
+    "/api/connections/{connection_id}",
+    openapi_extra=json_body(ConnectionIn),
+    responses=answers({200: ConnectionEnvelope, 202: ConnectionPendingEnvelope}),
+)
 async def update_connection(request: Request, connection_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update(request, caller, connection_id))
 
@@ -190,7 +212,7 @@ async def _update(request: Request, caller: Principal, connection_id: str) -> Re
     return await _answer_connection(request, caller, connection_id)
 
 
-@router.delete("/api/connections/{connection_id}")
+@router.delete("/api/connections/{connection_id}", status_code=204)
 async def delete_connection(request: Request, connection_id: str, caller: Caller, *, force: bool = False) -> Response:
     row = await read_connection(request, caller, connection_id)
     command = DeleteConnection(connection_id=connection_id, force=force)
@@ -198,7 +220,7 @@ async def delete_connection(request: Request, connection_id: str, caller: Caller
     return Response(status_code=204)
 
 
-@router.get("/api/connections/{connection_id}/bulksync/source")
+@router.get("/api/connections/{connection_id}/bulksync/source", responses=answers({200: BulkSyncSourceEnvelope}))
 async def bulk_source(
     request: Request, connection_id: str, caller: Caller, *, include_fields: bool = False
 ) -> JSONResponse:
@@ -220,7 +242,7 @@ async def bulk_source(
     return answer(rendering.source(kind, found, include_fields=include_fields))
 
 
-@router.get("/api/connections/{connection_id}/bulksync/target")
+@router.get("/api/connections/{connection_id}/bulksync/target", responses=answers({200: BulkSyncDestEnvelope}))
 async def bulk_target(request: Request, connection_id: str, caller: Caller) -> JSONResponse:
     row = await read_connection(request, caller, connection_id)
     kind = CONNECTION_TYPES[row["type"]]

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from syncline_gateway.dialects.polytomic.models import PolytomicError
 from syncline_gateway.errors import (
     AuthenticationError,
     BadRequestError,
@@ -19,6 +20,7 @@ from syncline_gateway.errors import (
     PayloadTooLargeError,
     RejectedError,
 )
+from syncline_gateway.openapi_bodies import answers
 from syncline_platform.errors import ConflictError, InvalidError, NotFoundError, SynclineError, UnavailableError
 
 log = structlog.get_logger(__name__)
@@ -35,6 +37,10 @@ KEYS = {
     500: "internal_server_error",
     503: "service_unavailable",
 }
+
+ANSWERS = answers(dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 503, "default"), PolytomicError))
+"""The errors every route may answer, in the OpenAPI document: any status a route does not list is an error in
+this body."""
 
 _REJECTION_STATUS = {"not_found": 404, "invalid": 422, "conflict": 409, "illegal_transition": 422}
 

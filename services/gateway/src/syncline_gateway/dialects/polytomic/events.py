@@ -11,8 +11,10 @@ from syncline_gateway.dialects.polytomic import event_queries as q
 from syncline_gateway.dialects.polytomic.auth import scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.deliveries import ALL_EVENT_TYPES
+from syncline_gateway.dialects.polytomic.models import EventsEnvelope, EventTypesEnvelope
 from syncline_gateway.dialects.polytomic.rendering import iso
 from syncline_gateway.errors import ForbiddenError
+from syncline_gateway.openapi_bodies import answers
 from syncline_gateway.routing import pool_of
 
 router = APIRouter(tags=["polytomic"])
@@ -20,7 +22,7 @@ PAGE_LIMIT = 100
 """The largest (and default) page of `GET /api/events`."""
 
 
-@router.get("/api/events")
+@router.get("/api/events", responses=answers({200: EventsEnvelope}))
 async def list_events(
     request: Request,
     caller: Caller,
@@ -53,7 +55,7 @@ async def list_events(
     return answer(data)
 
 
-@router.get("/api/events_types")
+@router.get("/api/events_types", responses=answers({200: EventTypesEnvelope}))
 async def event_types(caller: Caller) -> JSONResponse:
     del caller
     return answer(list(ALL_EVENT_TYPES))

@@ -23,10 +23,18 @@ from syncline_gateway.dialects.polytomic import queries
 from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_rendering import execution
-from syncline_gateway.dialects.polytomic.models import Body, parse
+from syncline_gateway.dialects.polytomic.models import (
+    Body,
+    ExecutionEnvelope,
+    ExecutionListEnvelope,
+    ExecutionStartEnvelope,
+    MessageEnvelope,
+    SyncStatusEnvelope,
+    parse,
+)
 from syncline_gateway.dialects.polytomic.rendering import RESYNC_MODES, iso
 from syncline_gateway.errors import BadRequestError, RejectedError, ResourceNotFoundError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
@@ -72,6 +80,7 @@ async def _detail(request: Request, run: dict[str, Any]) -> dict[str, Any]:
 @router.post(  # the body is optional: a start without one takes the defaults
     "/api/bulk/syncs/{sync_id}/executions",
     openapi_extra={"requestBody": json_body(StartIn)["requestBody"] | {"required": False}},
+    responses=answers({200: ExecutionStartEnvelope}),
 )
 async def start_execution(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _start(request, caller, sync_id))
@@ -110,7 +119,7 @@ def _next_token(rows: list[dict[str, Any]], *, limit: int) -> str | None:
     return base64.urlsafe_b64encode(json.dumps([last["created_at"].isoformat(), last["id"]]).encode()).decode()
 
 
-@router.get("/api/bulk/syncs/{sync_id}/executions")
+@router.get("/api/bulk/syncs/{sync_id}/executions", responses=answers({200: ExecutionListEnvelope}))
 async def list_executions(
     request: Request,
     sync_id: str,
@@ -147,7 +156,7 @@ async def _run_or_404(request: Request, caller: Principal, sync_id: str, executi
     return run
 
 
-@router.get("/api/bulk/syncs/{sync_id}/executions/{execution_id}")
+@router.get("/api/bulk/syncs/{sync_id}/executions/{execution_id}", responses=answers({200: ExecutionEnvelope}))
 async def get_execution(request: Request, sync_id: str, execution_id: str, caller: Caller) -> JSONResponse:
     return answer(await _detail(request, await _run_or_404(request, caller, sync_id, execution_id)))
 
@@ -163,7 +172,7 @@ async def _cancel(request: Request, run: dict[str, Any]) -> str:
     return f"cancellation of execution {run['id']} requested"
 
 
-@router.post("/api/bulk/syncs/{sync_id}/executions/{execution_id}/cancel")
+@router.post("/api/bulk/syncs/{sync_id}/executions/{execution_id}/cancel", responses=answers({200: MessageEnvelope}))
 async def cancel_execution(request: Request, sync_id: str, execution_id: str, caller: Caller) -> Response:
     run = await _run_or_404(request, caller, sync_id, execution_id)
     return await once(request, caller, lambda: _answer_cancel(request, run))
@@ -175,7 +184,7 @@ async def _answer_cancel(request: Request, run: dict[str, Any] | None) -> Respon
     return answer({"message": await _cancel(request, run)})
 
 
-@router.post("/api/bulk/syncs/{sync_id}/cancel")
+@router.post("/api/bulk/syncs/{sync_id}/cancel", responses=answers({200: MessageEnvelope}))
 async def cancel_bulk_sync(request: Request, sync_id: str, caller: Caller) -> Response:
     await read_sync(request, caller, sync_id)
     async with pool_of(request).acquire() as conn:
@@ -183,7 +192,7 @@ async def cancel_bulk_sync(request: Request, sync_id: str, caller: Caller) -> Re
     return await once(request, caller, lambda: _answer_cancel(request, run))
 
 
-@router.get("/api/bulk/syncs/{sync_id}/status")
+@router.get("/api/bulk/syncs/{sync_id}/status", responses=answers({200: SyncStatusEnvelope}))
 async def bulk_sync_status(request: Request, sync_id: str, caller: Caller) -> JSONResponse:
     await read_sync(request, caller, sync_id)
     async with pool_of(request).acquire() as conn:

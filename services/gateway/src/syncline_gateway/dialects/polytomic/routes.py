@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from syncline_gateway.dialects.polytomic import (
     bulk_syncs,
     connections,
+    errors,
     events,
     executions,
     logs,
@@ -13,7 +14,7 @@ from syncline_gateway.dialects.polytomic import (
     webhooks,
 )
 
-router = APIRouter()
+router = APIRouter(responses=errors.ANSWERS)
 router.include_router(connections.router)
 router.include_router(sync_parts.router)
 router.include_router(statuses.router)  # before bulk_syncs: `/api/bulk/syncs/{sync_id}` would capture "status"

@@ -16,8 +16,10 @@ from syncline_gateway.dialects.polytomic import execution_queries, status_querie
 from syncline_gateway.dialects.polytomic.auth import scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_rendering import execution_status, schemas
+from syncline_gateway.dialects.polytomic.models import SyncStatusesEnvelope
 from syncline_gateway.dialects.polytomic.rendering import iso
 from syncline_gateway.errors import BadRequestError, ResourceNotFoundError
+from syncline_gateway.openapi_bodies import answers
 from syncline_gateway.routing import pool_of
 from syncline_platform.db import Conn
 
@@ -87,7 +89,7 @@ async def _statuses(conn: Conn, *, sync_ids: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/api/bulk/syncs/status")
+@router.get("/api/bulk/syncs/status", responses=answers({200: SyncStatusesEnvelope}))
 async def bulk_syncs_status(
     request: Request,
     caller: Caller,

@@ -22,9 +22,21 @@ from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.execution_queries import ACTIVE
-from syncline_gateway.dialects.polytomic.models import ScheduleBody, SchemaIn, SchemasPatch, parse
+from syncline_gateway.dialects.polytomic.models import (
+    ApiScheduleEnvelope,
+    ApiScheduleListEnvelope,
+    ApiSchedulePendingEnvelope,
+    MessageEnvelope,
+    ScheduleBody,
+    SchemaEnvelope,
+    SchemaIn,
+    SchemaListEnvelope,
+    SchemasEnvelope,
+    SchemasPatch,
+    parse,
+)
 from syncline_gateway.errors import RejectedError, ResourceNotFoundError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import once, pool_of, send
 
 router = APIRouter(tags=["polytomic"])
@@ -44,13 +56,17 @@ async def _schedule(request: Request, sync_id: str, schedule_id: str) -> dict[st
     return found
 
 
-@router.get("/api/bulk/syncs/{sync_id}/schedules")
+@router.get("/api/bulk/syncs/{sync_id}/schedules", responses=answers({200: ApiScheduleListEnvelope}))
 async def list_schedules(request: Request, sync_id: str, caller: Caller) -> JSONResponse:
     await read_sync(request, caller, sync_id)
     return answer([rendering.api_schedule(s, sync_id=sync_id) for s in await _schedules(request, sync_id)])
 
 
-@router.post("/api/bulk/syncs/{sync_id}/schedules", openapi_extra=json_body(ScheduleBody))
+@router.post(
+    "/api/bulk/syncs/{sync_id}/schedules",
+    openapi_extra=json_body(ScheduleBody),
+    responses=answers({200: ApiScheduleEnvelope, 202: ApiSchedulePendingEnvelope}),
+)
 async def create_schedule(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create_schedule(request, caller, sync_id))
 
@@ -65,13 +81,17 @@ async def _create_schedule(request: Request, caller: Principal, sync_id: str) ->
     return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule.schedule_id), sync_id=sync_id))
 
 
-@router.get("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}")
+@router.get("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}", responses=answers({200: ApiScheduleEnvelope}))
 async def get_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> JSONResponse:
     await read_sync(request, caller, sync_id)
     return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule_id), sync_id=sync_id))
 
 
-@router.put("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}", openapi_extra=json_body(ScheduleBody))
+@router.put(
+    "/api/bulk/syncs/{sync_id}/schedules/{schedule_id}",
+    openapi_extra=json_body(ScheduleBody),
+    responses=answers({200: ApiScheduleEnvelope, 202: ApiSchedulePendingEnvelope}),
+)
 async def update_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update_schedule(request, caller, sync_id, schedule_id))
 
@@ -87,7 +107,7 @@ async def _update_schedule(request: Request, caller: Principal, sync_id: str, sc
     return answer(rendering.api_schedule(await _schedule(request, sync_id, schedule_id), sync_id=sync_id))
 
 
-@router.delete("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}")
+@router.delete("/api/bulk/syncs/{sync_id}/schedules/{schedule_id}", status_code=204)
 async def delete_schedule(request: Request, sync_id: str, schedule_id: str, caller: Caller) -> Response:
     row = await read_sync(request, caller, sync_id)
     await _schedule(request, sync_id, schedule_id)
@@ -101,7 +121,7 @@ def _enabled_filter(request: Request) -> bool | None:
     return None if value is None else value.lower() == "true"
 
 
-@router.get("/api/bulk/syncs/{sync_id}/schemas")
+@router.get("/api/bulk/syncs/{sync_id}/schemas", responses=answers({200: SchemaListEnvelope}))
 async def list_schemas(request: Request, sync_id: str, caller: Caller) -> JSONResponse:
     await read_sync(request, caller, sync_id)
     async with pool_of(request).acquire() as conn:
@@ -123,7 +143,11 @@ async def _object(request: Request, sync_id: str, schema_id: str) -> dict[str, A
     return found
 
 
-@router.patch("/api/bulk/syncs/{sync_id}/schemas", openapi_extra=json_body(SchemasPatch))
+@router.patch(
+    "/api/bulk/syncs/{sync_id}/schemas",
+    openapi_extra=json_body(SchemasPatch),
+    responses=answers({200: SchemasEnvelope}),
+)
 async def patch_schemas(request: Request, sync_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _patch_schemas(request, caller, sync_id))
 
@@ -138,13 +162,17 @@ async def _patch_schemas(request: Request, caller: Principal, sync_id: str) -> R
     return answer([rendering.schema(o) for o in await _objects(request, sync_id)])
 
 
-@router.get("/api/bulk/syncs/{sync_id}/schemas/{schema_id}")
+@router.get("/api/bulk/syncs/{sync_id}/schemas/{schema_id}", responses=answers({200: SchemaEnvelope}))
 async def get_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> JSONResponse:
     await read_sync(request, caller, sync_id)
     return answer(rendering.schema(await _object(request, sync_id, schema_id)))
 
 
-@router.put("/api/bulk/syncs/{sync_id}/schemas/{schema_id}", openapi_extra=json_body(SchemaIn))
+@router.put(
+    "/api/bulk/syncs/{sync_id}/schemas/{schema_id}",
+    openapi_extra=json_body(SchemaIn),
+    responses=answers({200: SchemaEnvelope}),
+)
 async def update_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update_schema(request, caller, sync_id, schema_id))
 
@@ -158,7 +186,7 @@ async def _update_schema(request: Request, caller: Principal, sync_id: str, sche
     return answer(rendering.schema(await _object(request, sync_id, schema_id)))
 
 
-@router.post("/api/bulk/syncs/{sync_id}/schemas/{schema_id}/cancel")
+@router.post("/api/bulk/syncs/{sync_id}/schemas/{schema_id}/cancel", responses=answers({200: MessageEnvelope}))
 async def cancel_schema(request: Request, sync_id: str, schema_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _cancel_schema(request, caller, sync_id, schema_id))
 

@@ -13,9 +13,9 @@ from syncline_gateway.dialects.polytomic import queries, rendering
 from syncline_gateway.dialects.polytomic.auth import acting_org, scope
 from syncline_gateway.dialects.polytomic.common import Caller, answer
 from syncline_gateway.dialects.polytomic.endpoints import check_endpoint, parse_endpoint
-from syncline_gateway.dialects.polytomic.models import WebhookIn, parse
+from syncline_gateway.dialects.polytomic.models import WebhookEnvelope, WebhookIn, WebhookListEnvelope, parse
 from syncline_gateway.errors import ForbiddenError, ResourceNotFoundError
-from syncline_gateway.openapi_bodies import json_body
+from syncline_gateway.openapi_bodies import answers, json_body
 from syncline_gateway.routing import once, pool_of
 from syncline_platform.errors import InvalidError
 from syncline_platform.network import NetworkPolicy
@@ -45,14 +45,14 @@ async def _read(request: Request, caller: Principal, webhook_id: str) -> dict[st
     return row
 
 
-@router.get("/api/webhooks")
+@router.get("/api/webhooks", responses=answers({200: WebhookListEnvelope}))
 async def list_webhooks(request: Request, caller: Caller) -> JSONResponse:
     async with pool_of(request).acquire() as conn:
         rows = await queries.webhooks(conn, org_id=scope(caller))
     return answer([_render(request, r) for r in rows])
 
 
-@router.post("/api/webhooks", openapi_extra=json_body(WebhookIn))
+@router.post("/api/webhooks", openapi_extra=json_body(WebhookIn), responses=answers({200: WebhookEnvelope}))
 async def create_webhook(request: Request, caller: Caller) -> Response:
     return await once(request, caller, lambda: _create(request, caller))
 
@@ -74,12 +74,12 @@ async def _create(request: Request, caller: Principal) -> Response:
     return answer(_render(request, row))
 
 
-@router.get("/api/webhooks/{webhook_id}")
+@router.get("/api/webhooks/{webhook_id}", responses=answers({200: WebhookEnvelope}))
 async def get_webhook(request: Request, webhook_id: str, caller: Caller) -> JSONResponse:
     return answer(_render(request, await _read(request, caller, webhook_id)))
 
 
-@router.put("/api/webhooks/{webhook_id}", openapi_extra=json_body(WebhookIn))
+@router.put("/api/webhooks/{webhook_id}", openapi_extra=json_body(WebhookIn), responses=answers({200: WebhookEnvelope}))
 async def update_webhook(request: Request, webhook_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _update(request, caller, webhook_id))
 
@@ -97,7 +97,7 @@ async def _update(request: Request, caller: Principal, webhook_id: str) -> Respo
     return answer(_render(request, row))
 
 
-@router.delete("/api/webhooks/{webhook_id}")
+@router.delete("/api/webhooks/{webhook_id}", status_code=204)
 async def delete_webhook(request: Request, webhook_id: str, caller: Caller) -> Response:
     await _read(request, caller, webhook_id)
     async with pool_of(request).acquire() as conn:
@@ -105,12 +105,12 @@ async def delete_webhook(request: Request, webhook_id: str, caller: Caller) -> R
     return Response(status_code=204)
 
 
-@router.post("/api/webhooks/{webhook_id}/disable")
+@router.post("/api/webhooks/{webhook_id}/disable", responses=answers({200: WebhookEnvelope}))
 async def disable_webhook(request: Request, webhook_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _toggle(request, caller, webhook_id, disabled=True))
 
 
-@router.post("/api/webhooks/{webhook_id}/enable")
+@router.post("/api/webhooks/{webhook_id}/enable", responses=answers({200: WebhookEnvelope}))
 async def enable_webhook(request: Request, webhook_id: str, caller: Caller) -> Response:
     return await once(request, caller, lambda: _toggle(request, caller, webhook_id, disabled=False))
 
