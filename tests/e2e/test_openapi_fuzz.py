@@ -7,7 +7,7 @@ document declares for its status.
 DRS requests are signed per request (`SDK-HMAC-SHA256`, `X-Sdk-Date`, `X-Project-Id`) with the gateway's own
 signature code (`syncline_gateway.signatures`) as a `requests` auth hook, after schemathesis has built the final
 body, and name the organisation's project, so they reach the routes rather than stop at the signature check. The
-AWS dialect (`/dataIntegrations`, `/tags`) is a catch-all of AWS's JSON protocol, outside the document.
+AWS dialect's operations (`/dataIntegrations`, `/tags`) are fuzzed SigV4-signed in `test_openapi_fuzz_aws.py`.
 `pytest --hypothesis-show-statistics` shows how many cases each route took."""
 
 from datetime import UTC, datetime

@@ -9,6 +9,8 @@ EXPECTED = {
     "/_connector": {"elasticApiKey", "elasticBasic", "elasticBearer"},
     "/v3": {"huaweiAkSk"},
     "/v1": {"nativeBearer"},
+    "/dataIntegrations": {"awsSigV4"},
+    "/tags": {"awsSigV4"},
 }
 
 

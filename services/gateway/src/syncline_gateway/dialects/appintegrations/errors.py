@@ -8,11 +8,14 @@ Parse and rule problems are `InvalidRequestException` (400); signatures are refu
 `InternalServiceError` (500), which boto3 retries (nothing is ever kept against a `ClientToken` on failure).
 """
 
+from typing import Any
+
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from syncline_gateway.dialects.appintegrations.models import AwsErrorOut
 from syncline_gateway.errors import AuthenticationError, BadRequestError, PayloadTooLargeError, RejectedError
 from syncline_gateway.signatures import SignatureError, SignatureErrorKind
 from syncline_platform.errors import ConflictError, InvalidError, NotFoundError, SynclineError, UnavailableError
@@ -94,3 +97,30 @@ def render(exc: Exception, request: Request | None = None) -> JSONResponse:
         log.error("appintegrations.unexpected_error", error=repr(exc), path=path, exc_info=exc)
         return error_response(request, code, status, "An internal error occurred; try again")
     return error_response(request, code, status, str(exc))
+
+
+_CODES_BY_STATUS: dict[int, tuple[str, ...]] = {
+    400: ("InvalidRequestException", "IncompleteSignatureException"),
+    403: ("MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException"),
+    404: ("ResourceNotFoundException",),
+    409: ("DuplicateResourceException",),
+    413: ("InvalidRequestException",),
+    429: ("ResourceQuotaExceededException",),
+    500: ("InternalServiceError",),
+    503: ("ServiceUnavailableException",),
+}
+_ALWAYS = (400, 403, 413, 500, 503)
+"""What any operation may answer: a bad or unsigned request, a body past the limit, an unexpected error, a
+dependency down."""
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an operation for its OpenAPI document (`responses=`): those of every operation plus
+    `statuses`, each with AWS's body and `x-amzn-ErrorType`; `default` covers the rest (unknown methods)."""
+    header = {"x-amzn-ErrorType": {"description": "The error code", "schema": {"type": "string"}}}
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"model": AwsErrorOut, "description": ", ".join(_CODES_BY_STATUS[status]), "headers": header}
+        for status in sorted({*_ALWAYS, *statuses})
+    }
+    answers["default"] = {"model": AwsErrorOut, "description": "Any other AWS error", "headers": header}
+    return answers

@@ -18,6 +18,11 @@ M = TypeVar("M", bound="Body")
 LIMITS = BodyLimits(max_bytes=1024 * 1024, max_depth=16)
 """The dialect's body limits (its deepest shape, `ObjectConfiguration`, nests 3 levels)."""
 
+ARN_PATTERN = (
+    r"^arn:aws:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}:"
+    r"[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}$"
+)
+"""botocore's `Arn` (`resourceArn` of the tag operations)."""
 URI_PATTERN = r"^((\w+\:\/\/[\w.-]+[\w/!@#+=.-]+)|(\w+\:\/\/[\w.-]+[\w/!@#+=.-]+[\w/!@#+=.-]+[\w/!@#+=.,-]+))$"
 
 NameText = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9\/\._\-]+$")]
@@ -27,6 +32,8 @@ DescriptionText = Annotated[str, StringConstraints(max_length=1000)]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=URI_PATTERN)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9\/\._\-]+$")]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^(?!aws:)[a-zA-Z+-=._:/]+$")]
+TagKeyText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+"""botocore's `TagKey`, as `UntagResource`'s `tagKeys` query takes it."""
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 TagMap = Annotated[dict[TagKey, TagValue], Field(min_length=1, max_length=200)]
@@ -121,6 +128,111 @@ class UpdateAssociationIn(Body):
 
 class TagResourceIn(Body):
     tags: TagMap
+
+
+# --- answers ---------------------------------------------------------------------------------------------------
+
+
+class Out(BaseModel):
+    """An answer: members as botocore's output shape names them, absent rather than null (`answer` drops None),
+    nothing else. Constraints are the output shapes' types and enums, not the input patterns: what was stored is
+    sent back as it was accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScheduleConfigurationOut(Out):
+    ScheduleExpression: str
+    FirstExecutionFrom: str | None = None
+    Object: str | None = None
+
+
+class FileConfigurationOut(Out):
+    Folders: list[str]
+    Filters: dict[str, list[str]] | None = None
+
+
+class DataIntegrationOut(Out):
+    """`GetDataIntegrationResponse` (and `CreateDataIntegrationResponse`, which adds `ClientToken`)."""
+
+    Arn: str
+    Id: str
+    Name: str
+    Description: str | None = None
+    KmsKey: str
+    SourceURI: str | None = None
+    ScheduleConfiguration: ScheduleConfigurationOut | None = None
+    Tags: dict[str, str] | None = None
+    FileConfiguration: FileConfigurationOut | None = None
+    ObjectConfiguration: dict[str, dict[str, list[str]]] | None = None
+
+
+class CreatedDataIntegrationOut(DataIntegrationOut):
+    ClientToken: str | None = None
+
+
+class DataIntegrationSummaryOut(Out):
+    Arn: str
+    Name: str
+    SourceURI: str | None = None
+
+
+class DataIntegrationsOut(Out):
+    DataIntegrations: list[DataIntegrationSummaryOut]
+    NextToken: str | None = None
+
+
+class OnDemandConfigurationOut(Out):
+    StartTime: str
+    EndTime: str | None = None
+
+
+class ExecutionConfigurationOut(Out):
+    ExecutionMode: Literal["ON_DEMAND", "SCHEDULED"]
+    OnDemandConfiguration: OnDemandConfigurationOut | None = None
+    ScheduleConfiguration: ScheduleConfigurationOut | None = None
+
+
+class LastExecutionOut(Out):
+    ExecutionStatus: Literal["COMPLETED", "IN_PROGRESS", "FAILED"]
+    StatusMessage: str | None = None
+
+
+class AssociationSummaryOut(Out):
+    DataIntegrationAssociationArn: str
+    DataIntegrationArn: str
+    ClientId: str | None = None
+    DestinationURI: str | None = None
+    LastExecutionStatus: LastExecutionOut | None = None
+    ExecutionConfiguration: ExecutionConfigurationOut | None = None
+
+
+class AssociationsOut(Out):
+    DataIntegrationAssociations: list[AssociationSummaryOut]
+    NextToken: str | None = None
+
+
+class CreatedAssociationOut(Out):
+    DataIntegrationAssociationId: str
+    DataIntegrationArn: str
+
+
+class AwsTagsOut(Out):
+    tags: dict[str, str]
+
+
+class AwsEmptyOut(Out):
+    """The answer of the operations whose output shape has no member."""
+
+
+class AwsErrorOut(BaseModel):
+    """Every error's body (its code also in the `x-amzn-ErrorType` header); botocore reads `Message`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str = Field(alias="__type", description="The error code, e.g. `ResourceNotFoundException`")
+    message: str
+    Message: str
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
