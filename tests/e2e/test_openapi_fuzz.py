@@ -36,6 +36,13 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = 8
 """Generated cases per route (and phase): 89 routes take about two minutes with the system's start, under three on
 a loaded machine."""
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+"""How each route is fuzzed: a bounded, repeatable number of cases (the AWS operations' run uses it too)."""
 FUZZED = r"^/(api|_connector|v1|v3)(/|$)"
 """Routes of the dialects fuzzed here: every one the document has (see the module docstring)."""
 
@@ -95,12 +102,7 @@ def credentials(key: dict[str, Any], case: Any) -> dict[str, Any]:
 
 
 @schema.parametrize()  # type: ignore[untyped-decorator]
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
+@FUZZ_SETTINGS
 def test_no_route_answers_5xx_or_off_its_schema(case: Any, system: System, fuzz_key: dict[str, Any]) -> None:
     response = case.call(base_url=system.url, timeout=30, **credentials(fuzz_key, case))
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])

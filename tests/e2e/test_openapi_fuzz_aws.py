@@ -22,10 +22,10 @@ import schemathesis
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from tests.e2e.aws_support import REGION, client, integration, seed_events, window
 from tests.e2e.polytomic_support import connection, polytomic, wait_for_policy
+from tests.e2e.test_openapi_fuzz import FUZZ_SETTINGS
 from tests.support.infra import create_database, drop_database, unique
 from tests.support.system import System
 
@@ -34,8 +34,6 @@ from syncline_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = 8
-"""Generated cases per operation (and phase)."""
 FUZZED = r"^/(dataIntegrations|tags)(/|$)"
 """The AppIntegrations operations Syncline serves (the refused Application and EventIntegration ones are not in
 the document)."""
@@ -150,12 +148,7 @@ def _known_half(case: Any, known: dict[str, str]) -> None:
 
 
 @schema.parametrize()  # type: ignore[untyped-decorator]
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
+@FUZZ_SETTINGS
 def test_no_aws_operation_answers_5xx_or_off_its_schema(
     case: Any, system: System, aws_key: dict[str, Any], known: dict[str, str]
 ) -> None:
