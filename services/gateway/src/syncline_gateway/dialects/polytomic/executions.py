@@ -145,7 +145,8 @@ async def list_executions(
     return JSONResponse({"data": data, "pagination": {"next_page_token": _next_token(rows, limit=limit)}})
 
 
-async def _run_or_404(request: Request, caller: Principal, sync_id: str, execution_id: str) -> dict[str, Any]:
+async def run_or_404(request: Request, caller: Principal, sync_id: str, execution_id: str) -> dict[str, Any]:
+    """An execution of a bulk sync in the caller's scope, or a 404."""
     await read_sync(request, caller, sync_id)
     async with pool_of(request).acquire() as conn:
         run = await q.run(conn, sync_id=sync_id, run_id=execution_id)
@@ -158,7 +159,7 @@ async def _run_or_404(request: Request, caller: Principal, sync_id: str, executi
 
 @router.get("/api/bulk/syncs/{sync_id}/executions/{execution_id}", responses=answers({200: ExecutionEnvelope}))
 async def get_execution(request: Request, sync_id: str, execution_id: str, caller: Caller) -> JSONResponse:
-    return answer(await _detail(request, await _run_or_404(request, caller, sync_id, execution_id)))
+    return answer(await _detail(request, await run_or_404(request, caller, sync_id, execution_id)))
 
 
 async def _cancel(request: Request, run: dict[str, Any]) -> str:
@@ -174,7 +175,7 @@ async def _cancel(request: Request, run: dict[str, Any]) -> str:
 
 @router.post("/api/bulk/syncs/{sync_id}/executions/{execution_id}/cancel", responses=answers({200: MessageEnvelope}))
 async def cancel_execution(request: Request, sync_id: str, execution_id: str, caller: Caller) -> Response:
-    run = await _run_or_404(request, caller, sync_id, execution_id)
+    run = await run_or_404(request, caller, sync_id, execution_id)
     return await once(request, caller, lambda: _answer_cancel(request, run))
 
 

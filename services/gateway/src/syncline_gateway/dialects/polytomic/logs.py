@@ -23,8 +23,8 @@ from syncline_gateway import repository, run_logs
 from syncline_gateway.credentials import Principal
 from syncline_gateway.dialects.polytomic import execution_queries as q
 from syncline_gateway.dialects.polytomic.auth import scope
-from syncline_gateway.dialects.polytomic.bulk_syncs import read_sync
 from syncline_gateway.dialects.polytomic.common import Caller
+from syncline_gateway.dialects.polytomic.executions import run_or_404
 from syncline_gateway.errors import BadRequestError, ForbiddenError, ResourceNotFoundError
 from syncline_gateway.routing import once, pool_of
 from syncline_platform.errors import InvalidError
@@ -108,18 +108,6 @@ class JobEnvelope(_Out):
     """`GET /api/jobs/{type}/{id}`."""
 
     data: ExportJob
-
-
-async def run_or_404(request: Request, caller: Principal, sync_id: str, execution_id: str) -> dict[str, Any]:
-    """An execution of a bulk sync in the caller's scope, or a 404."""
-    await read_sync(request, caller, sync_id)
-    async with pool_of(request).acquire() as conn:
-        run = await q.run(conn, sync_id=sync_id, run_id=execution_id)
-    if run is None:
-        raise ResourceNotFoundError(
-            kind="execution", resource_id=execution_id, message=f"execution {execution_id} not found"
-        )
-    return run
 
 
 def _console_entry(line: dict[str, Any]) -> ConsoleEntry:
