@@ -185,13 +185,13 @@ async def test_a_source_field_named_like_a_timestamp_is_refused(state: asyncpg.P
     source, target = pair
     await sql(
         source,
-        "CREATE TABLE c (id int PRIMARY KEY, _polytomic_created_at timestamptz); INSERT INTO c VALUES (1, now())",
+        f"CREATE TABLE c (id int PRIMARY KEY, {NAMES.created} timestamptz); INSERT INTO c VALUES (1, now())",
     )
     as_is = NormalizeNames.DISABLED  # normalised, the name loses its leading underscore and collides with nothing
-    with pytest.raises(InvalidError, match="_polytomic_created_at"):
+    with pytest.raises(InvalidError, match=NAMES.created):
         await run(state, spec_for(source, target, ["c"], normalize_names=as_is, record_timestamps=NAMES))
     await run(state, spec_for(source, target, ["c"], normalize_names=as_is))  # off, it is a field like any other
-    assert await columns(target, "c") == ["id", "_polytomic_created_at"]
+    assert await columns(target, "c") == ["id", NAMES.created]
 
 
 @pytest.mark.parametrize("mode", [Mode.SNAPSHOT, Mode.INCREMENTAL, Mode.FULL_WITH_DELETES])
