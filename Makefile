@@ -39,10 +39,10 @@ stop: ## stop the four services
 
 ES8_ENV := UV_PROJECT_ENVIRONMENT=$(ROOT)/.local/venv-es8
 
-test: up ## install what is missing, start the infrastructure, run the whole suite (+ the Elasticsearch e2e with client 8.x)
+test: up ## install what is missing, start the infrastructure, run the whole suite with the fault suite's short form (+ the Elasticsearch e2e with client 8.x)
 	@deploy/local/test-tools.sh install
 	@deploy/local/test-tools.sh compose-config
-	@$(UV) run --frozen pytest -m "not chaos" $(PYTEST_ARGS)
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 	@echo "--- Elasticsearch e2e again with the 8.x client"
 	@$(ES8_ENV) $(UV) run --frozen --quiet --no-default-groups --group es8 pytest -p no:cacheprovider $(wildcard tests/e2e/test_elastic_*.py)
 
@@ -56,7 +56,7 @@ fmt: install ## format and autofix
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-chaos-short: up ## the fault suite's short form (one trial per fault kind, about 6 minutes)
+chaos-short: up ## the fault suite's short form alone (one trial per fault kind, about 3 minutes; make test runs it too)
 	@$(UV) run --frozen pytest -m chaos tests/chaos
 
 chaos: install ## the fault suite, full form, on its own PostgreSQL and Kafka (CHAOS_TRIALS per fault kind, default 20); writes .local/chaos/results.json
