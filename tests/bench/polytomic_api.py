@@ -1,8 +1,11 @@
 """The Polytomic dialect through the whole system with the official SDK: latency of the calls a client makes
 (create a validated connection, create a bulk sync, start an execution and poll it to `completed`), and one bulk
-sync of four tables run with `concurrency_limit` 1 and 4, side by side in one run."""
+sync of four tables run with `concurrency_limit` 1 and 4, side by side in one run. In the same run, the cost of the
+hostile-input checks on one create's body and of the network rules on one connection host, measured in process,
+as a share of those calls' p50."""
 
 import asyncio
+import json
 import statistics
 import time
 from pathlib import Path
@@ -12,6 +15,9 @@ from urllib.parse import urlsplit
 import asyncpg
 from polytomic import BulkSyncDefaultScheduleRequest, Polytomic
 
+from syncline_gateway.bodies import BodyLimits, check, refuse_nul
+from syncline_platform.network import NetworkPolicy
+from syncline_platform.settings import NetworkSettings
 from tests.e2e.polytomic_support import polytomic, wait_for_policy
 from tests.support.infra import create_database, database_url, drop_database, unique
 from tests.support.system import make_system
@@ -60,6 +66,45 @@ def _timed(call: Any, times: int) -> list[float]:
     return spent
 
 
+def _checks_s(body: bytes, times: int = 5_000) -> float:
+    """Median seconds of the gateway's input checks on one request body, in process: the size and depth limits
+    and the NUL refusal that `LimitBodies` runs before routing (issue 14's hostile-input checks)."""
+    limits = BodyLimits()
+    scope = {"type": "http", "path": "/api/bulk/syncs", "query_string": b""}
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        check(body, limits)
+        refuse_nul(scope, body)
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
+
+
+async def _network_check_s(times: int = 200) -> float:
+    """Median seconds of the network rules' check of a connection host (an address literal, as here)."""
+    policy = NetworkPolicy(NetworkSettings())
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await policy.refuse("127.0.0.1", 55432)
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
+
+
+def _create_body(source: str, target: str) -> bytes:
+    """What the SDK sends for the benchmark's `bulk_sync.create`."""
+    body = {
+        "name": unique("bench"),
+        "source_connection_id": source,
+        "destination_connection_id": target,
+        "destination_configuration": {"schema": unique("out")},
+        "default_schedule": {"frequency": "manual"},
+        "mode": "snapshot",
+        "schemas": ["public.items"],
+    }
+    return json.dumps(body).encode()
+
+
 def _run(api: Polytomic, sync_id: str) -> float:
     """Start an execution and poll it until it ends; seconds from the start call to the status seen."""
     started = time.perf_counter()
@@ -100,6 +145,8 @@ def _measure(api: Polytomic, source_db: str, target_db: str, runs: int) -> dict[
     create_connection = _timed(lambda: connect(source_db), runs)
     source, target = connect(source_db), connect(target_db)
     create_sync = _timed(lambda: _sync(api, source, target, ["public.items"]), runs)
+    checks = _checks_s(_create_body(source, target))
+    network = asyncio.run(_network_check_s())
     small = _sync(api, source, target, ["public.items"])
     _run(api, small)  # warm up
     start_to_completed = [_run(api, small) for _ in range(runs)]
@@ -111,6 +158,10 @@ def _measure(api: Polytomic, source_db: str, target_db: str, runs: int) -> dict[
         "runs": runs,
         "connection_create_validate_p50_s": _p(create_connection, 0.5),
         "bulk_sync_create_p50_s": _p(create_sync, 0.5),
+        "input_checks_per_create_us": round(checks * 1e6, 1),
+        "input_checks_share_of_create_p50": round(checks / _p(create_sync, 0.5), 6),
+        "network_check_per_connection_us": round(network * 1e6, 1),
+        "network_check_share_of_connection_p50": round(network / _p(create_connection, 0.5), 6),
         "start_to_completed_p50_s": _p(start_to_completed, 0.5),
         "start_to_completed_p90_s": _p(start_to_completed, 0.9),
         "tables": TABLES,

@@ -313,6 +313,11 @@ class PostgresSource:
         assert self._conn is not None, "use PostgresSource as an async context manager"  # noqa: S101
         return self._conn
 
+    def abandon(self) -> None:
+        """Terminate the connection at once (a reader stuck in a cancelled COPY); `recover` makes a new one."""
+        if self._conn is not None:
+            self._conn.terminate()
+
     async def recover(self) -> None:
         """A fresh connection after an object was interrupted (its COPY may have left this one unusable)."""
         if self._conn is not None:

@@ -2,6 +2,7 @@
 operations endpoint (`/healthz`, `/readyz`, `/metrics` on `SYNCLINE_OPS__PORT`, served by `serve()`)."""
 
 import asyncio
+import io
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,6 +31,17 @@ from syncline_platform.settings import ServiceSettings
 log = structlog.get_logger(__name__)
 
 Hook = Callable[["ServiceApp"], Awaitable[None]]
+
+
+def log_tasks() -> None:
+    """Log where every task of the event loop waits (`kill -USR1 <pid>`): one `service.tasks` line, for a service
+    that seems stuck."""
+    stacks = []
+    for task in asyncio.all_tasks():
+        frames = io.StringIO()
+        task.print_stack(limit=12, file=frames)
+        stacks.append(frames.getvalue())
+    log.warning("service.tasks", count=len(stacks), stacks=stacks)
 
 
 class ServiceApp:
@@ -126,6 +138,7 @@ class ServiceApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, log_tasks)
         await self.ops.start()  # alive (and not ready) while starting
         try:
             await self.start()

@@ -64,6 +64,8 @@ it guards, or just before a destination commits."""
 
 STREAM = "__stream__"
 """The checkpoint and sync-state key of a sync's change stream."""
+READER_STOP_S = 5.0
+"""How long a stopped reader may take to end before it is left behind (`_stop_reader`)."""
 
 
 @dataclass
@@ -547,7 +549,7 @@ class Pipeline:
         batch_ns = tracing.now_ns()
         async with self._holding() as hold:
             try:
-                async with self._stream(reader, counters, hold) as items:
+                async with self._stream(reader, counters, hold, abandon=getattr(source, "abandon", None)) as items:
                     async for committed in destination.write(plan, items, encoding=encoding):
                         self._count(counters, committed)
                         last = committed.position
@@ -581,9 +583,12 @@ class Pipeline:
         reader: Callable[[Callable[[Item], Awaitable[None]]], Awaitable[None]],
         counters: ObjectCounters,
         hold: Hold,
+        *,
+        abandon: Callable[[], None] | None = None,
     ) -> AsyncIterator[AsyncIterator[Item]]:
         """A reader task feeding a bounded queue, and the writer's side of it (which takes `hold` as it hands
-        over a batch's end mark)."""
+        over a batch's end mark). When the writer's side ends early the reader is stopped (`_stop_reader`, with the
+        source's `abandon`), never waited on for ever."""
         queue: asyncio.Queue[Item | _End | _Failed] = asyncio.Queue(maxsize=self.settings.queue_pieces)
 
         async def produce() -> None:
@@ -612,9 +617,7 @@ class Pipeline:
             await task
         finally:
             if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await _stop_reader(task, abandon, queue)
 
     @staticmethod
     def _count(counters: ObjectCounters, committed: Committed) -> None:
@@ -753,7 +756,8 @@ class Pipeline:
         async def reader(emit: Callable[[Item], Awaitable[None]]) -> None:
             await source.read_changes(name=name, plans=plans, after=after, encoding=Encoding.CHANGES, emit=emit)
 
-        async with self._holding() as hold, self._stream(reader, counters, hold) as items:
+        abandon = getattr(source, "abandon", None)
+        async with self._holding() as hold, self._stream(reader, counters, hold, abandon=abandon) as items:
             batch_ns = tracing.now_ns()
             async for committed in destination.apply_changes(plans, items, options=options):
                 self._count(counters, committed)
@@ -784,6 +788,31 @@ class Pipeline:
         await self._guard()
         await source.drop_stream(name=state["slot"])
         await self._set_stream(spec, None)
+
+
+async def _stop_reader(
+    task: "asyncio.Task[None]", abandon: Callable[[], None] | None, queue: "asyncio.Queue[Any]"
+) -> None:
+    """Stop a reader whose writer's side ended early: its source connection is abandoned first (terminated: asyncpg
+    would wait on the server to confirm a cancelled COPY, which a connection whose reading is paused never reads,
+    and the object's next attempt gets a fresh one), then the task is cancelled, and the queue is emptied while it
+    ends (asyncpg may turn the cancel into a connection error, which the reader then hands over: nobody reads it).
+    Its own failure on the way out is not the run's, and a reader that does not end within `READER_STOP_S` is left
+    behind rather than holding the run."""
+    if abandon is not None:
+        abandon()
+    task.cancel()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READER_STOP_S
+    while not task.done() and loop.time() < deadline:
+        while not queue.empty():
+            queue.get_nowait()
+        await asyncio.wait({task}, timeout=0.05)
+    if not task.done():
+        log.error("reader.left_behind", wait_s=READER_STOP_S, abandoned=abandon is not None)
+        return
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
 
 
 def _commit_attributes(key: str, committed: Committed) -> dict[str, str | int]:
