@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -646,3 +646,57 @@ async def test_a_stream_killed_mid_way_resumes_without_losing_or_repeating_a_cha
     finally:
         await pool.close()
         await drop_database(name)
+
+
+async def test_a_destination_lost_mid_copy_fails_the_run_instead_of_hanging(
+    state: asyncpg.Pool, pair: tuple[str, str]
+) -> None:
+    """A destination server that stops reading a COPY (here: its table locked), then drops the connection (a
+    restart, a shutdown): asyncpg's COPY waits for the socket to drain, which a lost connection never does. The run
+    must end with a connection error (its retry policy then applies), not wait for ever."""
+    source, target = pair
+    await sql(
+        source,
+        "CREATE TABLE wide (id int PRIMARY KEY, v text);"
+        "INSERT INTO wide SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, 60000) g",
+    )  # about 1 kB a row: a batch is far more than the sockets buffer
+    locker = await asyncpg.connect(target)
+    run = asyncio.create_task(run_wide(state, spec_for(source, target, ["wide"])))
+    try:
+        staging = await until(
+            lambda: sql(target, "SELECT relname FROM pg_class WHERE relname LIKE '\\_syncline\\_stage%'"), run
+        )
+        lock = locker.transaction()
+        await lock.start()
+        await locker.execute(f'LOCK TABLE "{staging[0][0]}" IN ACCESS EXCLUSIVE MODE')  # between two batches
+        waiting = await until(
+            lambda: sql(
+                target,
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY%'",
+            ),
+            run,
+        )
+        await asyncio.sleep(1)  # the client fills the sockets and its writes pause
+        await sql(target, f"SELECT pg_terminate_backend({waiting[0][0]})")
+        done, _ = await asyncio.wait({run}, timeout=60)  # a safety net only: it ends within a second or so
+        assert run in done, "the run still waits on a COPY whose connection is gone"
+        with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+            run.result()
+    finally:
+        run.cancel()
+        await locker.close()
+
+
+async def run_wide(pool: asyncpg.Pool, spec: SyncSpec) -> Tally:
+    return await run(pool, spec, batch_rows=20000)
+
+
+async def until(probe: Callable[[], Awaitable[list[Any]]], run: "asyncio.Task[Any]") -> list[Any]:
+    """What `probe` finds once it finds something (while `run` goes on)."""
+    for _ in range(1000):
+        found = await probe()
+        if found:
+            return found
+        assert not run.done(), f"the run ended first: {run.exception() if not run.cancelled() else 'cancelled'}"
+        await asyncio.sleep(0.01)
+    raise AssertionError("never found")

@@ -8,8 +8,11 @@ from syncline_platform.service import log_tasks
 
 
 async def test_every_task_is_logged_with_where_it_waits() -> None:
-    async def waiting_on_a_reader() -> None:
+    async def deep_down() -> None:
         await asyncio.Event().wait()
+
+    async def waiting_on_a_reader() -> None:
+        await deep_down()
 
     task = asyncio.create_task(waiting_on_a_reader(), name="object-public.big")
     await asyncio.sleep(0)
@@ -22,3 +25,7 @@ async def test_every_task_is_logged_with_where_it_waits() -> None:
     assert line["count"] == len(line["stacks"]) >= 2  # this test's own task and the waiting one
     [stack] = [s for s in line["stacks"] if "object-public.big" in s]
     assert "waiting_on_a_reader" in stack
+    # the whole chain, down to the future: not only the task's outermost coroutine
+    assert "deep_down" in stack
+    assert "Event.wait" in stack
+    assert "waits on " in stack

@@ -6,6 +6,8 @@ PostgreSQL passes the binary stream through untouched.
 
 import asyncio
 import struct
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -15,6 +17,7 @@ _COUNT = struct.Struct("!h")
 _LENGTH = struct.Struct("!i")
 
 Row = tuple[bytes | None, ...]
+T = TypeVar("T")
 
 
 def quote_ident(name: str) -> str:
@@ -113,3 +116,47 @@ async def release(conn: asyncpg.Connection, *, failed: bool) -> None:
         await asyncio.wait_for(conn.close(), timeout=10)
     except TimeoutError:
         conn.terminate()
+
+
+COPY_STOP_S = 5.0
+"""How long a COPY cancelled because its connection was lost may take to end before it is left behind."""
+
+
+async def copy_in(conn: asyncpg.Connection, copy: Coroutine[Any, Any, T]) -> T:
+    """Run a COPY into the server (`copy`, a coroutine on `conn`), ended with `ConnectionDoesNotExistError` as soon
+    as the server drops the connection.
+
+    asyncpg waits for the socket to drain before it sends each chunk of a COPY, and a connection lost while its
+    writes are paused (a server that stopped reading, then went away: a restart, a shutdown, a terminated backend)
+    never wakes that wait: the COPY would wait for ever, and with it the run. A termination listener notices the
+    loss and the COPY is cancelled."""
+    loop = asyncio.get_running_loop()
+    lost: asyncio.Future[None] = loop.create_future()
+
+    def on_lost(_conn: object) -> None:
+        if not lost.done():
+            lost.set_result(None)
+
+    conn.add_termination_listener(on_lost)
+    task = asyncio.ensure_future(copy)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # its error is read, whoever is left to
+    try:
+        either: set[asyncio.Future[Any]] = {task, lost}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await _stop(task)  # cancelled from outside: the COPY ends with it, as it would had it run in this task
+        raise
+    finally:
+        conn.remove_termination_listener(on_lost)
+    if task.done():
+        return task.result()
+    await _stop(task)
+    if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+        raise error  # the COPY's own error, if it ended with one
+    raise asyncpg.ConnectionDoesNotExistError("the connection was lost during a COPY")
+
+
+async def _stop(task: "asyncio.Future[Any]") -> None:
+    """Cancel a COPY's task and give it `COPY_STOP_S` to end."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=COPY_STOP_S)

@@ -54,7 +54,7 @@ from syncline_connectors.capabilities import (
     Position,
     WriteOptions,
 )
-from syncline_connectors.pgcopy import copy_rows, qualified, quote_ident, quote_literal, release
+from syncline_connectors.pgcopy import copy_in, copy_rows, qualified, quote_ident, quote_literal, release
 from syncline_connectors.pgoutput import Change
 from syncline_connectors.postgres import PostgresConfig, connect, filter_sql
 from syncline_connectors.spec import ConflictPolicy, Discover, Mode, RecordTimestamps
@@ -275,8 +275,11 @@ class PostgresDestination:
                     for row in piece.data:
                         yield tuple(f(row.get(n)) for f, n in zip(coerce, names, strict=True))
 
-            status = await self.conn.copy_records_to_table(
-                table, records=records(), columns=list(plan.output_columns), schema_name=schema
+            status = await copy_in(
+                self.conn,
+                self.conn.copy_records_to_table(
+                    table, records=records(), columns=list(plan.output_columns), schema_name=schema
+                ),
             )
             return copy_rows(status), batch.bytes
 
@@ -284,9 +287,10 @@ class PostgresDestination:
             async for piece in batch.pieces():
                 yield piece.data
 
-        status = await self.conn.copy_to_table(
+        copy = self.conn.copy_to_table(
             table, source=data(), columns=list(plan.output_columns), format="binary", schema_name=schema
         )  # the column list lets the record timestamps take their defaults
+        status = await copy_in(self.conn, copy)
         return copy_rows(status), batch.bytes
 
     async def _upsert_batch(self, plan: ObjectPlan) -> int:
@@ -451,7 +455,8 @@ class PostgresDestination:
 
             started = time.perf_counter()
             if not batch.empty:
-                await self.conn.copy_to_table(CHANGES_TABLE, source=data(), format="text", schema_name="pg_temp")
+                copy = self.conn.copy_to_table(CHANGES_TABLE, source=data(), format="text", schema_name="pg_temp")
+                await copy_in(self.conn, copy)
             copied = time.perf_counter()
             per_object: dict[str, tuple[int, int]] = {}
             size, touched = lines.take_batch()
