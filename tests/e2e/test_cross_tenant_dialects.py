@@ -77,7 +77,7 @@ A_TOKEN = "cross-dialect-token-1"
 A_IDEMPOTENCY_KEY = "cross-dialect-key-1"
 """A's `Idempotency-Key` of a `/v1` run start: B's start with it must start B's own run."""
 NO_JOB = "DRS.10000010"
-FOREIGN_PROJECT = (403, "DRS.M00003")
+FOREIGN_PROJECT = (403, "DRS.M00261")
 """What the gateway answers a project of another organisation (Huawei's table lists 403 `DRS.M00261`)."""
 AWS, DRS, NATIVE = "aws", "drs", "native"
 

@@ -81,7 +81,7 @@ def test_a_project_of_another_organisation_is_403(system: System) -> None:
     other = system.admin("create-org", "drs-other")
     assert len(other["project_id"]) == 32
     refused = _refused(d.drs(system, project_id=other["project_id"]))
-    assert (refused.status_code, refused.error_code) == (403, "DRS.M00003")
+    assert (refused.status_code, refused.error_code) == (403, "DRS.M00261")
     # the other organisation's own key works in it
     key = system.admin("create-key", "--org", other["id"])
     assert _list(d.drs(system, project_id=other["project_id"], ak=key["id"], sk=key["secret"])).jobs == []

@@ -60,6 +60,6 @@ async def project_in_scope(request: Request, caller: Principal, project_id: str)
         owner = await projects.org_of(conn, project_id=project_id)
     if owner != caller.org_id:
         raise DrsRequestError(
-            status=403, code=FORBIDDEN, message=f"The project {project_id} does not belong to this account."
+            status=403, code=FORBIDDEN, message=f"Invalid project ID: {project_id} is not a project of this account."
         )
     return project_id

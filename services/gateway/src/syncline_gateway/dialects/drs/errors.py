@@ -22,7 +22,8 @@ log = structlog.get_logger(__name__)
 INVALID = "DRS.M00202"
 EMPTY = "DRS.M00201"
 FAILED = "DRS.10000001"
-FORBIDDEN = "DRS.M00003"
+FORBIDDEN = "DRS.M00261"
+"""403 "Invalid project ID.", as DRS's error code table words a project that is not the caller's."""
 AUTH = "APIGW.0301"
 NO_API = "APIGW.0101"
 ANSWERS = answers(dict.fromkeys((400, 401, 403, 404, 413, 503, "default"), DrsError))
