@@ -661,10 +661,10 @@ async def test_a_destination_lost_mid_copy_fails_the_run_instead_of_hanging(
         "INSERT INTO wide SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, 60000) g",
     )  # about 1 kB a row: a batch is far more than the sockets buffer
     locker = await asyncpg.connect(target)
-    run = asyncio.create_task(run_wide(state, spec_for(source, target, ["wide"])))
+    moving = asyncio.create_task(run(state, spec_for(source, target, ["wide"]), batch_rows=20000))
     try:
         staging = await until(
-            lambda: sql(target, "SELECT relname FROM pg_class WHERE relname LIKE '\\_syncline\\_stage%'"), run
+            lambda: sql(target, "SELECT relname FROM pg_class WHERE relname LIKE '\\_syncline\\_stage%'"), moving
         )
         lock = locker.transaction()
         await lock.start()
@@ -674,21 +674,17 @@ async def test_a_destination_lost_mid_copy_fails_the_run_instead_of_hanging(
                 target,
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY%'",
             ),
-            run,
+            moving,
         )
         await asyncio.sleep(1)  # the client fills the sockets and its writes pause
         await sql(target, f"SELECT pg_terminate_backend({waiting[0][0]})")
-        done, _ = await asyncio.wait({run}, timeout=60)  # a safety net only: it ends within a second or so
-        assert run in done, "the run still waits on a COPY whose connection is gone"
+        done, _ = await asyncio.wait({moving}, timeout=60)  # a safety net only: it ends within a second or so
+        assert moving in done, "the run still waits on a COPY whose connection is gone"
         with pytest.raises(asyncpg.ConnectionDoesNotExistError):
-            run.result()
+            moving.result()
     finally:
-        run.cancel()
+        moving.cancel()
         await locker.close()
-
-
-async def run_wide(pool: asyncpg.Pool, spec: SyncSpec) -> Tally:
-    return await run(pool, spec, batch_rows=20000)
 
 
 async def until(probe: Callable[[], Awaitable[list[Any]]], run: "asyncio.Task[Any]") -> list[Any]:

@@ -4,7 +4,7 @@ import asyncio
 
 from structlog.testing import capture_logs
 
-from syncline_platform.service import log_tasks
+from syncline_platform.tasklog import log_tasks
 
 
 async def test_every_task_is_logged_with_where_it_waits() -> None:

@@ -26,38 +26,11 @@ from syncline_platform.ops import (
 from syncline_platform.outbox import OutboxRelay
 from syncline_platform.retention import Retention
 from syncline_platform.settings import ServiceSettings
+from syncline_platform.tasklog import log_tasks_on_sigusr1
 
 log = structlog.get_logger(__name__)
 
 Hook = Callable[["ServiceApp"], Awaitable[None]]
-
-
-def log_tasks() -> None:
-    """Log where every task of the event loop waits (`kill -USR1 <pid>`): one `service.tasks` line, for a service
-    that seems stuck. Each task's whole await chain is followed, down to the future it waits on (a task's own
-    stack shows only its outermost coroutine)."""
-    stacks = []
-    for task in asyncio.all_tasks():
-        lines = [f"{task.get_name()}:"]
-        lines.extend(_awaiting(task.get_coro()))
-        stacks.append("\n".join(lines))
-    log.warning("service.tasks", count=len(stacks), stacks=stacks)
-
-
-def _awaiting(awaitable: object, depth: int = 40) -> list[str]:
-    """Where a coroutine (and each coroutine or async generator it awaits, in turn) is suspended, and the
-    innermost thing it waits on."""
-    lines: list[str] = []
-    while awaitable is not None and depth > 0:
-        depth -= 1
-        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
-        if frame is None:
-            lines.append(f"  waits on {awaitable!r}"[:500])
-            break
-        code = frame.f_code
-        lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_qualname}")
-        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
-    return lines
 
 
 class ServiceApp:
@@ -154,7 +127,7 @@ class ServiceApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGUSR1, log_tasks)
+        log_tasks_on_sigusr1()
         await self.ops.start()  # alive (and not ready) while starting
         try:
             await self.start()

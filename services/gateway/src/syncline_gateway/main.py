@@ -10,8 +10,6 @@ no dialect owns is answered in a neutral body,
 `{"error": {"status": 404, "message": "no route for GET /nowhere"}}` (the same shape for any other error there).
 """
 
-import asyncio
-import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -41,7 +39,7 @@ from syncline_platform.metrics import Metrics, OutboxProbe, QueryProbe
 from syncline_platform.network import NetworkPolicy
 from syncline_platform.ops import OpsServer, Readiness, kafka_check, migrations_check, postgres_check
 from syncline_platform.retention import Retention
-from syncline_platform.service import log_tasks
+from syncline_platform.tasklog import log_tasks_on_sigusr1
 from syncline_platform.tracing import setup_tracing
 
 log = structlog.get_logger(__name__)
@@ -89,7 +87,7 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as running:  # stopped in reverse: the dialects' workers, then the gateway
             if serve_ops:  # the console script's process: `kill -USR1` logs its tasks, as the other services'
-                asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, log_tasks)
+                log_tasks_on_sigusr1()
                 ops = OpsServer(settings=settings.ops, metrics=metrics, readiness=readiness)
                 await ops.start()  # alive (and not ready) while starting
                 running.push_async_callback(ops.stop)
